@@ -1,0 +1,60 @@
+/**
+ * The `loopssh` command line: a thin layer over the library API.
+ */
+import { reportError, EXIT_USAGE } from './common.ts';
+import { demoCommand, DEMO_HELP } from './demo.ts';
+import { execCommand, EXEC_HELP, getCommand, GET_HELP } from './run.ts';
+import { serveCommand, SERVE_HELP } from './serve.ts';
+
+const MAIN_HELP = `loopssh: an SSH server + client pair that never loses output
+
+usage:
+  loopssh serve [options]               run the server (default 127.0.0.1:2222)
+  loopssh exec [options] -- COMMAND...  run a command on any SSH server
+  loopssh get SIZE [options]            fetch a payload and verify it byte for byte
+  loopssh demo                          the tracked vs naive close, side by side
+  loopssh help [COMMAND]                help for a command
+
+Run 'loopssh COMMAND --help' for a command's options.
+`;
+
+const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help: string }> = {
+  serve: { run: serveCommand, help: SERVE_HELP },
+  exec: { run: execCommand, help: EXEC_HELP },
+  get: { run: getCommand, help: GET_HELP },
+  demo: { run: demoCommand, help: DEMO_HELP },
+};
+
+/** Runs the CLI with `args` (without node and script) and resolves to the exit status. */
+export async function main(args: string[]): Promise<number> {
+  const [name, ...rest] = args;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    const topic = name === 'help' ? rest[0] : undefined;
+    const entry = topic === undefined ? undefined : COMMANDS[topic];
+    if (topic !== undefined && !entry) {
+      process.stderr.write(`loopssh: unknown command '${topic}' (try 'loopssh --help')\n`);
+      return EXIT_USAGE;
+    }
+    process.stdout.write(entry ? entry.help : MAIN_HELP);
+    return name === undefined ? EXIT_USAGE : 0;
+  }
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!command) {
+    process.stderr.write(`loopssh: unknown command '${name}' (try 'loopssh --help')\n`);
+    return EXIT_USAGE;
+  }
+  try {
+    return await command.run(rest);
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+const isEntry = process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/\\/g, '/'));
+if (isEntry || process.env.LOOPSSH_CLI_ENTRY === '1') {
+  // exitCode, not exit(): pending writes to stdout and files still complete.
+  main(process.argv.slice(2)).then(
+    (code) => (process.exitCode = code),
+    (err) => (process.exitCode = reportError(err)),
+  );
+}

@@ -1,0 +1,148 @@
+/**
+ * `loopssh exec` and `loopssh get`: run a remote command with redirects.
+ */
+import { connect, type RunOptions, type RunResult } from '../client/index.ts';
+import { joinCommand } from '../shared/command-line.ts';
+import { UsageError } from '../shared/flags.ts';
+import { payloadDigest } from '../shared/payload.ts';
+import { formatSize } from '../shared/size.ts';
+import { parsePayloadCommand } from '../server/builtins.ts';
+import { CONNECTION_FLAGS, CONNECTION_HELP, DEFAULT_LOOPSSH_PORT, EXIT_REMOTE_SIGNAL, connectOptions, parseOrHelp } from './common.ts';
+
+const REDIRECT_FLAGS = { output: 'value', 'stderr-to': 'value', stdin: 'value', naive: 'boolean' } as const;
+
+const REDIRECT_HELP = `redirects:
+  -o, --output FILE     stdout into FILE (written as FILE's temporary sibling,
+                        renamed only when complete); default: this stdout
+  --stderr-to FILE      stderr into FILE; default: this stderr
+  --stdin FILE          send FILE as stdin; default: none (EOF at once)
+  --naive               finish at the channel's 'close' and exit at once,
+                        without waiting for output to flush: the bug of
+                        AsyncSSH #629, for demonstration only`;
+
+/** Help for `loopssh exec`. */
+export const EXEC_HELP = `usage: loopssh exec [options] [--] COMMAND [ARG...]
+
+Options stop at the first word of COMMAND; '--' also ends them.
+
+Runs COMMAND on an SSH server (loopssh's or any other, e.g. OpenSSH's sshd)
+and exits with its exit status, like ssh (255 if the connection or
+authentication fails, or the command is killed by a signal). The words are
+quoted and joined into one exec request.
+
+${REDIRECT_HELP}
+
+${CONNECTION_HELP.replace('--port PORT           server port', '--port PORT           server port (default 22)')}
+`;
+
+/** Help for `loopssh get`. */
+export const GET_HELP = `usage: loopssh get SIZE [payload options] [options]
+
+Runs 'payload SIZE ...' on a loopssh server, then checks the length and
+SHA-256 of what arrived against the digest computed here. Says so on stderr;
+exits 1 on any mismatch.
+
+payload options (passed to the server):
+  --pattern zero|lines|random  --seed N  --stderr SIZE  --chunk SIZE
+  --rate BYTES_PER_SECOND  --delay-ms N  --exit CODE | --signal NAME
+
+${REDIRECT_HELP}
+  -q, --quiet           no verdict line on success
+
+${CONNECTION_HELP.replace('--port PORT           server port', `--port PORT           server port (default ${DEFAULT_LOOPSSH_PORT})`)}
+`;
+
+function redirects(values: Map<string, string | true>): RunOptions {
+  const get = (k: string): string | undefined => values.get(k) as string | undefined;
+  return {
+    stdout: get('output') ?? 'inherit',
+    stderr: get('stderr-to') ?? 'inherit',
+    stdin: get('stdin'),
+    naive: values.has('naive'),
+  };
+}
+
+/** Exit status the way ssh reports it. */
+function exitStatusOf(result: RunResult): number {
+  if (result.signal !== null) {
+    process.stderr.write(`loopssh: remote command killed by signal ${result.signal}\n`);
+    return EXIT_REMOTE_SIGNAL;
+  }
+  return result.exitCode ?? EXIT_REMOTE_SIGNAL;
+}
+
+/**
+ * The naive ending: exit right away, as a program that trusts the channel's
+ * 'close' does. Output still queued in this process is lost.
+ */
+function naiveExit(code: number): never {
+  process.exit(code);
+}
+
+/** `loopssh exec`. */
+export async function execCommand(args: string[]): Promise<number> {
+  const parsed = parseOrHelp(args, { flags: { ...CONNECTION_FLAGS, ...REDIRECT_FLAGS }, alias: { o: 'output', i: 'identity', p: 'port', h: 'help' }, stopAtPositional: true }, EXEC_HELP, 'exec');
+  if (!parsed) return 0;
+  if (parsed.positionals.length === 0) throw new UsageError("exec needs a COMMAND (e.g. 'loopssh exec --port 2222 -- payload 1MiB')");
+  const options = await connectOptions(parsed.values, 22);
+  const run = redirects(parsed.values);
+  const command = parsed.positionals.length === 1 ? (parsed.positionals[0] as string) : joinCommand(parsed.positionals);
+  const connection = await connect(options);
+  let result: RunResult;
+  try {
+    result = await connection.run(command, run);
+  } finally {
+    if (!run.naive) await connection.close();
+  }
+  if (run.naive) naiveExit(exitStatusOf(result));
+  return exitStatusOf(result);
+}
+
+/** `loopssh get`. */
+export async function getCommand(args: string[]): Promise<number> {
+  const payloadFlags = { pattern: 'value', seed: 'value', stderr: 'value', chunk: 'value', rate: 'value', 'delay-ms': 'value', exit: 'value', signal: 'value' } as const;
+  const parsed = parseOrHelp(
+    args,
+    { flags: { ...CONNECTION_FLAGS, ...REDIRECT_FLAGS, ...payloadFlags, quiet: 'boolean' }, alias: { o: 'output', i: 'identity', p: 'port', q: 'quiet', h: 'help' } },
+    GET_HELP,
+    'get',
+  );
+  if (!parsed) return 0;
+  // Rebuild the payload's own arguments and check them here first, with no limit: the server applies its own.
+  const payloadArgs: string[] = [...parsed.positionals];
+  for (const name of Object.keys(payloadFlags)) {
+    const v = parsed.values.get(name);
+    if (typeof v === 'string') payloadArgs.push(`--${name}`, v);
+  }
+  const spec = parsePayloadCommand(payloadArgs, { maxPayloadBytes: Number.MAX_SAFE_INTEGER }, 'get');
+  const options = await connectOptions(parsed.values, DEFAULT_LOOPSSH_PORT);
+  const run = { ...redirects(parsed.values), hash: true };
+  const connection = await connect(options);
+  let result: RunResult;
+  try {
+    result = await connection.run(joinCommand(['payload', ...payloadArgs]), run);
+  } finally {
+    if (!run.naive) await connection.close();
+  }
+  const problems: string[] = [];
+  const check = (stream: 'stdout' | 'stderr', size: number, bytes: number, sha: string | undefined): void => {
+    if (bytes !== size) problems.push(`${stream} ${bytes} of ${size} bytes`);
+    else if (sha !== payloadDigest({ ...spec.stdout, size, stream })) problems.push(`${stream} SHA-256 mismatch`);
+  };
+  check('stdout', spec.stdout.size, result.stdoutBytes, result.stdoutSha256);
+  check('stderr', spec.stderr?.size ?? 0, result.stderrBytes, result.stderrSha256);
+  const expectedExit = 'code' in spec.exit ? `exit ${spec.exit.code}` : `signal ${spec.exit.signal}`;
+  const gotExit = result.signal !== null ? `signal ${result.signal}` : `exit ${result.exitCode}`;
+  if (gotExit !== expectedExit) problems.push(`${gotExit}, expected ${expectedExit}`);
+  const rate = result.durationMs > 0 ? ` at ${(result.stdoutBytes / result.durationMs / 1000).toFixed(0)} MB/s` : '';
+  if (problems.length > 0) {
+    process.stderr.write(`loopssh: get ${payloadArgs[0]}: MISMATCH: ${problems.join('; ')}\n`);
+    if (run.naive) naiveExit(1);
+    return 1;
+  }
+  if (!parsed.values.has('quiet')) {
+    process.stderr.write(`loopssh: verified ${formatSize(result.stdoutBytes)} (${result.stdoutBytes} bytes, SHA-256 ${result.stdoutSha256?.slice(0, 16)}…)${rate}\n`);
+  }
+  if (run.naive) naiveExit(0);
+  return 0;
+}

@@ -1,0 +1,112 @@
+/**
+ * Client errors carry the facts as properties, execa-style, so callers and
+ * the CLI never parse messages.
+ */
+
+/** The facts of a run so far; every run error carries them. */
+export interface RunFacts {
+  /** The exec request string sent. */
+  command: string;
+  /** Exit status, or null when none arrived or the command was killed by a signal. */
+  exitCode: number | null;
+  /** Signal name without `SIG` (e.g. `TERM`), or null. */
+  signal: string | null;
+  /** Bytes received on stdout / stderr (from the channel, whatever reached the target). */
+  stdoutBytes: number;
+  stderrBytes: number;
+  durationMs: number;
+}
+
+/** Base class of every error loopssh's client throws. */
+export class LoopsshError extends Error {
+  override name = 'LoopsshError';
+}
+
+/** Could not connect, handshake or stay connected (the CLI exits 255, like `ssh`). */
+export class ConnectionError extends LoopsshError {
+  override name = 'ConnectionError';
+  constructor(
+    message: string,
+    readonly host: string,
+    readonly port: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** The server's host key is not the expected one; nothing was sent. */
+export class HostKeyError extends ConnectionError {
+  override name = 'HostKeyError';
+  constructor(
+    message: string,
+    host: string,
+    port: number,
+    /** Fingerprint the server presented. */
+    readonly actual: string,
+    /** Fingerprints that would have been accepted. */
+    readonly expected: readonly string[],
+  ) {
+    super(message, host, port);
+  }
+}
+
+/** Every authentication method was refused. */
+export class AuthenticationError extends ConnectionError {
+  override name = 'AuthenticationError';
+}
+
+/** A run failed; the facts say how far it got. */
+export class RunError extends LoopsshError implements RunFacts {
+  override name = 'RunError';
+  readonly command: string;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly stdoutBytes: number;
+  readonly stderrBytes: number;
+  readonly durationMs: number;
+  constructor(message: string, facts: RunFacts, options?: ErrorOptions) {
+    super(message, options);
+    this.command = facts.command;
+    this.exitCode = facts.exitCode;
+    this.signal = facts.signal;
+    this.stdoutBytes = facts.stdoutBytes;
+    this.stderrBytes = facts.stderrBytes;
+    this.durationMs = facts.durationMs;
+  }
+}
+
+/**
+ * The channel closed without an exit status (connection lost, server
+ * crashed, channel dropped): the output may be truncated, so this is never
+ * reported as success.
+ */
+export class ChannelLostError extends RunError {
+  override name = 'ChannelLostError';
+}
+
+/** A stdout/stderr target or the stdin source failed (EPIPE, ENOSPC, …). */
+export class TargetError extends RunError {
+  override name = 'TargetError';
+  constructor(
+    message: string,
+    facts: RunFacts,
+    /** Which target: e.g. `stdout file out.bin`. */
+    readonly target: string,
+    /** The underlying error's code, such as `EPIPE` or `ENOSPC`. */
+    readonly code: string | undefined,
+    options?: ErrorOptions,
+  ) {
+    super(message, facts, options);
+  }
+}
+
+/** `check: true` and the command exited non-zero or by a signal. */
+export class ExitStatusError extends RunError {
+  override name = 'ExitStatusError';
+}
+
+/** The run was cancelled through its AbortSignal. */
+export class RunAbortedError extends RunError {
+  override name = 'RunAbortedError';
+}

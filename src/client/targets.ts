@@ -1,0 +1,212 @@
+/**
+ * Redirect targets. Like AsyncSSH's redirects, each target knows how it is
+ * closed and what "done" means for it, and registers that with the run's
+ * FlushTracker:
+ *
+ * | target                        | closed by          | done when                       |
+ * |-------------------------------|--------------------|---------------------------------|
+ * | file path                     | `end()`            | `'close'` (fd closed), renamed  |
+ * | Writable (handed over)        | `end()`            | `'close'`                       |
+ * | process.stdout/stderr, fd,    | never closed       | a final `write('', cb)` called  |
+ * | `{ stream, end: false }`      |                    | back                            |
+ * | `'buffer'`, `'ignore'`        | `end()`            | `'close'`                       |
+ */
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { open, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import type { FlushTracker } from '../shared/flush-tracker.ts';
+
+/**
+ * Where a remote stdout/stderr goes:
+ * - a path string (or `{ file }`): written under a temporary name in the same
+ *   folder and renamed into place only on success;
+ * - `'inherit'`: this process's stdout/stderr, kept open;
+ * - a number: a file descriptor, kept open;
+ * - a Writable: handed over, ended and awaited to `'close'`
+ *   (process.stdout/stderr are always kept open);
+ * - `{ stream, end: false }`: a Writable kept open;
+ * - `'buffer'`: collected into `result.stdout`/`result.stderr`;
+ * - `'ignore'`: read and discarded.
+ */
+export type OutputTarget =
+  | 'buffer'
+  | 'ignore'
+  | 'inherit'
+  | string
+  | number
+  | { file: string }
+  | Writable
+  | { stream: Writable; end?: boolean };
+
+/**
+ * Where the remote stdin comes from: a path string (or `{ file }`), a
+ * Readable (read to its end, not destroyed), or bytes (a Buffer/Uint8Array).
+ * Text goes in the `input` option.
+ */
+export type InputSource = string | { file: string } | Readable | Uint8Array;
+
+/** Collected output above `maxBuffer` bytes. */
+export class MaxBufferError extends Error {
+  override readonly name = 'MaxBufferError';
+  readonly code = 'EMAXBUFFER';
+  constructor(readonly limit: number) {
+    super(`output is larger than maxBuffer (${limit} bytes); send it to a file or stream instead`);
+  }
+}
+
+/** One open destination of a run. */
+export interface OutputSink {
+  /** For messages: `stdout → file out.bin`. */
+  readonly label: string;
+  readonly stream: Writable;
+  /** True for targets that must stay open (process.stdout, fds, `end: false`). */
+  readonly keptOpen: boolean;
+  /** Registers the stream with the tracker: from now on its errors fail the run. */
+  track(tracker: FlushTracker): void;
+  /** The source ended: close the way this target closes; the tracker waits for it. */
+  close(tracker: FlushTracker): void;
+  /** The run succeeded and every entry is done: make the output visible. */
+  commit(): Promise<void>;
+  /** The run failed: leave nothing that looks complete. */
+  discard(): Promise<void>;
+  /** What `'buffer'` collected. */
+  collected?(): Buffer;
+}
+
+/** Options that shape how targets are opened. */
+export interface SinkOptions {
+  /** Largest `'buffer'` output, in bytes. */
+  maxBuffer: number;
+  /** Naive mode writes straight to the path, no temporary name (it exists to show the bug). */
+  naive: boolean;
+}
+
+/** File writes: one 32 KiB SSH packet must fit without a pause (fs default is 16 KiB). */
+const FILE_HIGH_WATER_MARK = 1024 * 1024;
+
+function isWritable(x: unknown): x is Writable {
+  return x instanceof Writable || (typeof x === 'object' && x !== null && typeof (x as Writable).write === 'function' && typeof (x as Writable).on === 'function');
+}
+
+function ownedSink(label: string, stream: Writable, extra: Partial<OutputSink> = {}): OutputSink {
+  return {
+    label,
+    stream,
+    keptOpen: false,
+    track: (tracker) => tracker.owned(stream, label),
+    close: () => {
+      stream.end();
+    },
+    commit: async () => {},
+    discard: async () => {
+      stream.destroy();
+    },
+    ...extra,
+  };
+}
+
+function borrowedSink(label: string, stream: Writable): OutputSink {
+  return {
+    label,
+    stream,
+    keptOpen: true,
+    track: (tracker) => tracker.borrowed(stream, label),
+    close: (tracker) => tracker.flush(stream),
+    commit: async () => {},
+    discard: async () => {},
+  };
+}
+
+/** A Writable that keeps what it is given, up to `limit` bytes. */
+function bufferSink(label: string, limit: number): OutputSink {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const stream = new Writable({
+    highWaterMark: 1024 * 1024,
+    write(chunk: Buffer, _enc, cb) {
+      size += chunk.length;
+      if (size > limit) {
+        cb(new MaxBufferError(limit));
+        return;
+      }
+      chunks.push(chunk);
+      cb();
+    },
+  });
+  return ownedSink(label, stream, { collected: () => Buffer.concat(chunks, Math.min(size, limit)) });
+}
+
+/** Opens a file target: a temporary name beside the path, renamed on commit. */
+async function fileSink(which: string, path: string, naive: boolean): Promise<OutputSink> {
+  const label = `${which} file ${path}`;
+  // A device or FIFO (/dev/null, a named pipe) is written in place: renaming
+  // a temporary file over it would replace the device with a regular file.
+  const existing = await stat(path).catch(() => undefined);
+  if (naive || (existing && !existing.isFile())) {
+    const handle = await open(path, 'w');
+    return ownedSink(label, createWriteStream(path, { fd: handle, highWaterMark: FILE_HIGH_WATER_MARK }));
+  }
+  const temp = join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(4).toString('hex')}.loopssh-partial`);
+  const handle = await open(temp, 'wx', 0o666);
+  const stream = createWriteStream(temp, { fd: handle, highWaterMark: FILE_HIGH_WATER_MARK });
+  return ownedSink(label, stream, {
+    commit: () => rename(temp, path),
+    discard: async () => {
+      stream.destroy();
+      await rm(temp, { force: true });
+    },
+  });
+}
+
+/** Opens the target for one output stream of a run. Errors here (a bad path) come before anything runs remotely. */
+export async function openSink(target: OutputTarget, which: 'stdout' | 'stderr', options: SinkOptions): Promise<OutputSink> {
+  const proc = which === 'stdout' ? process.stdout : process.stderr;
+  if (target === 'buffer') return bufferSink(`${which} buffer`, options.maxBuffer);
+  if (target === 'ignore') {
+    return ownedSink(`${which} ignored`, new Writable({ highWaterMark: 1024 * 1024, write: (_c, _e, cb) => cb() }));
+  }
+  if (target === 'inherit') return borrowedSink(`${which} → process.${which}`, proc);
+  if (typeof target === 'string') return fileSink(which, target, options.naive);
+  if (typeof target === 'number') {
+    if (target === 1 || target === 2) return borrowedSink(`${which} → fd ${target}`, target === 1 ? process.stdout : process.stderr);
+    return borrowedSink(`${which} → fd ${target}`, createWriteStream('', { fd: target, autoClose: false }));
+  }
+  if (isWritable(target)) {
+    if (target === process.stdout || target === process.stderr) return borrowedSink(`${which} → process stream`, target);
+    return ownedSink(`${which} → stream`, target);
+  }
+  if ('file' in target) return fileSink(which, target.file, options.naive);
+  if ('stream' in target && isWritable(target.stream)) {
+    return target.end === false ? borrowedSink(`${which} → stream (kept open)`, target.stream) : ownedSink(`${which} → stream`, target.stream);
+  }
+  throw new TypeError(`${which}: unsupported target`);
+}
+
+/** An opened stdin source; `owned` ones are destroyed when the run ends early. */
+export interface InputStream {
+  readonly label: string;
+  readonly stream: Readable;
+  readonly owned: boolean;
+}
+
+/** Opens stdin: files are opened now, so a missing one fails before the remote command starts. */
+export async function openSource(source: InputSource | undefined, input: string | Uint8Array | undefined): Promise<InputStream | undefined> {
+  if (source !== undefined && input !== undefined) throw new TypeError('give stdin or input, not both');
+  if (input !== undefined) {
+    const bytes = typeof input === 'string' ? Buffer.from(input) : input;
+    return { label: 'input', stream: Readable.from([bytes], { objectMode: false }), owned: true };
+  }
+  if (source === undefined) return undefined;
+  if (source instanceof Uint8Array) return { label: 'stdin buffer', stream: Readable.from([source], { objectMode: false }), owned: true };
+  if (typeof source === 'string' || (typeof source === 'object' && 'file' in source && typeof source.file === 'string')) {
+    const path = typeof source === 'string' ? source : source.file;
+    const handle = await open(path, 'r');
+    return { label: `stdin file ${path}`, stream: createReadStream(path, { fd: handle, highWaterMark: 256 * 1024 }), owned: true };
+  }
+  if (source instanceof Readable || typeof (source as unknown as Readable).pipe === 'function') {
+    return { label: 'stdin stream', stream: source as unknown as Readable, owned: false };
+  }
+  throw new TypeError('stdin: unsupported source');
+}

@@ -1,0 +1,219 @@
+/**
+ * The server's built-in commands: payload, digest, sink, echo, help.
+ */
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseFlags, parseInteger, UsageError, clip } from '../shared/flags.ts';
+import { createPayloadReader, PATTERNS, type PatternName, type PayloadSpec } from '../shared/payload.ts';
+import { parseSize, SizeError } from '../shared/size.ts';
+import type { ExitStatus } from './channel-output.ts';
+import { EXIT_SIGNALS, type CommandContext, type CommandHandler, type CommandResult, type ServerLimits } from './commands.ts';
+
+/** Parsed options of `payload` and `digest`. */
+export interface PayloadCommand {
+  stdout: PayloadSpec;
+  /** Undefined when no `--stderr` was asked for. */
+  stderr?: PayloadSpec;
+  /** Bytes per write. */
+  chunk: number;
+  /** Bytes per second, or undefined for as fast as the client takes it. */
+  rate?: number;
+  delayMs: number;
+  exit: ExitStatus;
+}
+
+/** Default bytes per channel write: a few 32 KiB packets per callback. */
+export const DEFAULT_CHUNK = 256 * 1024;
+const MAX_CHUNK = 16 * 1024 * 1024;
+
+const PAYLOAD_FLAGS = {
+  flags: {
+    pattern: 'value',
+    seed: 'value',
+    stderr: 'value',
+    chunk: 'value',
+    rate: 'value',
+    'delay-ms': 'value',
+    exit: 'value',
+    signal: 'value',
+  },
+} as const;
+
+function size(text: string, what: string): number {
+  try {
+    return parseSize(text);
+  } catch (err) {
+    if (err instanceof SizeError) throw new UsageError(`${what}: ${err.message}`);
+    throw err;
+  }
+}
+
+/** Parses `payload`/`digest` arguments (without the command name) against the limits. */
+export function parsePayloadCommand(args: readonly string[], limits: Pick<ServerLimits, 'maxPayloadBytes'>, name = 'payload'): PayloadCommand {
+  const { values, positionals } = parseFlags(args, PAYLOAD_FLAGS, name);
+  if (positionals.length === 0) throw new UsageError(`${name} needs a SIZE (e.g. '${name} 160KiB')`);
+  if (positionals.length > 1) throw new UsageError(`${name} takes one SIZE, got extra argument '${clip(positionals[1] as string)}'`);
+  const get = (k: string): string | undefined => values.get(k) as string | undefined;
+
+  const checkMax = (n: number, what: string): number => {
+    if (n > limits.maxPayloadBytes) {
+      throw new UsageError(`${what} ${n} bytes is above this server's limit of ${limits.maxPayloadBytes} bytes`);
+    }
+    return n;
+  };
+  const stdoutSize = checkMax(size(positionals[0] as string, 'SIZE'), 'SIZE');
+  const patternText = get('pattern') ?? 'lines';
+  if (!(PATTERNS as readonly string[]).includes(patternText)) {
+    throw new UsageError(`unknown pattern '${clip(patternText)}' (expected ${PATTERNS.join(', ')})`);
+  }
+  const pattern = patternText as PatternName;
+  const seed = get('seed') ?? '0';
+  if (!/^\d{1,20}$/.test(seed)) throw new UsageError(`--seed must be a whole number of at most 20 digits, not '${clip(seed)}'`);
+
+  const stderrText = get('stderr');
+  const stderrSize = stderrText === undefined ? undefined : checkMax(size(stderrText, '--stderr'), '--stderr');
+
+  const chunkText = get('chunk');
+  const chunk = chunkText === undefined ? DEFAULT_CHUNK : size(chunkText, '--chunk');
+  if (chunk < 1 || chunk > MAX_CHUNK) throw new UsageError(`--chunk must be between 1 and ${MAX_CHUNK} bytes, not ${chunk}`);
+
+  const rateText = get('rate');
+  const rate = rateText === undefined ? undefined : size(rateText, '--rate');
+  if (rate === 0) throw new UsageError('--rate must be at least 1 byte per second');
+
+  const delayText = get('delay-ms');
+  const delayMs = delayText === undefined ? 0 : parseInteger(delayText, '--delay-ms', 0, 3_600_000);
+
+  const exitText = get('exit');
+  const signalText = get('signal');
+  if (exitText !== undefined && signalText !== undefined) throw new UsageError('--exit and --signal cannot be used together');
+  let exit: ExitStatus = { code: 0 };
+  if (exitText !== undefined) exit = { code: parseInteger(exitText, '--exit', 0, 255) };
+  if (signalText !== undefined) {
+    const sig = signalText.toUpperCase().replace(/^SIG/, '');
+    if (!(EXIT_SIGNALS as readonly string[]).includes(sig)) {
+      throw new UsageError(`unknown signal '${clip(signalText)}' (expected one of ${EXIT_SIGNALS.join(', ')})`);
+    }
+    exit = { signal: sig };
+  }
+
+  const base = { pattern, seed };
+  return {
+    stdout: { ...base, size: stdoutSize, stream: 'stdout' },
+    stderr: stderrSize === undefined ? undefined : { ...base, size: stderrSize, stream: 'stderr' },
+    chunk,
+    rate,
+    delayMs,
+    exit,
+  };
+}
+
+/** `payload SIZE [...]`: streams the patterns, interleaving stdout and stderr by progress. */
+export const payload: CommandHandler = async (ctx) => {
+  const cmd = parsePayloadCommand(ctx.argv.slice(1), ctx.limits);
+  ctx.stdin.resume();
+  if (cmd.delayMs > 0) await sleep(cmd.delayMs, undefined, { signal: ctx.signal });
+  const out = createPayloadReader(cmd.stdout);
+  const err = cmd.stderr ? createPayloadReader(cmd.stderr) : undefined;
+  // With a rate, write small pieces so the pacing is smooth (≤ 50 ms apart).
+  const chunk = cmd.rate ? Math.max(1, Math.min(cmd.chunk, Math.floor(cmd.rate / 20))) : cmd.chunk;
+  // One buffer for the whole run: ChannelOutput resolves only once the
+  // channel has copied it into a packet, so it can be refilled at once.
+  const buf = Buffer.allocUnsafe(Math.min(chunk, Math.max(out.size, err?.size ?? 0, 1)));
+  const started = performance.now();
+  let sent = 0;
+  for (;;) {
+    // Whichever stream is behind in proportion goes next, so both progress together.
+    const useErr =
+      err !== undefined && err.remaining > 0 && (out.remaining === 0 || err.position * out.size < out.position * err.size);
+    const reader = useErr ? err : out;
+    if (reader.remaining === 0) break;
+    const n = reader.read(buf);
+    await ctx.output.write(useErr ? 'stderr' : 'stdout', n === buf.length ? buf : buf.subarray(0, n));
+    sent += n;
+    if (cmd.rate) {
+      const due = (sent / cmd.rate) * 1000 - (performance.now() - started);
+      if (due > 1) await sleep(due, undefined, { signal: ctx.signal });
+    }
+  }
+  return cmd.exit;
+};
+
+/** Yield to the event loop this often while hashing, so one digest never stalls the server. */
+const DIGEST_SLICE = 16 * 1024 * 1024;
+
+/** `digest SIZE [...]`: prints the SHA-256 of what `payload` would send on stdout. */
+export const digest: CommandHandler = async (ctx) => {
+  const cmd = parsePayloadCommand(ctx.argv.slice(1), ctx.limits, 'digest');
+  ctx.stdin.resume();
+  const reader = createPayloadReader(cmd.stdout);
+  const hash = createHash('sha256');
+  const buf = Buffer.allocUnsafe(Math.min(1024 * 1024, Math.max(1, cmd.stdout.size)));
+  let sinceYield = 0;
+  for (let n = reader.read(buf); n > 0; n = reader.read(buf)) {
+    hash.update(n === buf.length ? buf : buf.subarray(0, n));
+    sinceYield += n;
+    if (sinceYield >= DIGEST_SLICE) {
+      sinceYield = 0;
+      await new Promise((resolve) => setImmediate(resolve));
+      ctx.signal.throwIfAborted();
+    }
+  }
+  await ctx.output.write('stdout', Buffer.from(`${hash.digest('hex')}\n`));
+  return cmd.exit;
+};
+
+function noArgs(ctx: CommandContext): void {
+  if (ctx.argv.length > 1) throw new UsageError(`${ctx.argv[0]} takes no arguments, got '${clip(ctx.argv[1] as string)}'`);
+}
+
+/** `sink`: reads stdin to EOF and prints `<bytes> <sha256 hex>`. */
+export const sink: CommandHandler = async (ctx) => {
+  noArgs(ctx);
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of ctx.stdin) {
+    hash.update(chunk as Buffer);
+    bytes += (chunk as Buffer).length;
+  }
+  await ctx.output.write('stdout', Buffer.from(`${bytes} ${hash.digest('hex')}\n`));
+};
+
+/** `echo`: copies stdin to stdout; the async iterator reads only as fast as the channel accepts. */
+export const echo: CommandHandler = async (ctx) => {
+  noArgs(ctx);
+  for await (const chunk of ctx.stdin) await ctx.output.write('stdout', chunk as Buffer);
+};
+
+/** The text `help` prints. */
+export const HELP_TEXT = `loopssh server commands (words are split without a shell; nothing is expanded):
+
+  payload SIZE [options]   write SIZE bytes of a reproducible pattern to stdout
+      --pattern zero|lines|random   lines (default): 16-byte records, each its own
+                                    zero-padded offset and '\\n'; random: AES-128-CTR
+                                    keystream; zero: 0x00 bytes
+      --seed N                      seed for random (default 0)
+      --stderr SIZE                 also write SIZE bytes to stderr, interleaved
+      --chunk SIZE                  bytes per write (default 256KiB)
+      --rate BYTES_PER_SECOND       pace the output (sizes like 4MB allowed)
+      --delay-ms N                  wait before the first byte
+      --exit CODE | --signal NAME   how to end (default exit 0)
+  digest SIZE [options]    print the SHA-256 of what payload would write to stdout
+  sink                     read stdin to EOF, print '<bytes> <sha256 hex>'
+  echo                     copy stdin to stdout
+  help                     this text
+
+SIZE: bytes, or with K/KiB (1024), kB/KB (1000), M/MiB, MB, G/GiB, GB, T/TiB, TB.
+`;
+
+/** `help`: lists the commands, then any registered ones. */
+export function helpCommand(extra: readonly string[]): CommandHandler {
+  return async (ctx): Promise<CommandResult> => {
+    ctx.stdin.resume();
+    const more = extra.length ? `\nregistered commands: ${extra.join(', ')}\n` : '';
+    await ctx.output.write('stdout', Buffer.from(HELP_TEXT + more));
+  };
+}
+
+/** Built-ins by name; user commands of the same name take precedence. */
+export const BUILTINS: Readonly<Record<string, CommandHandler>> = { payload, digest, sink, echo };

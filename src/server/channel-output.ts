@@ -1,0 +1,180 @@
+/**
+ * Lossless output for an ssh2 1.17 server exec channel.
+ *
+ * Measured traps (shared/facts/ssh2-and-node-traps.md) and what this does:
+ * - `Channel._write` stores a window-blocked remainder in `_chunk`/`_chunkcb`
+ *   (`_chunkErr`/`_chunkcbErr` for stderr) and never clears them; the
+ *   WINDOW_ADJUST handler checks `_chunk` first, so a later stderr wait
+ *   replays old stdout bytes (1 MiB duplicated, ERR_MULTIPLE_CALLBACK).
+ *   → each `_write` callback is wrapped to clear its stale fields.
+ * - stdout and stderr share one window and one `_waitWindow` flag, so
+ *   concurrent writes on both hang. → one write outstanding at a time,
+ *   across both streams (what worked in every probe).
+ * - `exit()` goes straight to the protocol, past the Writable buffers.
+ *   → the exit status is sent only after every write callback ran (every
+ *   byte handed to the protocol), then stderr is ended, then EOF and close.
+ * - `_write` on a channel no longer open returns without calling back
+ *   (ssh2 issue 1508). → every wait also ends at the channel's 'close'.
+ */
+import type { ServerChannel } from 'ssh2';
+
+/** Which of the channel's two output streams. */
+export type OutputStream = 'stdout' | 'stderr';
+
+/** How a command ended: an exit status, or a signal name such as `TERM`. */
+export type ExitStatus = { code: number } | { signal: string; coreDumped?: boolean; message?: string };
+
+/** The channel went away (client closed it, connection lost) before output was accepted. */
+export class ChannelClosedError extends Error {
+  override readonly name = 'ChannelClosedError';
+  constructor() {
+    super('channel closed by the peer');
+  }
+}
+
+type WriteFn = (data: Buffer, encoding: BufferEncoding | null, cb: (err?: Error | null) => void) => void;
+
+interface Ssh2ChannelInternals {
+  _write: WriteFn;
+  _chunk?: Buffer;
+  _chunkcb?: unknown;
+  _chunkErr?: Buffer;
+  _chunkcbErr?: unknown;
+  outgoing: { state: string };
+  stderr: { _write: WriteFn };
+}
+
+/** Wraps ssh2's `_write` so a completed write clears the remainder it may have parked. */
+function patchStaleChunk(channel: Ssh2ChannelInternals): void {
+  const stdoutWrite = channel._write;
+  channel._write = function (data, encoding, cb) {
+    stdoutWrite.call(this, data, encoding, (err) => {
+      channel._chunk = undefined;
+      channel._chunkcb = undefined;
+      cb(err);
+    });
+  };
+  const stderrWrite = channel.stderr._write;
+  channel.stderr._write = function (data, encoding, cb) {
+    stderrWrite.call(this, data, encoding, (err) => {
+      channel._chunkErr = undefined;
+      channel._chunkcbErr = undefined;
+      cb(err);
+    });
+  };
+}
+
+/**
+ * Serialised, backpressured writer over one server channel. Use
+ * {@link write} for data and {@link finish} exactly once at the end.
+ */
+export class ChannelOutput {
+  readonly #channel: ServerChannel;
+  readonly #internals: Ssh2ChannelInternals;
+  /** Every write chains here: one write outstanding at a time across both streams. */
+  #tail: Promise<void> = Promise.resolve();
+  #closed = false;
+  #finished = false;
+  readonly #onClose: (() => void)[] = [];
+  /** Bytes accepted by the channel, per stream. */
+  readonly accepted = { stdout: 0, stderr: 0 };
+
+  constructor(channel: ServerChannel) {
+    this.#channel = channel;
+    this.#internals = channel as unknown as Ssh2ChannelInternals;
+    patchStaleChunk(this.#internals);
+    channel.once('close', () => {
+      this.#closed = true;
+      for (const fn of this.#onClose.splice(0)) fn();
+    });
+  }
+
+  /** True once the channel is closed or no longer open for output. */
+  get closed(): boolean {
+    return this.#closed || this.#internals.outgoing.state !== 'open';
+  }
+
+  /**
+   * Writes `data` to one stream. Resolves when the channel accepted it (the
+   * caller may then reuse the buffer); rejects with {@link ChannelClosedError}
+   * if the channel goes away first. Calls may overlap; they run in order.
+   */
+  write(stream: OutputStream, data: Buffer): Promise<void> {
+    if (this.#finished) return Promise.reject(new Error('write after finish'));
+    const result = this.#tail.then(() => this.#writeNow(stream, data));
+    this.#tail = result.catch(() => {});
+    return result;
+  }
+
+  /**
+   * Ends the command: waits for every write, ends stderr, sends the exit
+   * status (or signal), then EOF and close. Safe to call on a closed channel.
+   */
+  async finish(status: ExitStatus): Promise<void> {
+    if (this.#finished) return;
+    this.#finished = true;
+    await this.#tail;
+    try {
+      if (this.closed) return;
+      const stderr = this.#channel.stderr;
+      await this.#untilClosed<void>((resolve) => {
+        stderr.once('finish', resolve);
+        stderr.end();
+      });
+      if (this.closed) return;
+      if ('code' in status) this.#channel.exit(status.code);
+      else this.#channel.exit(status.signal, status.coreDumped ?? false, status.message ?? '');
+      // end() → 'finish' → ssh2 sends EOF, then CHANNEL_CLOSE.
+      this.#channel.end();
+    } catch (err) {
+      if (!(err instanceof ChannelClosedError)) throw err;
+    }
+  }
+
+  /** Closes the channel at once, without an exit status (a handler asked to drop it). */
+  destroy(): void {
+    this.#finished = true;
+    this.#channel.close();
+  }
+
+  #writeNow(stream: OutputStream, data: Buffer): Promise<void> {
+    if (data.length === 0) return Promise.resolve();
+    if (this.closed) return Promise.reject(new ChannelClosedError());
+    const target = stream === 'stdout' ? this.#channel : this.#channel.stderr;
+    return this.#untilClosed<void>((resolve, reject) => {
+      target.write(data, (err) => {
+        if (err) reject(err);
+        else {
+          this.accepted[stream] += data.length;
+          resolve();
+        }
+      });
+    });
+  }
+
+  /** A promise that also rejects when the channel closes, since ssh2 may never call back then. */
+  #untilClosed<T>(executor: (resolve: (v: T) => void, reject: (e: Error) => void) => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (this.#closed) {
+        reject(new ChannelClosedError());
+        return;
+      }
+      const onClose = (): void => reject(new ChannelClosedError());
+      this.#onClose.push(onClose);
+      const done = (): void => {
+        const i = this.#onClose.indexOf(onClose);
+        if (i >= 0) this.#onClose.splice(i, 1);
+      };
+      executor(
+        (v) => {
+          done();
+          resolve(v);
+        },
+        (e) => {
+          done();
+          reject(e);
+        },
+      );
+    });
+  }
+}

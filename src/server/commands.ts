@@ -1,0 +1,73 @@
+/**
+ * What a command handler sees, and how its result becomes an exit status.
+ */
+import type { Readable, Writable } from 'node:stream';
+import type { ChannelOutput, ExitStatus } from './channel-output.ts';
+
+export type { ExitStatus } from './channel-output.ts';
+export { UsageError } from '../shared/flags.ts';
+
+/** Limits the server enforces; every one is configurable. */
+export interface ServerLimits {
+  /** Largest `payload`/`digest` size (stdout and stderr each), in bytes. Default 64 GiB. */
+  maxPayloadBytes: number;
+  /** Concurrent connections; one more is refused. Default 64. */
+  maxConnections: number;
+  /** Concurrent channels on one connection. Default 10 (OpenSSH's MaxSessions). */
+  maxChannelsPerConnection: number;
+  /** Time a client has to authenticate, in ms. Default 30 000. */
+  loginGraceMs: number;
+  /** A connection with no traffic for this long is closed, in ms; 0 = never. Default 0. */
+  idleTimeoutMs: number;
+  /** Authentication attempts per connection (OpenSSH's MaxAuthTries). Default 6. */
+  maxAuthTries: number;
+}
+
+/** The defaults of {@link ServerLimits}. */
+export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
+  maxPayloadBytes: 64 * 1024 ** 3,
+  maxConnections: 64,
+  maxChannelsPerConnection: 10,
+  loginGraceMs: 30_000,
+  idleTimeoutMs: 0,
+  maxAuthTries: 6,
+});
+
+/** Everything a command handler gets. */
+export interface CommandContext {
+  /** The words of the exec request; `argv[0]` is the command name. */
+  readonly argv: readonly string[];
+  /** The exec request string as the client sent it. */
+  readonly command: string;
+  /** Environment variables the client set with `env` requests. */
+  readonly env: Readonly<Record<string, string>>;
+  /** The authenticated user name. */
+  readonly user: string;
+  /** The client's stdin; ends at the client's EOF. */
+  readonly stdin: Readable;
+  /** Backpressured, lossless stdout (any mix with stderr is safe). */
+  readonly stdout: Writable;
+  /** Backpressured, lossless stderr. */
+  readonly stderr: Writable;
+  /** The low-level writer behind stdout/stderr: `await output.write('stdout', buf)`. */
+  readonly output: ChannelOutput;
+  /** Aborted when the channel closes or the server stops. */
+  readonly signal: AbortSignal;
+  /** The server's limits, for handlers that size their output. */
+  readonly limits: Readonly<ServerLimits>;
+  /** Fails on purpose: closes the channel with no exit status, as a crash would. */
+  drop(): void;
+}
+
+/**
+ * What a handler returns: nothing (exit 0), an exit code, or
+ * `{ signal: 'TERM' }`. Throwing a {@link UsageError} exits 2 with its
+ * message; any other error exits 1.
+ */
+export type CommandResult = void | number | ExitStatus;
+
+/** A command the server runs for an exec request. */
+export type CommandHandler = (ctx: CommandContext) => CommandResult | Promise<CommandResult>;
+
+/** Signal names the SSH protocol (RFC 4254 §6.10) defines for exit-signal. */
+export const EXIT_SIGNALS = ['ABRT', 'ALRM', 'FPE', 'HUP', 'ILL', 'INT', 'KILL', 'PIPE', 'QUIT', 'SEGV', 'TERM', 'USR1', 'USR2'] as const;

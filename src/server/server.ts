@@ -1,0 +1,431 @@
+/**
+ * The embedded loopssh server: ssh2 on loopback, exec channels only, no shell.
+ */
+import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { PassThrough, Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import ssh2 from 'ssh2';
+import type { Algorithms, AuthContext, Connection, ServerChannel, Session } from 'ssh2';
+import { splitCommand, CommandLineError } from '../shared/command-line.ts';
+import { clip, UsageError } from '../shared/flags.ts';
+import { ensureKeyDir, fingerprint, parseAuthorizedKeys, type ParsedKey } from '../shared/keys.ts';
+import { createLogger, type Logger } from '../shared/log.ts';
+import { BUILTINS, helpCommand } from './builtins.ts';
+import { ChannelClosedError, ChannelOutput, type ExitStatus } from './channel-output.ts';
+import { DEFAULT_LIMITS, type CommandContext, type CommandHandler, type CommandResult, type ServerLimits } from './commands.ts';
+
+const { Server: SshServer, utils } = ssh2;
+
+/** Where the default keys live: `keys/` at the package root. */
+export const DEFAULT_KEYS_DIR = fileURLToPath(new URL('../../keys/', import.meta.url));
+
+/** Options of {@link startServer}. Everything has a safe default. */
+export interface ServerOptions {
+  /** Address to bind. Default `127.0.0.1`; anything else is logged as a warning. */
+  host?: string;
+  /** Port; 0 (the default) picks a free one, reported in the handle. */
+  port?: number;
+  /** Folder with `host_ed25519` and `authorized_keys`, generated on first use. Default: the package's `keys/`. */
+  keysDir?: string;
+  /** Host private key (OpenSSH PEM); overrides the one in `keysDir`. */
+  hostKey?: string | Buffer;
+  /** authorized_keys text or public key lines; overrides the file in `keysDir`. */
+  authorizedKeys?: string | readonly string[];
+  /** Enables password auth for exactly these users (compared in constant time). Off by default. */
+  passwords?: Readonly<Record<string, string>>;
+  /** User names allowed to log in; default any name with an authorized key. */
+  users?: readonly string[];
+  /** Extra commands by name; they take precedence over the built-ins. */
+  commands?: Readonly<Record<string, CommandHandler>>;
+  /** Limits; unspecified ones take {@link DEFAULT_LIMITS}. */
+  limits?: Partial<ServerLimits>;
+  /** A pino logger; default: warnings and errors to stderr. */
+  logger?: Logger;
+  /** ssh2 algorithm overrides (ciphers, kex, …). */
+  algorithms?: Algorithms;
+}
+
+/** One authentication attempt the server saw. */
+export interface AuthRecord {
+  user: string;
+  method: string;
+  accepted: boolean;
+}
+
+/** One exec request the server saw, and how it ended. */
+export interface CommandRecord {
+  user: string;
+  command: string;
+  argv: string[];
+  env: Record<string, string>;
+  /** Set when the command ended: its exit status, or `'dropped'` / `'closed'` if it never got one. */
+  exit?: ExitStatus | 'dropped' | 'closed';
+}
+
+/** What the server saw, for tests to assert on. */
+export interface ServerRecord {
+  connections: { remoteAddress: string; remotePort: number; user?: string }[];
+  authAttempts: AuthRecord[];
+  commands: CommandRecord[];
+  /** Connections refused by the connection limit. */
+  refused: number;
+}
+
+/** Options of {@link ServerHandle.stop}. */
+export interface StopOptions {
+  /** How long running commands may go on before their channels are cut, in ms. Default 5000. */
+  graceMs?: number;
+}
+
+/** A running server. */
+export interface ServerHandle extends AsyncDisposable {
+  readonly host: string;
+  readonly port: number;
+  /** `SHA256:...` of the host key, as `ssh-keygen -l` prints it. */
+  readonly hostKeyFingerprint: string;
+  /** The host public key as an OpenSSH line (`ssh-ed25519 AAAA...`), for known_hosts. */
+  readonly hostPublicKey: string;
+  /** The key files in use when `keysDir` was used (for the CLI and demos). */
+  readonly keyFiles?: { clientKeyPath: string; authorizedKeysPath: string };
+  readonly limits: Readonly<ServerLimits>;
+  readonly seen: ServerRecord;
+  /** Stops accepting, lets running commands finish (up to `graceMs`), then closes every connection. */
+  stop(options?: StopOptions): Promise<void>;
+}
+
+interface LoadedKeys {
+  hostKey: string | Buffer;
+  authorized: ParsedKey[];
+  keyFiles?: ServerHandle['keyFiles'];
+}
+
+async function loadKeys(options: ServerOptions): Promise<LoadedKeys> {
+  let files: Awaited<ReturnType<typeof ensureKeyDir>> | undefined;
+  if (options.hostKey === undefined || options.authorizedKeys === undefined) {
+    files = await ensureKeyDir(options.keysDir ?? DEFAULT_KEYS_DIR);
+  }
+  const hostKey = options.hostKey ?? (await readFile((files as NonNullable<typeof files>).hostKeyPath));
+  const authText =
+    options.authorizedKeys === undefined
+      ? await readFile((files as NonNullable<typeof files>).authorizedKeysPath, 'utf8')
+      : typeof options.authorizedKeys === 'string'
+        ? options.authorizedKeys
+        : options.authorizedKeys.join('\n');
+  const authorized = parseAuthorizedKeys(authText);
+  const keyFiles =
+    files && options.authorizedKeys === undefined
+      ? { clientKeyPath: files.clientKeyPath, authorizedKeysPath: files.authorizedKeysPath }
+      : undefined;
+  return { hostKey, authorized, keyFiles };
+}
+
+function sameBytes(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Constant-time password check: hashing first makes the lengths equal. */
+function samePassword(given: string, expected: string): boolean {
+  const h = (s: string): Buffer => createHash('sha256').update(s).digest();
+  return timingSafeEqual(h(given), h(expected));
+}
+
+/**
+ * Starts the server and resolves once it listens.
+ *
+ * @example
+ * ```ts
+ * await using server = await startServer({ port: 0 });
+ * console.log(server.port, server.hostKeyFingerprint);
+ * ```
+ */
+export async function startServer(options: ServerOptions = {}): Promise<ServerHandle> {
+  const log = options.logger ?? createLogger('warn', 'loopssh-server');
+  const limits: ServerLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const host = options.host ?? '127.0.0.1';
+  if (isIP(host) === 0 && host !== 'localhost') throw new UsageError(`--host must be an IP address, not '${clip(host)}'`);
+  const keys = await loadKeys(options);
+  const parsedHost = utils.parseKey(keys.hostKey);
+  if (parsedHost instanceof Error) throw new UsageError(`host key: ${parsedHost.message}`);
+  const hostBlob = parsedHost.getPublicSSH();
+  const hostPublicKey = `${parsedHost.type} ${hostBlob.toString('base64')}`;
+  const commands: Record<string, CommandHandler> = { ...BUILTINS, ...options.commands };
+  commands.help ??= helpCommand(Object.keys(options.commands ?? {}));
+  const seen: ServerRecord = { connections: [], authAttempts: [], commands: [], refused: 0 };
+
+  const live = new Set<Connection>();
+  const running = new Set<Promise<void>>();
+  let stopping = false;
+
+  const server = new SshServer({ hostKeys: [keys.hostKey], algorithms: options.algorithms, ident: 'loopssh' }, (client, info) => {
+    if (stopping || live.size >= limits.maxConnections) {
+      seen.refused++;
+      log.warn({ remote: `${info.ip}:${info.port}`, limit: limits.maxConnections }, 'connection refused: limit reached');
+      client.on('error', () => {});
+      client.end();
+      return;
+    }
+    live.add(client);
+    const record: ServerRecord['connections'][number] = { remoteAddress: info.ip, remotePort: info.port };
+    seen.connections.push(record);
+    handleConnection(client, record);
+  });
+
+  function handleConnection(client: Connection, record: ServerRecord['connections'][number]): void {
+    let failures = 0;
+    let user = '';
+    let channels = 0;
+    const grace = setTimeout(() => {
+      log.warn({ remote: record.remoteAddress }, 'login grace time over: closing');
+      client.end();
+    }, limits.loginGraceMs);
+    grace.unref();
+    const sock = (client as unknown as { _sock?: import('node:net').Socket })._sock;
+    if (limits.idleTimeoutMs > 0 && sock) {
+      // Socket timeouts restart on any traffic, so this fires only when the peer is silent.
+      sock.setTimeout(limits.idleTimeoutMs, () => {
+        log.warn({ remote: record.remoteAddress, idleTimeoutMs: limits.idleTimeoutMs }, 'idle timeout: closing');
+        sock.destroy();
+      });
+    }
+
+    client.on('error', (err) => log.info({ err: err.message, remote: record.remoteAddress }, 'connection error'));
+    client.on('close', () => {
+      clearTimeout(grace);
+      live.delete(client);
+    });
+
+    client.on('authentication', (ctx: AuthContext) => {
+      const accepted = authenticate(ctx);
+      // A publickey query without signature is not an attempt (OpenSSH counts likewise).
+      const isQuery = ctx.method === 'publickey' && !ctx.signature;
+      if (ctx.method !== 'none' && !isQuery) seen.authAttempts.push({ user: ctx.username, method: ctx.method, accepted });
+      if (accepted) {
+        if (!isQuery) {
+          user = ctx.username;
+          record.user = user;
+        }
+        ctx.accept();
+        return;
+      }
+      if (ctx.method !== 'none' && !isQuery && ++failures >= limits.maxAuthTries) {
+        log.warn({ user: ctx.username, failures }, 'too many authentication failures: closing');
+        ctx.reject();
+        client.end();
+        return;
+      }
+      ctx.reject(options.passwords ? ['publickey', 'password'] : ['publickey']);
+    });
+
+    client.on('ready', () => {
+      clearTimeout(grace);
+      client.on('session', (accept, reject) => {
+        if (stopping || channels >= limits.maxChannelsPerConnection) {
+          reject();
+          return;
+        }
+        channels++;
+        const session: Session = accept();
+        const env: Record<string, string> = {};
+        let used = false;
+        const release = (): void => {
+          if (!used) return;
+          used = false;
+          channels--;
+        };
+        used = true;
+        session.on('close', release);
+        session.on('env', (acceptEnv, _rejectEnv, info) => {
+          env[info.key] = info.val;
+          acceptEnv?.();
+        });
+        session.on('pty', (_a, rejectPty) => rejectPty?.());
+        session.on('shell', (acceptShell) => {
+          const channel = acceptShell();
+          const output = new ChannelOutput(channel);
+          channel.resume();
+          void output
+            .write('stderr', Buffer.from("loopssh: no interactive shell here; run a command, e.g. 'help'\n"))
+            .then(() => output.finish({ code: 2 }))
+            .catch(() => {});
+        });
+        session.on('exec', (acceptExec, _rejectExec, info) => {
+          const channel = acceptExec();
+          channel.on('close', release);
+          const task = runCommand(channel, info.command, user, { ...env }).catch((err: unknown) =>
+            log.error({ err }, 'command runner failed'),
+          );
+          running.add(task);
+          void task.finally(() => running.delete(task));
+        });
+      });
+    });
+  }
+
+  function authenticate(ctx: AuthContext): boolean {
+    if (options.users && !options.users.includes(ctx.username)) return false;
+    if (ctx.method === 'publickey') {
+      const key = keys.authorized.find((k) => k.type === ctx.key.algo && sameBytes(k.getPublicSSH(), ctx.key.data));
+      if (!key) return false;
+      if (!ctx.signature) return true;
+      return key.verify(ctx.blob as Buffer, ctx.signature, ctx.hashAlgo) === true;
+    }
+    if (ctx.method === 'password' && options.passwords) {
+      const expected = options.passwords[ctx.username];
+      return expected !== undefined && samePassword(ctx.password, expected);
+    }
+    return false;
+  }
+
+  async function runCommand(channel: ServerChannel, command: string, user: string, env: Record<string, string>): Promise<void> {
+    const output = new ChannelOutput(channel);
+    const abort = new AbortController();
+    channel.once('close', () => abort.abort(new ChannelClosedError()));
+    const record: CommandRecord = { user, command, argv: [], env };
+    seen.commands.push(record);
+    let dropped = false;
+    const fail = async (code: number, message: string): Promise<void> => {
+      await output.write('stderr', Buffer.from(`loopssh: ${message}\n`)).catch(() => {});
+      record.exit = { code };
+      await output.finish({ code });
+    };
+    let argv: string[];
+    try {
+      argv = splitCommand(command);
+    } catch (err) {
+      channel.resume();
+      if (err instanceof CommandLineError) return fail(2, err.message);
+      throw err;
+    }
+    record.argv = argv;
+    const name = argv[0];
+    if (name === undefined) {
+      channel.resume();
+      return fail(2, "empty command (try 'help')");
+    }
+    const handler = Object.hasOwn(commands, name) ? commands[name] : undefined;
+    if (!handler) {
+      channel.resume();
+      return fail(2, `unknown command '${clip(name)}' (try 'help')`);
+    }
+    // A handler gets its own stdin: `for await` destroys the stream it iterates,
+    // which on the channel itself would close it before the exit status.
+    const stdin = channel.pipe(new PassThrough({ highWaterMark: 256 * 1024 }));
+    const stdout = outputWritable(output, 'stdout');
+    const stderr = outputWritable(output, 'stderr');
+    const ctx: CommandContext = {
+      argv,
+      command,
+      env,
+      user,
+      stdin,
+      stdout,
+      stderr,
+      output,
+      signal: abort.signal,
+      limits,
+      drop: () => {
+        dropped = true;
+        output.destroy();
+      },
+    };
+    let status: ExitStatus;
+    try {
+      const result: CommandResult = await handler(ctx);
+      await Promise.all([endWritable(stdout), endWritable(stderr)]);
+      status = result === undefined ? { code: 0 } : typeof result === 'number' ? { code: result } : result;
+    } catch (err) {
+      if (dropped || err instanceof ChannelClosedError || abort.signal.aborted) {
+        record.exit = dropped ? 'dropped' : 'closed';
+        return;
+      }
+      if (err instanceof UsageError) return fail(2, err.message);
+      log.error({ err, command: clip(command, 200) }, 'command failed');
+      return fail(1, `${name}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (dropped) {
+      record.exit = 'dropped';
+      return;
+    }
+    // Whatever the handler left unread is discarded, so ssh2 can emit 'close'.
+    channel.unpipe(stdin);
+    channel.resume();
+    record.exit = output.closed ? 'closed' : status;
+    await output.finish(status);
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', (err: Error) => log.error({ err }, 'server error'));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : (options.port ?? 0);
+  if (host !== '127.0.0.1' && host !== '::1' && host !== 'localhost') {
+    log.warn({ host, port }, `listening on ${host}, which is not loopback: reachable from other machines`);
+  }
+
+  let stopped: Promise<void> | undefined;
+  const stop = (stopOptions: StopOptions = {}): Promise<void> => {
+    stopped ??= (async () => {
+      stopping = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const graceMs = stopOptions.graceMs ?? 5000;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...running]),
+        new Promise((resolve) => (timer = setTimeout(resolve, graceMs))),
+      ]);
+      clearTimeout(timer);
+      const sockets = [...live].map(
+        (client) =>
+          new Promise<void>((resolve) => {
+            client.once('close', () => resolve());
+            client.end();
+            // A peer that does not answer the disconnect is cut after a moment.
+            setTimeout(() => (client as unknown as { _sock?: { destroy(): void } })._sock?.destroy(), 1000).unref();
+          }),
+      );
+      await Promise.all(sockets);
+      await closed;
+    })();
+    return stopped;
+  };
+
+  return {
+    host,
+    port,
+    hostKeyFingerprint: fingerprint(hostBlob),
+    hostPublicKey,
+    keyFiles: keys.keyFiles,
+    limits,
+    seen,
+    stop,
+    [Symbol.asyncDispose]: () => stop(),
+  };
+}
+
+/** A Writable over one stream of a ChannelOutput, for handlers that pipe. */
+function outputWritable(output: ChannelOutput, stream: 'stdout' | 'stderr'): Writable {
+  return new Writable({
+    highWaterMark: 256 * 1024,
+    write(chunk: Buffer, _encoding, callback) {
+      output.write(stream, chunk).then(() => callback(), callback);
+    },
+  });
+}
+
+/** Ends a handler's Writable and waits until its last write reached the channel. */
+function endWritable(w: Writable): Promise<void> {
+  if (w.writableFinished) return Promise.resolve();
+  if (w.destroyed) return Promise.reject(w.errored ?? new ChannelClosedError());
+  return new Promise((resolve, reject) => {
+    w.once('finish', resolve);
+    w.once('error', reject);
+    w.end();
+  });
+}
