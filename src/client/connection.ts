@@ -358,7 +358,6 @@ export class Connection implements AsyncDisposable {
     tracker.source(channel.stderr, 'stderr channel');
     outSink.track(tracker);
     errSink.track(tracker);
-    tracker.cleanup(channelClosed, 'channel close');
     const outHash = options.hash ? createHash('sha256') : undefined;
     const errHash = options.hash ? createHash('sha256') : undefined;
     pump(channel, outSink, outHash, (n) => (facts.stdoutBytes += n), () => outSink.close(tracker));
@@ -366,6 +365,9 @@ export class Connection implements AsyncDisposable {
 
     try {
       await tracker.wait({ timeoutMs: options.flushTimeoutMs });
+      // Both sources ended, so ssh2 emits 'close' as soon as CHANNEL_CLOSE is in.
+      // Not a tracker task: after a failure nothing may wait on a paused channel.
+      await channelClosed;
     } catch (err) {
       channel.close();
       await Promise.all(sinks.map((s) => s.discard()));

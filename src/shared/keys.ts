@@ -159,8 +159,16 @@ export function fingerprint(publicKey: Buffer | string): string {
  * @returns the private key (OpenSSH PEM) and the public key line
  */
 export function generateKeyPair(comment?: string): KeyPair {
-  const pair = utils.generateKeyPairSync('ed25519', comment === undefined ? {} : { comment });
-  return { privateKey: pair.private, publicKey: pair.public };
+  // ssh2 1.17 drops leading zero bytes of the ed25519 public key when it
+  // encodes the pair (~1 key in 200 comes out 31 bytes long, and its own
+  // parseKey then calls it malformed): draw again until the pair parses.
+  for (let attempt = 0; attempt < 64; attempt++) {
+    const pair = utils.generateKeyPairSync('ed25519', comment === undefined ? {} : { comment });
+    if (!(utils.parseKey(pair.private) instanceof Error) && !(utils.parseKey(pair.public) instanceof Error)) {
+      return { privateKey: pair.private, publicKey: pair.public };
+    }
+  }
+  throw new Error('could not generate a well-formed ed25519 key pair');
 }
 
 function errCode(err: unknown): string | undefined {

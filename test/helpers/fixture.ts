@@ -1,0 +1,65 @@
+/**
+ * Test fixtures: a server on port 0 with in-memory keys, and a client
+ * connected to it. Nothing is written to disk; stop everything in afterEach.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, type Connection, type ConnectOptions } from '../../src/client/index.ts';
+import { startServer, type ServerHandle, type ServerOptions } from '../../src/server/index.ts';
+import { generateKeyPair } from '../../src/shared/keys.ts';
+import { payloadDigest, type PatternName } from '../../src/shared/payload.ts';
+
+/** A running server and what a client needs to reach it. */
+export interface Fixture {
+  server: ServerHandle;
+  clientKey: string;
+  connectOptions: ConnectOptions;
+  connect(extra?: Partial<ConnectOptions>): Promise<Connection>;
+  stop(): Promise<void>;
+}
+
+/** Starts a server with fresh in-memory host and client keys on port 0. */
+export async function startFixture(options: ServerOptions = {}): Promise<Fixture> {
+  const host = generateKeyPair('test-host');
+  const client = generateKeyPair('test-client');
+  const server = await startServer({ port: 0, hostKey: host.privateKey, authorizedKeys: client.publicKey, ...options });
+  const connectOptions: ConnectOptions = {
+    port: server.port,
+    user: 'tester',
+    privateKey: client.privateKey,
+    hostKey: server.hostKeyFingerprint,
+  };
+  const open: Connection[] = [];
+  return {
+    server,
+    clientKey: client.privateKey,
+    connectOptions,
+    async connect(extra = {}) {
+      const c = await connect({ ...connectOptions, ...extra });
+      open.push(c);
+      return c;
+    },
+    async stop() {
+      await Promise.all(open.map((c) => c.close()));
+      await server.stop({ graceMs: 1000 });
+    },
+  };
+}
+
+/** Lowercase hex SHA-256. */
+export function sha256(data: Buffer | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** Expected digest of a payload stream with the default seed. */
+export function expectedDigest(size: number, pattern: PatternName = 'lines', stream: 'stdout' | 'stderr' = 'stdout', seed = '0'): string {
+  return payloadDigest({ size, pattern, seed, stream });
+}
+
+/** A fresh temporary folder, removed by the returned function. */
+export function tempDir(prefix = 'loopssh-test-'): { dir: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
