@@ -4,6 +4,8 @@
  * error naming it, never silently ignored.
  */
 
+import { clip } from './text.ts';
+
 /** Bad arguments: the message is one line, fit to print after `loopssh: `. */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -47,7 +49,7 @@ export function parseFlags(args: readonly string[], spec: FlagSpec, context = ''
       const eq = arg.indexOf('=');
       name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
       inline = eq < 0 ? undefined : arg.slice(eq + 1);
-    } else if (arg.startsWith('-') && arg.length === 2 && spec.alias?.[arg.slice(1)]) {
+    } else if (arg.startsWith('-') && arg.length === 2 && spec.alias && Object.hasOwn(spec.alias, arg.slice(1))) {
       name = spec.alias[arg.slice(1)] as string;
     } else if (arg.startsWith('-') && arg.length > 1 && !/^-\d/.test(arg)) {
       throw new UsageError(`unknown option '${clip(arg)}'${where}`);
@@ -59,7 +61,7 @@ export function parseFlags(args: readonly string[], spec: FlagSpec, context = ''
       positionals.push(arg);
       continue;
     }
-    const kind = spec.flags[name];
+    const kind = Object.hasOwn(spec.flags, name) ? spec.flags[name] : undefined;
     if (!kind) throw new UsageError(`unknown option '--${clip(name)}'${where}`);
     if (values.has(name)) throw new UsageError(`option --${name} given twice${where}`);
     if (kind === 'boolean') {
@@ -77,16 +79,11 @@ export function parseFlags(args: readonly string[], spec: FlagSpec, context = ''
 /** Parses a whole number in [min, max], naming the flag in the error. */
 export function parseInteger(text: string, name: string, min: number, max: number): number {
   if (!/^-?\d+$/.test(text)) throw new UsageError(`${name} must be a whole number, not '${clip(text)}'`);
-  const n = Number(text);
+  const n = Number(text) + 0; // + 0 turns -0 into 0
   if (!Number.isSafeInteger(n) || n < min || n > max) {
     throw new UsageError(`${name} must be between ${min} and ${max}, not ${clip(text)}`);
   }
   return n;
 }
 
-/** Shortens user input echoed in an error so a 1 MB argument stays one readable line. */
-export function clip(text: string, max = 40): string {
-  // JSON.stringify escapes control characters; strip its quotes.
-  const shown = JSON.stringify(text).slice(1, -1);
-  return shown.length <= max ? shown : `${shown.slice(0, max)}…`;
-}
+export { clip } from './text.ts';

@@ -45,6 +45,8 @@ interface Entry {
   readonly kind: TrackedKind;
   readonly stream?: Readable | Writable;
   done: boolean;
+  /** For borrowed entries: flush() was called. */
+  flushing?: boolean;
   /** Removes the listeners this tracker added. */
   detach(): void;
 }
@@ -68,7 +70,8 @@ export class FlushTracker {
   readonly #entries: Entry[] = [];
   readonly #borrowed = new Map<Writable, Entry>();
   #error: Error | undefined;
-  #wake: (() => void) | undefined;
+  /** Resolvers of every pending wait() (there may be several). */
+  readonly #waiters = new Set<() => void>();
   /** Completion order, e.g. `['stdout-source:done', 'file:done']`. */
   readonly events: TrackerEvent[] = [];
 
@@ -109,8 +112,8 @@ export class FlushTracker {
   flush(stream: Writable): void {
     const entry = this.#borrowed.get(stream);
     if (!entry) throw new Error('flush() of a stream that is not tracked as borrowed');
-    this.#borrowed.delete(stream);
-    if (entry.done) return;
+    if (entry.done || entry.flushing) return;
+    entry.flushing = true;
     if (stream.destroyed || stream.writableEnded) {
       this.#settle(entry, stream.errored ?? new PrematureCloseError(entry.name));
       return;
@@ -123,6 +126,10 @@ export class FlushTracker {
     const entry = this.#add(name, 'source', stream);
     if (stream.readableEnded) {
       this.#settle(entry, undefined);
+      return;
+    }
+    if (stream.destroyed) {
+      this.#settle(entry, stream.errored ?? new PrematureCloseError(name));
       return;
     }
     const onEnd = (): void => this.#settle(entry, undefined);
@@ -175,7 +182,7 @@ export class FlushTracker {
     if (options.timeoutMs !== undefined && Number.isFinite(options.timeoutMs)) {
       timer = setTimeout(() => {
         timedOut = true;
-        this.#wake?.();
+        this.#wakeAll();
       }, options.timeoutMs);
     }
     try {
@@ -186,11 +193,10 @@ export class FlushTracker {
           this.#fail(err);
           throw this.#error ?? err;
         }
-        await new Promise<void>((resolve) => (this.#wake = resolve));
+        await new Promise<void>((resolve) => this.#waiters.add(resolve));
       }
     } finally {
       if (timer) clearTimeout(timer);
-      this.#wake = undefined;
     }
     if (this.#error) throw this.#error;
   }
@@ -207,7 +213,13 @@ export class FlushTracker {
     entry.detach();
     this.events.push(`${entry.name}:${err ? 'error' : 'done'}`);
     if (err) this.#fail(err);
-    this.#wake?.();
+    this.#wakeAll();
+  }
+
+  #wakeAll(): void {
+    const waiters = [...this.#waiters];
+    this.#waiters.clear();
+    for (const wake of waiters) wake();
   }
 
   #fail(err: Error): void {
@@ -225,11 +237,10 @@ export class FlushTracker {
           entry.stream?.destroy();
         }
       } else if (entry.kind === 'borrowed') {
-        // Not ours to close: stop waiting for it.
-        this.#borrowed.delete(entry.stream as Writable);
+        // Not ours to close: stop waiting for it (a later flush() is a no-op).
         this.#settle(entry, undefined);
       }
     }
-    this.#wake?.();
+    this.#wakeAll();
   }
 }

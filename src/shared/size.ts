@@ -31,6 +31,8 @@ const SUFFIX_LIST = 'K, KiB, kB, KB, M, MiB, MB, G, GiB, GB, T, TiB, TB';
 const SIZE_RE = /^([0-9]+)(K|KiB|kB|KB|M|MiB|MB|G|GiB|GB|T|TiB|TB)?$/;
 
 /** Longest prefix of the offending input echoed in an error message. */
+import { clip } from './text.ts';
+
 const ECHO_LIMIT = 40;
 
 /** Thrown by {@link parseSize} for any input that is not a valid size. */
@@ -43,33 +45,12 @@ export class SizeError extends Error {
    * @param reason - what was expected, appended after the echoed input
    */
   constructor(input: string, reason: string) {
-    super(`invalid size '${echo(input)}': ${reason}`);
+    super(`invalid size '${clip(input, ECHO_LIMIT)}': ${reason}`);
     this.name = 'SizeError';
     this.input = input;
   }
 }
 
-/**
- * Renders untrusted input for a one-line message: at most {@link ECHO_LIMIT}
- * code points, control and other invisible characters escaped so the message
- * never spans lines or hides what was typed.
- */
-function echo(input: string): string {
-  const points = Array.from(input);
-  const shown = points.slice(0, ECHO_LIMIT).map((ch) => {
-    const code = ch.codePointAt(0) ?? 0;
-    if (ch === '\\') return '\\\\';
-    if (ch === '\n') return '\\n';
-    if (ch === '\r') return '\\r';
-    if (ch === '\t') return '\\t';
-    // C0, DEL, C1, and the Unicode line/paragraph separators.
-    if (code < 0x20 || (code >= 0x7f && code <= 0x9f) || code === 0x2028 || code === 0x2029) {
-      return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`;
-    }
-    return ch;
-  });
-  return shown.join('') + (points.length > ECHO_LIMIT ? '…' : '');
-}
 
 /**
  * Parses a byte count the way `head -c` takes it: decimal digits, optionally

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { connect, type Connection, type ConnectOptions } from '../../src/client/index.ts';
 import { startServer, type ServerHandle, type ServerOptions } from '../../src/server/index.ts';
 import { generateKeyPair } from '../../src/shared/keys.ts';
+import { createLogger } from '../../src/shared/log.ts';
 import { payloadDigest, type PatternName } from '../../src/shared/payload.ts';
 
 /** A running server and what a client needs to reach it. */
@@ -24,7 +25,7 @@ export interface Fixture {
 export async function startFixture(options: ServerOptions = {}): Promise<Fixture> {
   const host = generateKeyPair('test-host');
   const client = generateKeyPair('test-client');
-  const server = await startServer({ port: 0, hostKey: host.privateKey, authorizedKeys: client.publicKey, ...options });
+  const server = await startServer({ port: 0, hostKey: host.privateKey, authorizedKeys: client.publicKey, logger: createLogger('silent'), ...options });
   const connectOptions: ConnectOptions = {
     port: server.port,
     user: 'tester',

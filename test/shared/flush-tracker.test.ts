@@ -201,10 +201,9 @@ describe('FlushTracker: borrowed writables', () => {
     expect(tracker.events).toEqual(['gone:error']);
   });
 
-  // BUG (see report): #fail() deletes given-up borrowed streams from #borrowed,
-  // so the `if (entry.done) return` guard in flush() is never reached for them
-  // and a caller's normal "flush after the last write" throws a misleading
-  // "not tracked" error once any other entry has failed.
+  // Regression: #fail() used to delete given-up borrowed streams from
+  // #borrowed, so a caller's normal "flush after the last write" threw a
+  // misleading "not tracked" error once any other entry had failed.
   it('flush() after the tracker gave up on a borrowed stream (another entry failed) is a no-op', async () => {
     const stream = slowWritable();
     const tracker = new FlushTracker();
@@ -282,9 +281,9 @@ describe('FlushTracker: sources', () => {
     expect(tracker.events).toEqual(['early:done']);
   });
 
-  // BUG (see report): source() checks readableEnded but not destroyed/closed;
-  // a source that was already destroyed will never emit 'close' again, so the
-  // tracker waits forever (or until the timeout) instead of rejecting.
+  // Regression: source() used to check readableEnded but not destroyed; a
+  // source already destroyed never emits 'close' again, so the tracker waited
+  // forever (or until the timeout) instead of rejecting.
   it('a source destroyed (closed without end) before being tracked rejects with PrematureCloseError', async () => {
     const src = new Readable({ read() {} });
     src.destroy();
@@ -609,9 +608,9 @@ describe('FlushTracker: events and abort', () => {
     await expect(tracker.wait()).rejects.toBe(reason);
   });
 
-  // BUG (see report): wait() keeps a single #wake slot; a second concurrent
-  // wait() overwrites it and the first one never settles, even with a timeout
-  // (its timer calls #wake, which the second wait's finally cleared).
+  // Regression: wait() used to keep a single #wake slot; a second concurrent
+  // wait() overwrote it and the first one never settled, even with a timeout
+  // (its timer called #wake, which the second wait's finally had cleared).
   it('two concurrent wait() calls both settle', async () => {
     const tracker = new FlushTracker();
     tracker.cleanup(sleep(20), 'task');
