@@ -83,7 +83,11 @@ export class FlushTracker {
       return;
     }
     const onClose = (): void => this.#settle(entry, stream.errored ?? undefined);
-    const onError = (err: Error): void => this.#settle(entry, err);
+    const onError = (err: Error): void => {
+      // A stream with autoDestroy: false stays open after an error: release it.
+      if (!stream.destroyed) stream.destroy();
+      this.#settle(entry, err);
+    };
     stream.on('close', onClose);
     stream.on('error', onError);
     entry.detach = () => {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { peer } from '../helpers/peers.ts';
 import {
   knownHostsLine,
   knownHostsName,
@@ -14,8 +15,9 @@ import {
 } from '../../src/client/known-hosts.ts';
 import { fingerprint, generateKeyPair, type KeyPair } from '../../src/shared/keys.ts';
 
-const SSH_KEYGEN = ['/usr/bin/ssh-keygen', '/usr/local/bin/ssh-keygen'].find((p) => existsSync(p));
-const SSH = ['/usr/bin/ssh', '/usr/local/bin/ssh'].find((p) => existsSync(p));
+// Independent witnesses; CI fails without them (test/helpers/peers.ts).
+const SSH_KEYGEN = peer('ssh-keygen');
+const SSH = peer('ssh');
 const HAS_KEYGEN = SSH_KEYGEN !== undefined;
 
 let tmp: string;
