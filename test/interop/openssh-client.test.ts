@@ -104,4 +104,16 @@ describe.skipIf(!SSH || !OPENSSL)(`${peerVersion('ssh')} → loopssh server`, ()
     // ssh -v names the negotiated cipher: it really was this one.
     expect(r.stderr).toContain(`cipher: ${cipher}`);
   });
+
+  // The seed scenario of https://github.com/ronf/asyncssh/issues/629, with a
+  // real client: the reader sleeps before reading, and must still count all.
+  it('ssh ... payload 160KiB | (sleep 1; wc -c) prints 163840, 20 times out of 20', async () => {
+    const argv = [SSH as string, ...sshArgs(keys, fx.server.port, fx.server.hostPublicKey), 'payload 160KiB'];
+    const counts: string[] = [];
+    for (let batch = 0; batch < 4; batch++) {
+      const runs = Array.from({ length: 5 }, () => runProcess('sh', ['-c', '"$@" | (sleep 1; wc -c)', 'sh', ...argv]));
+      for (const r of await Promise.all(runs)) counts.push(r.stdoutHead.trim());
+    }
+    expect(counts).toEqual(Array(20).fill('163840'));
+  }, 60_000);
 });
