@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import { connect, type Connection } from '../client/index.ts';
-import { startServer, type ServerHandle } from '../server/server.ts';
+import { DEFAULT_KEYS_DIR, startServer, type ServerHandle } from '../server/server.ts';
 import { joinCommand } from '../shared/command-line.ts';
 import { payloadDigest, type PatternName } from '../shared/payload.ts';
 import { formatSize } from '../shared/size.ts';
@@ -150,7 +150,7 @@ export function formatTable(rows: readonly DemoRow[]): string {
 export async function demoCommand(args: string[]): Promise<number> {
   const parsed = parseOrHelp(args, { flags: { keys: 'value', help: 'boolean' } }, DEMO_HELP, 'demo');
   if (!parsed) return 0;
-  const keysDir = parsed.values.get('keys') as string | undefined;
+  const keysDir = (parsed.values.get('keys') as string | undefined) ?? DEFAULT_KEYS_DIR;
   const out = process.stdout;
   out.write('loopssh demo: an SSH server in this process, its client, and what "done" means\n\n');
   const server = await startServer({ port: 0, keysDir });

@@ -1,7 +1,7 @@
 /**
  * `loopssh serve`: the standalone server.
  */
-import { startServer } from '../server/server.ts';
+import { DEFAULT_KEYS_DIR, startServer } from '../server/server.ts';
 import { DEFAULT_LIMITS, type ServerLimits } from '../server/commands.ts';
 import { parseInteger } from '../shared/flags.ts';
 import { createLogger } from '../shared/log.ts';
@@ -69,7 +69,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   const server = await startServer({
     host: get('host'),
     port: int('port', 0, 65535) ?? DEFAULT_LOOPSSH_PORT,
-    keysDir: get('keys'),
+    keysDir: get('keys') ?? DEFAULT_KEYS_DIR,
     limits,
     logger,
   });

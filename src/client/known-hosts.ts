@@ -11,6 +11,9 @@
  */
 import { createHmac } from 'node:crypto';
 import { blobKeyType, fingerprint, publicKeyBlob } from '../shared/keys.ts';
+import { knownHostsName } from '../shared/openssh.ts';
+
+export { knownHostsLine, knownHostsName } from '../shared/openssh.ts';
 
 /** One comma-separated element of a plain host field. */
 export interface HostPattern {
@@ -54,18 +57,6 @@ export interface KnownHostEntry {
 
 /** Result of {@link verifyHostKey}. */
 export type VerifyResult = { ok: true } | { ok: false; reason: string };
-
-/**
- * The name OpenSSH looks up in `known_hosts` for a host and port:
- * `host` for port 22, `[host]:port` otherwise (lower-cased, as ssh does).
- *
- * @param host - host name or address as used to connect
- * @param port - TCP port
- */
-export function knownHostsName(host: string, port: number): string {
-  const h = host.toLowerCase();
-  return port === 22 ? h : `[${h}]:${port}`;
-}
 
 /** Host label used in messages: `host:port`, `[v6addr]:port`. */
 function hostLabel(host: string, port: number): string {
@@ -259,18 +250,3 @@ export function verifyHostKey(opts: {
   return { ok: false, reason };
 }
 
-/**
- * Builds a `known_hosts` line for a host key that OpenSSH's `ssh` accepts:
- * `host ssh-ed25519 AAAA...` for port 22, `[host]:port ssh-ed25519 AAAA...`
- * otherwise. The public key's comment is dropped.
- *
- * @param host - host name or address (lower-cased in the line)
- * @param port - TCP port
- * @param publicKey - OpenSSH public key line, `ssh-ed25519 AAAA... [comment]`
- * @throws Error when `publicKey` is not an OpenSSH public key line
- */
-export function knownHostsLine(host: string, port: number, publicKey: string): string {
-  const blob = publicKeyBlob(publicKey);
-  const type = blobKeyType(blob) ?? '';
-  return `${knownHostsName(host, port)} ${type} ${blob.toString('base64')}`;
-}

@@ -57,6 +57,8 @@ export interface CommandContext {
   readonly limits: Readonly<ServerLimits>;
   /** Fails on purpose: closes the channel with no exit status, as a crash would. */
   drop(): void;
+  /** Fails harder: cuts the whole connection's socket, as a dead network would. */
+  dropConnection(): void;
 }
 
 /**

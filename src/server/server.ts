@@ -1,7 +1,10 @@
 /**
  * The embedded loopssh server: ssh2 on loopback, exec channels only, no shell.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { isIP } from 'node:net';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { PassThrough, Writable } from 'node:stream';
@@ -10,7 +13,8 @@ import ssh2 from 'ssh2';
 import type { Algorithms, AuthContext, Connection, ServerChannel, Session } from 'ssh2';
 import { splitCommand, CommandLineError } from '../shared/command-line.ts';
 import { clip, UsageError } from '../shared/flags.ts';
-import { ensureKeyDir, fingerprint, parseAuthorizedKeys, type ParsedKey } from '../shared/keys.ts';
+import { ensureKeyDir, fingerprint, generateKeyPair, parseAuthorizedKeys, type ParsedKey } from '../shared/keys.ts';
+import { knownHostsLine, opensshArgs } from '../shared/openssh.ts';
 import { createLogger, type Logger } from '../shared/log.ts';
 import { BUILTINS, helpCommand } from './builtins.ts';
 import { ChannelClosedError, ChannelOutput, type ExitStatus } from './channel-output.ts';
@@ -27,7 +31,11 @@ export interface ServerOptions {
   host?: string;
   /** Port; 0 (the default) picks a free one, reported in the handle. */
   port?: number;
-  /** Folder with `host_ed25519` and `authorized_keys`, generated on first use. Default: the package's `keys/`. */
+  /**
+   * Folder with `host_ed25519`, `client_ed25519` and `authorized_keys`,
+   * generated on first use (the CLI uses the package's `keys/`). Without it,
+   * keys not given below are generated in memory for this server alone.
+   */
   keysDir?: string;
   /** Host private key (OpenSSH PEM); overrides the one in `keysDir`. */
   hostKey?: string | Buffer;
@@ -91,34 +99,62 @@ export interface ServerHandle extends AsyncDisposable {
   readonly keyFiles?: { clientKeyPath: string; authorizedKeysPath: string };
   readonly limits: Readonly<ServerLimits>;
   readonly seen: ServerRecord;
+  /**
+   * Everything the loopssh client (or ssh2) needs to connect: host, port,
+   * user, the client private key this server authorizes, the pinned host key.
+   * Throws if the server was given `authorizedKeys` without a client key it knows.
+   */
+  clientOptions(overrides?: Partial<ClientOptions>): ClientOptions;
+  /**
+   * argv for OpenSSH's `ssh` (append the remote command): a temporary key
+   * file and known_hosts, written on first call, removed by {@link stop}.
+   */
+  sshArgs(extra?: readonly string[]): string[];
   /** Stops accepting, lets running commands finish (up to `graceMs`), then closes every connection. */
   stop(options?: StopOptions): Promise<void>;
+}
+
+/** What {@link ServerHandle.clientOptions} returns: the shape the loopssh client and ssh2 take. */
+export interface ClientOptions {
+  host: string;
+  port: number;
+  user: string;
+  /** Client private key (OpenSSH PEM). */
+  privateKey: string;
+  /** Pinned host key fingerprint, `SHA256:...` (loopssh client). */
+  hostKey: string;
+  /** The same pin as a known_hosts line, for clients that want one. */
+  knownHosts: string;
 }
 
 interface LoadedKeys {
   hostKey: string | Buffer;
   authorized: ParsedKey[];
+  /** The client private key, when this server knows one it authorizes. */
+  clientKey?: string;
   keyFiles?: ServerHandle['keyFiles'];
 }
 
 async function loadKeys(options: ServerOptions): Promise<LoadedKeys> {
-  let files: Awaited<ReturnType<typeof ensureKeyDir>> | undefined;
-  if (options.hostKey === undefined || options.authorizedKeys === undefined) {
-    files = await ensureKeyDir(options.keysDir ?? DEFAULT_KEYS_DIR);
+  const authText = (keys: string | readonly string[]): string => (typeof keys === 'string' ? keys : keys.join('\n'));
+  if (options.keysDir !== undefined) {
+    const files = await ensureKeyDir(options.keysDir);
+    const usesFileAuth = options.authorizedKeys === undefined;
+    return {
+      hostKey: options.hostKey ?? (await readFile(files.hostKeyPath)),
+      authorized: parseAuthorizedKeys(usesFileAuth ? await readFile(files.authorizedKeysPath, 'utf8') : authText(options.authorizedKeys as string)),
+      clientKey: usesFileAuth ? await readFile(files.clientKeyPath, 'utf8') : undefined,
+      keyFiles: usesFileAuth ? { clientKeyPath: files.clientKeyPath, authorizedKeysPath: files.authorizedKeysPath } : undefined,
+    };
   }
-  const hostKey = options.hostKey ?? (await readFile((files as NonNullable<typeof files>).hostKeyPath));
-  const authText =
-    options.authorizedKeys === undefined
-      ? await readFile((files as NonNullable<typeof files>).authorizedKeysPath, 'utf8')
-      : typeof options.authorizedKeys === 'string'
-        ? options.authorizedKeys
-        : options.authorizedKeys.join('\n');
-  const authorized = parseAuthorizedKeys(authText);
-  const keyFiles =
-    files && options.authorizedKeys === undefined
-      ? { clientKeyPath: files.clientKeyPath, authorizedKeysPath: files.authorizedKeysPath }
-      : undefined;
-  return { hostKey, authorized, keyFiles };
+  // Ephemeral: nothing is written to disk; a fresh client key is authorized
+  // unless the caller brought its own authorized keys.
+  const client = options.authorizedKeys === undefined ? generateKeyPair('loopssh-ephemeral-client') : undefined;
+  return {
+    hostKey: options.hostKey ?? generateKeyPair('loopssh-ephemeral-host').privateKey,
+    authorized: parseAuthorizedKeys(client ? client.publicKey : authText(options.authorizedKeys as string)),
+    clientKey: client?.privateKey,
+  };
 }
 
 function sameBytes(a: Buffer, b: Buffer): boolean {
@@ -253,7 +289,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
         session.on('exec', (acceptExec, _rejectExec, info) => {
           const channel = acceptExec();
           channel.on('close', release);
-          const task = runCommand(channel, info.command, user, { ...env }).catch((err: unknown) =>
+          const task = runCommand(client, channel, info.command, user, { ...env }).catch((err: unknown) =>
             log.error({ err }, 'command runner failed'),
           );
           running.add(task);
@@ -278,7 +314,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
     return false;
   }
 
-  async function runCommand(channel: ServerChannel, command: string, user: string, env: Record<string, string>): Promise<void> {
+  async function runCommand(client: Connection, channel: ServerChannel, command: string, user: string, env: Record<string, string>): Promise<void> {
     const output = new ChannelOutput(channel);
     const abort = new AbortController();
     channel.once('close', () => abort.abort(new ChannelClosedError()));
@@ -328,6 +364,10 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
       drop: () => {
         dropped = true;
         output.destroy();
+      },
+      dropConnection: () => {
+        dropped = true;
+        (client as unknown as { _sock?: { destroy(): void } })._sock?.destroy();
       },
     };
     let status: ExitStatus;
@@ -392,14 +432,43 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
       );
       await Promise.all(sockets);
       await closed;
+      if (sshDir) rmSync(sshDir, { recursive: true, force: true });
     })();
     return stopped;
+  };
+
+  const hostKeyFingerprint = fingerprint(hostBlob);
+  const clientOptions = (overrides: Partial<ClientOptions> = {}): ClientOptions => {
+    if (keys.clientKey === undefined && overrides.privateKey === undefined) {
+      throw new UsageError('clientOptions(): this server was given authorizedKeys but no client key; pass { privateKey }');
+    }
+    return {
+      host,
+      port,
+      user: 'loopssh',
+      privateKey: keys.clientKey as string,
+      hostKey: hostKeyFingerprint,
+      knownHosts: `${knownHostsLine(host, port, hostBlob)}\n`,
+      ...overrides,
+    };
+  };
+  let sshDir: string | undefined;
+  const sshArgs = (extra: readonly string[] = []): string[] => {
+    const client = clientOptions();
+    if (!sshDir) {
+      sshDir = mkdtempSync(join(tmpdir(), 'loopssh-ssh-'));
+      writeFileSync(join(sshDir, 'id_ed25519'), client.privateKey, { mode: 0o600 });
+      writeFileSync(join(sshDir, 'known_hosts'), client.knownHosts, { mode: 0o600 });
+    }
+    return opensshArgs({ host, port, user: client.user, identityFile: join(sshDir, 'id_ed25519'), knownHostsFile: join(sshDir, 'known_hosts') }, extra);
   };
 
   return {
     host,
     port,
-    hostKeyFingerprint: fingerprint(hostBlob),
+    hostKeyFingerprint,
+    clientOptions,
+    sshArgs,
     hostPublicKey,
     keyFiles: keys.keyFiles,
     limits,

@@ -8,34 +8,30 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type Connection, type ConnectOptions } from '../../src/client/index.ts';
 import { startServer, type ServerHandle, type ServerOptions } from '../../src/server/index.ts';
-import { generateKeyPair } from '../../src/shared/keys.ts';
 import { createLogger } from '../../src/shared/log.ts';
 import { payloadDigest, type PatternName } from '../../src/shared/payload.ts';
 
 /** A running server and what a client needs to reach it. */
 export interface Fixture {
   server: ServerHandle;
-  clientKey: string;
   connectOptions: ConnectOptions;
   connect(extra?: Partial<ConnectOptions>): Promise<Connection>;
   stop(): Promise<void>;
 }
 
-/** Starts a server with fresh in-memory host and client keys on port 0. */
+/**
+ * Starts a server on port 0 with its ephemeral in-memory keys (or the
+ * authorizedKeys given, in which case connect() needs a privateKey).
+ */
 export async function startFixture(options: ServerOptions = {}): Promise<Fixture> {
-  const host = generateKeyPair('test-host');
-  const client = generateKeyPair('test-client');
-  const server = await startServer({ port: 0, hostKey: host.privateKey, authorizedKeys: client.publicKey, logger: createLogger('silent'), ...options });
-  const connectOptions: ConnectOptions = {
-    port: server.port,
-    user: 'tester',
-    privateKey: client.privateKey,
-    hostKey: server.hostKeyFingerprint,
-  };
+  const server = await startServer({ port: 0, logger: createLogger('silent'), ...options });
+  const connectOptions: ConnectOptions =
+    options.authorizedKeys === undefined
+      ? server.clientOptions({ user: 'tester' })
+      : { port: server.port, user: 'tester', hostKey: server.hostKeyFingerprint };
   const open: Connection[] = [];
   return {
     server,
-    clientKey: client.privateKey,
     connectOptions,
     async connect(extra = {}) {
       const c = await connect({ ...connectOptions, ...extra });

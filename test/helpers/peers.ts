@@ -102,31 +102,6 @@ export function keyFolder(): KeyFolder {
   return { dir, client, clientKeyPath, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/**
- * argv for OpenSSH's `ssh` to 127.0.0.1:port with a temporary key and a
- * known_hosts that holds exactly `hostPublicKey`; strict checking, no agent,
- * no config files.
- */
-export function sshArgs(folder: KeyFolder, port: number, hostPublicKey: string, extra: string[] = []): string[] {
-  const knownHosts = join(folder.dir, `known_hosts_${port}`);
-  writeFileSync(knownHosts, `[127.0.0.1]:${port} ${hostPublicKey}\n`);
-  return [
-    '-F', '/dev/null',
-    '-p', String(port),
-    '-i', folder.clientKeyPath,
-    '-o', 'IdentitiesOnly=yes',
-    '-o', 'IdentityAgent=none',
-    '-o', `UserKnownHostsFile=${knownHosts}`,
-    '-o', 'GlobalKnownHostsFile=/dev/null',
-    '-o', 'StrictHostKeyChecking=yes',
-    '-o', 'BatchMode=yes',
-    '-o', 'LogLevel=ERROR',
-    ...extra,
-    '-l', 'tester',
-    '127.0.0.1',
-  ];
-}
-
 /** A running OpenSSH sshd on a free loopback port. */
 export interface Sshd {
   port: number;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { opensslCommand, type PatternName } from '../../src/shared/payload.ts';
 import { expectedDigest, sha256, startFixture, type Fixture } from '../helpers/fixture.ts';
-import { keyFolder, peer, peerVersion, sshArgs, type KeyFolder } from '../helpers/peers.ts';
+import { keyFolder, peer, peerVersion, type KeyFolder } from '../helpers/peers.ts';
 import { pipelineDigest, runProcess } from '../helpers/run-process.ts';
 
 const SSH = peer('ssh');
@@ -19,11 +19,11 @@ describe.skipIf(!SSH || !OPENSSL)(`${peerVersion('ssh')} → loopssh server`, ()
   let fx: Fixture;
   let keys: KeyFolder;
   const ssh = (command: string, extra: string[] = [], options: Parameters<typeof runProcess>[2] = {}) =>
-    runProcess(SSH as string, [...sshArgs(keys, fx.server.port, fx.server.hostPublicKey, extra), command], { timeoutMs: 120_000, ...options });
+    runProcess(SSH as string, [...fx.server.sshArgs(extra), command], { timeoutMs: 120_000, ...options });
 
   beforeEach(async () => {
     keys = keyFolder();
-    fx = await startFixture({ authorizedKeys: keys.client.publicKey });
+    fx = await startFixture();
   });
   afterEach(async () => {
     await fx.stop();
@@ -51,7 +51,7 @@ describe.skipIf(!SSH || !OPENSSL)(`${peerVersion('ssh')} → loopssh server`, ()
 
   it('stdout and stderr mixed: 8 MiB each, and 1 byte vs 16 MiB', async () => {
     const stderrPath = join(keys.dir, 'err.bin');
-    const r = await runProcess('sh', ['-c', `"$0" "$@" 2>'${stderrPath}'`, SSH as string, ...sshArgs(keys, fx.server.port, fx.server.hostPublicKey), 'payload 8MiB --stderr 8MiB --pattern random']);
+    const r = await runProcess('sh', ['-c', `"$0" "$@" 2>'${stderrPath}'`, SSH as string, ...fx.server.sshArgs(), 'payload 8MiB --stderr 8MiB --pattern random']);
     expect([r.code, r.stdoutBytes, r.stdoutSha256]).toEqual([0, 8 * MiB, expectedDigest(8 * MiB, 'random')]);
     expect(await pipelineDigest(`cat '${stderrPath}'`)).toEqual({ bytes: 8 * MiB, sha256: expectedDigest(8 * MiB, 'random', 'stderr') });
     const small = await ssh('payload 1 --stderr 16MiB');
@@ -108,7 +108,7 @@ describe.skipIf(!SSH || !OPENSSL)(`${peerVersion('ssh')} → loopssh server`, ()
   // The seed scenario of https://github.com/ronf/asyncssh/issues/629, with a
   // real client: the reader sleeps before reading, and must still count all.
   it('ssh ... payload 160KiB | (sleep 1; wc -c) prints 163840, 20 times out of 20', async () => {
-    const argv = [SSH as string, ...sshArgs(keys, fx.server.port, fx.server.hostPublicKey), 'payload 160KiB'];
+    const argv = [SSH as string, ...fx.server.sshArgs(), 'payload 160KiB'];
     const counts: string[] = [];
     for (let batch = 0; batch < 4; batch++) {
       const runs = Array.from({ length: 5 }, () => runProcess('sh', ['-c', '"$@" | (sleep 1; wc -c)', 'sh', ...argv]));

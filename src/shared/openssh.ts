@@ -1,0 +1,54 @@
+/**
+ * The argv that makes OpenSSH's `ssh` talk to one server and nothing else:
+ * one key, one known_hosts, strict host key checking, no agent, no config.
+ */
+import { blobKeyType, publicKeyBlob } from './keys.ts';
+
+/** Where the key and known_hosts for {@link opensshArgs} are. */
+export interface OpensshTarget {
+  host: string;
+  port: number;
+  user: string;
+  /** Private key file (mode 0600). */
+  identityFile: string;
+  /** known_hosts file holding the server's key. */
+  knownHostsFile: string;
+}
+
+/** argv for `ssh` (without `ssh` itself and without the remote command). */
+export function opensshArgs(target: OpensshTarget, extra: readonly string[] = []): string[] {
+  return [
+    '-F', '/dev/null',
+    '-p', String(target.port),
+    '-i', target.identityFile,
+    '-o', 'IdentitiesOnly=yes',
+    '-o', 'IdentityAgent=none',
+    '-o', `UserKnownHostsFile=${target.knownHostsFile}`,
+    '-o', 'GlobalKnownHostsFile=/dev/null',
+    '-o', 'StrictHostKeyChecking=yes',
+    '-o', 'BatchMode=yes',
+    '-o', 'LogLevel=ERROR',
+    ...extra,
+    '-l', target.user,
+    target.host,
+  ];
+}
+
+/**
+ * The name OpenSSH looks up in `known_hosts` for a host and port:
+ * `host` for port 22, `[host]:port` otherwise (lower-cased, as ssh does).
+ */
+export function knownHostsName(host: string, port: number): string {
+  const h = host.toLowerCase();
+  return port === 22 ? h : `[${h}]:${port}`;
+}
+
+/**
+ * A known_hosts line OpenSSH accepts for `host:port` and a public key given
+ * as an OpenSSH line or its wire blob (the comment is dropped).
+ */
+export function knownHostsLine(host: string, port: number, publicKey: string | Buffer): string {
+  const blob = publicKeyBlob(publicKey);
+  const type = blobKeyType(blob) ?? '';
+  return `${knownHostsName(host, port)} ${type} ${blob.toString('base64')}`;
+}
