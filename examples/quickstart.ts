@@ -1,34 +1,32 @@
 /**
- * The README's library example: a server in this process on a free port, a
- * client with a pinned host key, a payload into a file and a custom command.
- * Run: npx tsx examples/quickstart.ts
+ * The README's library example: a server in this process on a free port with
+ * ephemeral in-memory keys, the loopssh client, a payload into a file and a
+ * command of our own. Run: npx tsx examples/quickstart.ts
  */
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from 'loopssh/client';
-import { startServer } from 'loopssh/server';
-import { generateKeyPair } from '../src/shared/keys.ts';
+// In your project: from 'loopssh/server' and 'loopssh/client'.
+import { startServer } from '../src/server/index.ts';
+import { connect } from '../src/client/index.ts';
 
-const client = generateKeyPair();
 await using server = await startServer({
-  port: 0,
-  authorizedKeys: client.publicKey,
   commands: {
     hello: async (ctx) => {
       await ctx.output.write('stdout', Buffer.from(`hello ${ctx.argv[1] ?? 'there'}\n`));
-      return 0;
+      return 0; // or a code, or { signal: 'TERM' }
     },
   },
 });
-const conn = await connect({ port: server.port, privateKey: client.privateKey, hostKey: server.hostKeyFingerprint });
+// Host, port, user, the client key the server authorizes, the pinned host key.
+await using conn = await connect(server.clientOptions());
 const path = join(tmpdir(), `loopssh-quickstart-${process.pid}.bin`);
 try {
   const r = await conn.run('payload 64MiB --pattern random', { stdout: path, hash: true });
   console.log(`payload: exit ${r.exitCode}, ${r.stdoutBytes} bytes, sha256 ${r.stdoutSha256}`);
   console.log(`hello: ${(await conn.run(['hello', 'world'])).stdout?.toString().trim()}`);
   console.log(`server saw: ${server.seen.commands.map((c) => `${c.command} → ${JSON.stringify(c.exit)}`).join('; ')}`);
+  console.log(`OpenSSH: ssh ${server.sshArgs().join(' ')} payload 1KiB`);
 } finally {
-  await conn.close();
   rmSync(path, { force: true });
 }

@@ -14,12 +14,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
-import { connect, type Connection } from '../client/index.ts';
-import { DEFAULT_KEYS_DIR, startServer, type ServerHandle } from '../server/server.ts';
-import { joinCommand } from '../shared/command-line.ts';
-import { payloadDigest, type PatternName } from '../shared/payload.ts';
-import { formatSize } from '../shared/size.ts';
-import { parseOrHelp } from './common.ts';
+import { connect, type Connection } from '../client/index.js';
+import { DEFAULT_KEYS_DIR, startServer, type ServerHandle } from '../server/server.js';
+import { joinCommand } from '../shared/command-line.js';
+import { payloadDigest, type PatternName } from '../shared/payload.js';
+import { formatSize } from '../shared/size.js';
+import { parseOrHelp } from './common.js';
 
 /** Help for `loopssh demo`. */
 export const DEMO_HELP = `usage: loopssh demo [--keys DIR]

@@ -1,10 +1,10 @@
 /**
  * The `loopssh` command line: a thin layer over the library API.
  */
-import { reportError, EXIT_USAGE } from './common.ts';
-import { demoCommand, DEMO_HELP } from './demo.ts';
-import { execCommand, EXEC_HELP, getCommand, GET_HELP } from './run.ts';
-import { serveCommand, SERVE_HELP } from './serve.ts';
+import { reportError, EXIT_USAGE } from './common.js';
+import { demoCommand, DEMO_HELP } from './demo.js';
+import { execCommand, EXEC_HELP, getCommand, GET_HELP } from './run.js';
+import { serveCommand, SERVE_HELP } from './serve.js';
 
 const MAIN_HELP = `loopssh: an SSH server + client pair that never loses output
 

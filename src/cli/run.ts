@@ -1,13 +1,13 @@
 /**
  * `loopssh exec` and `loopssh get`: run a remote command with redirects.
  */
-import { connect, type RunOptions, type RunResult } from '../client/index.ts';
-import { joinCommand } from '../shared/command-line.ts';
-import { UsageError } from '../shared/flags.ts';
-import { payloadDigest } from '../shared/payload.ts';
-import { formatSize } from '../shared/size.ts';
-import { parsePayloadCommand } from '../server/builtins.ts';
-import { CONNECTION_FLAGS, CONNECTION_HELP, DEFAULT_LOOPSSH_PORT, EXIT_REMOTE_SIGNAL, connectOptions, parseOrHelp } from './common.ts';
+import { connect, type RunOptions, type RunResult } from '../client/index.js';
+import { joinCommand } from '../shared/command-line.js';
+import { UsageError } from '../shared/flags.js';
+import { payloadDigest } from '../shared/payload.js';
+import { formatSize } from '../shared/size.js';
+import { parsePayloadCommand } from '../server/builtins.js';
+import { CONNECTION_FLAGS, CONNECTION_HELP, DEFAULT_LOOPSSH_PORT, EXIT_REMOTE_SIGNAL, connectOptions, parseOrHelp } from './common.js';
 
 const REDIRECT_FLAGS = { output: 'value', 'stderr-to': 'value', stdin: 'value', naive: 'boolean' } as const;
 

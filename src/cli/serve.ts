@@ -1,12 +1,12 @@
 /**
  * `loopssh serve`: the standalone server.
  */
-import { DEFAULT_KEYS_DIR, startServer } from '../server/server.ts';
-import { DEFAULT_LIMITS, type ServerLimits } from '../server/commands.ts';
-import { parseInteger } from '../shared/flags.ts';
-import { createLogger } from '../shared/log.ts';
-import { parseSize } from '../shared/size.ts';
-import { DEFAULT_LOOPSSH_PORT, parseOrHelp } from './common.ts';
+import { DEFAULT_KEYS_DIR, startServer } from '../server/server.js';
+import { DEFAULT_LIMITS, type ServerLimits } from '../server/commands.js';
+import { clip, parseInteger, UsageError } from '../shared/flags.js';
+import { createLogger } from '../shared/log.js';
+import { parseSize } from '../shared/size.js';
+import { DEFAULT_LOOPSSH_PORT, parseOrHelp } from './common.js';
 
 /** Help for `loopssh serve`. */
 export const SERVE_HELP = `usage: loopssh serve [options]
@@ -47,7 +47,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   const parsed = parseOrHelp(args, { flags, alias: { p: 'port', h: 'help' } }, SERVE_HELP, 'serve');
   if (!parsed) return 0;
   const { values, positionals } = parsed;
-  if (positionals.length > 0) throw new (await import('../shared/flags.ts')).UsageError(`serve takes no arguments, got '${positionals[0]}'`);
+  if (positionals.length > 0) throw new UsageError(`serve takes no arguments, got '${clip(positionals[0] as string)}'`);
   const get = (k: string): string | undefined => values.get(k) as string | undefined;
   const int = (k: string, min: number, max: number): number | undefined => {
     const v = get(k);

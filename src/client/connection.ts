@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { Algorithms, ClientChannel } from 'ssh2';
-import { joinCommand } from '../shared/command-line.ts';
-import { FlushTracker, FlushTimeoutError } from '../shared/flush-tracker.ts';
-import { fingerprint, readPrivateKey } from '../shared/keys.ts';
+import { joinCommand } from '../shared/command-line.js';
+import { FlushTracker, FlushTimeoutError } from '../shared/flush-tracker.js';
+import { fingerprint, readPrivateKey } from '../shared/keys.js';
 import {
   AuthenticationError,
   ChannelLostError,
@@ -23,9 +23,9 @@ import {
   RunError,
   TargetError,
   type RunFacts,
-} from './errors.ts';
-import { lookupHostKeys, parseKnownHosts, verifyHostKey, type KnownHostEntry } from './known-hosts.ts';
-import { openSink, openSource, type InputSource, type OutputSink, type OutputTarget } from './targets.ts';
+} from './errors.js';
+import { lookupHostKeys, parseKnownHosts, verifyHostKey, type KnownHostEntry } from './known-hosts.js';
+import { openSink, openSource, type InputSource, type OutputSink, type OutputTarget } from './targets.js';
 
 const { Client } = ssh2;
 
@@ -202,6 +202,13 @@ export async function connect(options: ConnectOptions = {}): Promise<Connection>
   });
 }
 
+/** The exit status as it arrived (`seen` false: none did). */
+interface ExitInfo {
+  seen: boolean;
+  code: number | null;
+  signal: string | null;
+}
+
 /** Error code of a target failure, for {@link TargetError.code}. */
 function errorCode(err: Error): string | undefined {
   return (err as NodeJS.ErrnoException).code;
@@ -286,20 +293,21 @@ export class Connection implements AsyncDisposable {
     const [outSink, errSink] = sinks as [OutputSink, OutputSink];
 
     let channel: ClientChannel;
+    let exit: ExitInfo;
     try {
-      channel = await this.#exec(cmd, options.env);
+      ({ channel, exit } = await this.#exec(cmd, options.env));
     } catch (err) {
       await Promise.all(sinks.map((s) => s.discard()));
       if (input?.owned) input.stream.destroy();
       throw err;
     }
 
-    let exitSeen = false;
-    channel.on('exit', (code: number | null, signal?: string) => {
-      exitSeen = true;
-      facts.exitCode = code;
-      facts.signal = signal ? signal.replace(/^SIG/, '') : null;
-    });
+    const exitFacts = (): void => {
+      facts.exitCode = exit.code;
+      facts.signal = exit.signal;
+    };
+    exitFacts();
+    channel.on('exit', exitFacts);
     const channelClosed = new Promise<void>((resolve) => channel.once('close', () => resolve()));
 
     const tracker = new FlushTracker();
@@ -376,7 +384,8 @@ export class Connection implements AsyncDisposable {
       options.signal?.removeEventListener('abort', onAbort);
     }
 
-    if (!exitSeen) {
+    exitFacts();
+    if (!exit.seen) {
       await Promise.all(sinks.map((s) => s.discard()));
       const why = this.#lastError ? `connection lost (${this.#lastError.message})` : this.#closed ? 'connection lost' : 'channel closed';
       const f = snapshot();
@@ -409,15 +418,26 @@ export class Connection implements AsyncDisposable {
     return new TargetError(`${label}: ${err.message}`, facts, label, errorCode(err), { cause: err });
   }
 
-  #exec(command: string, env: Record<string, string> | undefined): Promise<ClientChannel> {
+  #exec(command: string, env: Record<string, string> | undefined): Promise<{ channel: ClientChannel; exit: ExitInfo }> {
     return new Promise((resolve, reject) => {
       if (this.#closed) {
         reject(new ConnectionError('connection is closed', this.host, this.port));
         return;
       }
       this.#client.exec(command, env ? { env } : {}, (err, channel) => {
-        if (err) reject(new ConnectionError(`exec refused by ${this.host}:${this.port}: ${err.message}`, this.host, this.port, { cause: err }));
-        else resolve(channel);
+        if (err) {
+          reject(new ConnectionError(`exec refused by ${this.host}:${this.port}: ${err.message}`, this.host, this.port, { cause: err }));
+          return;
+        }
+        // Listen now, not after an await: ssh2 may parse the exit status from
+        // the same TCP read as the exec reply, before a later listener exists.
+        const exit: ExitInfo = { seen: false, code: null, signal: null };
+        channel.on('exit', (code: number | null, signal?: string) => {
+          exit.seen = true;
+          exit.code = code;
+          exit.signal = signal ? signal.replace(/^SIG/, '') : null;
+        });
+        resolve({ channel, exit });
       });
     });
   }

@@ -10,10 +10,10 @@
  * @module
  */
 import { createHmac } from 'node:crypto';
-import { blobKeyType, fingerprint, publicKeyBlob } from '../shared/keys.ts';
-import { knownHostsName } from '../shared/openssh.ts';
+import { blobKeyType, fingerprint, publicKeyBlob } from '../shared/keys.js';
+import { knownHostsName } from '../shared/openssh.js';
 
-export { knownHostsLine, knownHostsName } from '../shared/openssh.ts';
+export { knownHostsLine, knownHostsName } from '../shared/openssh.js';
 
 /** One comma-separated element of a plain host field. */
 export interface HostPattern {

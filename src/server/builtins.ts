@@ -3,11 +3,11 @@
  */
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseFlags, parseInteger, UsageError, clip } from '../shared/flags.ts';
-import { createPayloadReader, PATTERNS, type PatternName, type PayloadSpec } from '../shared/payload.ts';
-import { parseSize, SizeError } from '../shared/size.ts';
-import type { ExitStatus } from './channel-output.ts';
-import { EXIT_SIGNALS, type CommandContext, type CommandHandler, type CommandResult, type ServerLimits } from './commands.ts';
+import { parseFlags, parseInteger, UsageError, clip } from '../shared/flags.js';
+import { createPayloadReader, PATTERNS, type PatternName, type PayloadSpec } from '../shared/payload.js';
+import { parseSize, SizeError } from '../shared/size.js';
+import type { ExitStatus } from './channel-output.js';
+import { EXIT_SIGNALS, type CommandContext, type CommandHandler, type CommandResult, type ServerLimits } from './commands.js';
 
 /** Parsed options of `payload` and `digest`. */
 export interface PayloadCommand {

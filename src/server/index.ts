@@ -1,7 +1,7 @@
 /**
  * loopssh server: `startServer()` and the command handler types.
  */
-export { startServer, DEFAULT_KEYS_DIR, type ServerOptions, type ServerHandle, type ServerRecord, type CommandRecord, type AuthRecord, type StopOptions } from './server.ts';
-export { ChannelOutput, ChannelClosedError, type ExitStatus, type OutputStream } from './channel-output.ts';
-export { DEFAULT_LIMITS, EXIT_SIGNALS, UsageError, type CommandContext, type CommandHandler, type CommandResult, type ServerLimits } from './commands.ts';
-export { HELP_TEXT, parsePayloadCommand } from './builtins.ts';
+export { startServer, DEFAULT_KEYS_DIR, type ServerOptions, type ServerHandle, type ServerRecord, type CommandRecord, type AuthRecord, type StopOptions } from './server.js';
+export { ChannelOutput, ChannelClosedError, type ExitStatus, type OutputStream } from './channel-output.js';
+export { DEFAULT_LIMITS, EXIT_SIGNALS, UsageError, type CommandContext, type CommandHandler, type CommandResult, type ServerLimits } from './commands.js';
+export { HELP_TEXT, parsePayloadCommand } from './builtins.js';

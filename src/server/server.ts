@@ -11,14 +11,14 @@ import { PassThrough, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import ssh2 from 'ssh2';
 import type { Algorithms, AuthContext, Connection, ServerChannel, Session } from 'ssh2';
-import { splitCommand, CommandLineError } from '../shared/command-line.ts';
-import { clip, UsageError } from '../shared/flags.ts';
-import { ensureKeyDir, fingerprint, generateKeyPair, parseAuthorizedKeys, type ParsedKey } from '../shared/keys.ts';
-import { knownHostsLine, opensshArgs } from '../shared/openssh.ts';
-import { createLogger, type Logger } from '../shared/log.ts';
-import { BUILTINS, helpCommand } from './builtins.ts';
-import { ChannelClosedError, ChannelOutput, type ExitStatus } from './channel-output.ts';
-import { DEFAULT_LIMITS, type CommandContext, type CommandHandler, type CommandResult, type ServerLimits } from './commands.ts';
+import { splitCommand, CommandLineError } from '../shared/command-line.js';
+import { clip, UsageError } from '../shared/flags.js';
+import { ensureKeyDir, fingerprint, generateKeyPair, parseAuthorizedKeys, type ParsedKey } from '../shared/keys.js';
+import { knownHostsLine, opensshArgs } from '../shared/openssh.js';
+import { createLogger, type Logger } from '../shared/log.js';
+import { BUILTINS, helpCommand } from './builtins.js';
+import { ChannelClosedError, ChannelOutput, type ExitStatus } from './channel-output.js';
+import { DEFAULT_LIMITS, type CommandContext, type CommandHandler, type CommandResult, type ServerLimits } from './commands.js';
 
 const { Server: SshServer, utils } = ssh2;
 

@@ -4,7 +4,7 @@
  * error naming it, never silently ignored.
  */
 
-import { clip } from './text.ts';
+import { clip } from './text.js';
 
 /** Bad arguments: the message is one line, fit to print after `loopssh: `. */
 export class UsageError extends Error {
@@ -86,4 +86,4 @@ export function parseInteger(text: string, name: string, min: number, max: numbe
   return n;
 }
 
-export { clip } from './text.ts';
+export { clip } from './text.js';

@@ -2,7 +2,7 @@
  * The argv that makes OpenSSH's `ssh` talk to one server and nothing else:
  * one key, one known_hosts, strict host key checking, no agent, no config.
  */
-import { blobKeyType, publicKeyBlob } from './keys.ts';
+import { blobKeyType, publicKeyBlob } from './keys.js';
 
 /** Where the key and known_hosts for {@link opensshArgs} are. */
 export interface OpensshTarget {

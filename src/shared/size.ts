@@ -31,7 +31,7 @@ const SUFFIX_LIST = 'K, KiB, kB, KB, M, MiB, MB, G, GiB, GB, T, TiB, TB';
 const SIZE_RE = /^([0-9]+)(K|KiB|kB|KB|M|MiB|MB|G|GiB|GB|T|TiB|TB)?$/;
 
 /** Longest prefix of the offending input echoed in an error message. */
-import { clip } from './text.ts';
+import { clip } from './text.js';
 
 const ECHO_LIMIT = 40;
 

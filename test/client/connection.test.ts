@@ -232,4 +232,14 @@ describe('client: run() settles only when every target is done', () => {
     const results = await Promise.all(sizes.map((n, i) => conn.run(`payload ${n} --pattern random --seed ${i}`, { hash: true, stdout: 'ignore' })));
     expect(results.map((r) => r.stdoutSha256)).toEqual(sizes.map((n, i) => expectedDigest(n, 'random', 'stdout', String(i))));
   });
+
+  // Regression: the exit status can be parsed from the same TCP read as the
+  // exec reply; a listener attached after an await missed it (seen with
+  // ssh2's pure-JS crypto in the installed-package test).
+  it('200 instant commands in a row all report their exit status', async () => {
+    const conn = await fx.connect();
+    const codes: (number | null)[] = [];
+    for (let i = 0; i < 200; i++) codes.push((await conn.run(`payload 0 --exit ${i % 256}`)).exitCode);
+    expect(codes).toEqual(Array.from({ length: 200 }, (_, i) => i % 256));
+  });
 });

@@ -27,6 +27,7 @@ export interface RunProcessOptions {
   /** Bytes for stdin. */
   input?: Buffer | string;
   env?: NodeJS.ProcessEnv;
+  cwd?: string;
   timeoutMs?: number;
 }
 
@@ -36,7 +37,7 @@ export function runProcess(cmd: string, args: readonly string[], options: RunPro
   const inFd = options.stdinFile ? openSync(options.stdinFile, 'r') : undefined;
   const outFd = options.stdoutFile ? openSync(options.stdoutFile, 'w') : undefined;
   const stdio: SpawnOptions['stdio'] = [inFd ?? (options.input !== undefined ? 'pipe' : 'ignore'), outFd ?? 'pipe', 'pipe'];
-  const child = spawn(cmd, args, { stdio, env: options.env ?? process.env });
+  const child = spawn(cmd, args, { stdio, env: options.env ?? process.env, cwd: options.cwd });
   if (inFd !== undefined) closeSync(inFd);
   if (outFd !== undefined) closeSync(outFd);
   if (options.input !== undefined) child.stdin?.end(options.input);
