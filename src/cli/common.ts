@@ -80,11 +80,26 @@ export const EXIT_CONNECTION = 255;
 /** Bad usage: 2. */
 export const EXIT_USAGE = 2;
 
+/** The user interrupted a run (SIGINT/SIGTERM); exits 128 + the signal's number, like a shell. */
+export class InterruptedError extends Error {
+  override readonly name = 'InterruptedError';
+  constructor(
+    readonly signal: NodeJS.Signals,
+    readonly run: RunError,
+  ) {
+    super(`interrupted by ${signal} after ${run.stdoutBytes} stdout and ${run.stderrBytes} stderr bytes`);
+  }
+}
+
 /** Prints one line for an error and returns the exit status; never a stack trace. */
 export function reportError(err: unknown): number {
   const line = (msg: string): void => {
     process.stderr.write(`loopssh: ${msg.split('\n')[0]}\n`);
   };
+  if (err instanceof InterruptedError) {
+    line(err.message);
+    return 128 + (err.signal === 'SIGINT' ? 2 : 15);
+  }
   if (err instanceof UsageError || err instanceof SizeError) {
     line(err.message);
     return EXIT_USAGE;

@@ -148,7 +148,7 @@ export function formatTable(rows: readonly DemoRow[]): string {
 
 /** `loopssh demo`. */
 export async function demoCommand(args: string[]): Promise<number> {
-  const parsed = parseOrHelp(args, { flags: { keys: 'value', help: 'boolean' } }, DEMO_HELP, 'demo');
+  const parsed = parseOrHelp(args, { flags: { keys: 'value', help: 'boolean' }, alias: { h: 'help' } }, DEMO_HELP, 'demo');
   if (!parsed) return 0;
   const keysDir = (parsed.values.get('keys') as string | undefined) ?? DEFAULT_KEYS_DIR;
   const out = process.stdout;

@@ -1,13 +1,13 @@
 /**
  * `loopssh exec` and `loopssh get`: run a remote command with redirects.
  */
-import { connect, type RunOptions, type RunResult } from '../client/index.js';
+import { connect, RunAbortedError, type Connection, type RunOptions, type RunResult } from '../client/index.js';
 import { joinCommand } from '../shared/command-line.js';
 import { UsageError } from '../shared/flags.js';
 import { payloadDigest } from '../shared/payload.js';
 import { formatSize } from '../shared/size.js';
 import { parsePayloadCommand } from '../server/builtins.js';
-import { CONNECTION_FLAGS, CONNECTION_HELP, DEFAULT_LOOPSSH_PORT, EXIT_REMOTE_SIGNAL, connectOptions, parseOrHelp } from './common.js';
+import { CONNECTION_FLAGS, CONNECTION_HELP, DEFAULT_LOOPSSH_PORT, EXIT_REMOTE_SIGNAL, InterruptedError, connectOptions, parseOrHelp } from './common.js';
 
 const REDIRECT_FLAGS = { output: 'value', 'stderr-to': 'value', stdin: 'value', naive: 'boolean' } as const;
 
@@ -55,11 +55,37 @@ ${CONNECTION_HELP.replace('--port PORT           server port', `--port PORT     
 function redirects(values: Map<string, string | true>): RunOptions {
   const get = (k: string): string | undefined => values.get(k) as string | undefined;
   return {
-    stdout: get('output') ?? 'inherit',
-    stderr: get('stderr-to') ?? 'inherit',
+    // fds 1 and 2, not process.stdout/stderr: see openSink (no O_NONBLOCK).
+    stdout: get('output') ?? 1,
+    stderr: get('stderr-to') ?? 2,
     stdin: get('stdin'),
     naive: values.has('naive'),
   };
+}
+
+/**
+ * Runs with SIGINT/SIGTERM turned into a cancelled run, so the process still
+ * ends through its normal path: targets cleaned up, stdout's flags restored.
+ */
+async function runInterruptible(connection: Connection, command: string, run: RunOptions): Promise<RunResult> {
+  const controller = new AbortController();
+  let signal: NodeJS.Signals | undefined;
+  const onSignal = (s: NodeJS.Signals): void => {
+    signal = s;
+    controller.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    return await connection.run(command, { ...run, signal: controller.signal });
+  } catch (err) {
+    if (signal && err instanceof RunAbortedError) throw new InterruptedError(signal, err);
+    throw err;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if (!run.naive) await connection.close();
+  }
 }
 
 /** Exit status the way ssh reports it. */
@@ -88,12 +114,7 @@ export async function execCommand(args: string[]): Promise<number> {
   const run = redirects(parsed.values);
   const command = parsed.positionals.length === 1 ? (parsed.positionals[0] as string) : joinCommand(parsed.positionals);
   const connection = await connect(options);
-  let result: RunResult;
-  try {
-    result = await connection.run(command, run);
-  } finally {
-    if (!run.naive) await connection.close();
-  }
+  const result = await runInterruptible(connection, command, run);
   if (run.naive) naiveExit(exitStatusOf(result));
   return exitStatusOf(result);
 }
@@ -118,12 +139,7 @@ export async function getCommand(args: string[]): Promise<number> {
   const options = await connectOptions(parsed.values, DEFAULT_LOOPSSH_PORT);
   const run = { ...redirects(parsed.values), hash: true };
   const connection = await connect(options);
-  let result: RunResult;
-  try {
-    result = await connection.run(joinCommand(['payload', ...payloadArgs]), run);
-  } finally {
-    if (!run.naive) await connection.close();
-  }
+  const result = await runInterruptible(connection, joinCommand(['payload', ...payloadArgs]), run);
   const problems: string[] = [];
   const check = (stream: 'stdout' | 'stderr', size: number, bytes: number, sha: string | undefined): void => {
     if (bytes !== size) problems.push(`${stream} ${bytes} of ${size} bytes`);

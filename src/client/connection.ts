@@ -21,6 +21,7 @@ import {
   HostKeyError,
   RunAbortedError,
   RunError,
+  RunTimeoutError,
   TargetError,
   type RunFacts,
 } from './errors.js';
@@ -71,6 +72,12 @@ export interface RunOptions {
   env?: Record<string, string>;
   /** Cancels the run: the channel is closed and the run rejects with {@link RunAbortedError}. */
   signal?: AbortSignal;
+  /**
+   * Reject with {@link RunTimeoutError} (and close the channel) when nothing
+   * moves for this long, in ms: no output arrives and no stdin is taken, e.g.
+   * a peer that stopped reading. Default 0: wait forever.
+   */
+  idleTimeoutMs?: number;
   /** Reject with {@link ExitStatusError} unless the command exits 0. Default false. */
   check?: boolean;
   /** Largest `'buffer'` output per stream, in bytes. Default 64 MiB. */
@@ -326,6 +333,28 @@ export class Connection implements AsyncDisposable {
       channel.end();
     }
 
+    // Idle watchdog: one interval comparing byte counters, nothing per chunk.
+    let uploaded = 0;
+    if (input && options.idleTimeoutMs) input.stream.on('data', (c: Buffer) => (uploaded += c.length));
+    let idleTimer: NodeJS.Timeout | undefined;
+    if (options.idleTimeoutMs && options.idleTimeoutMs > 0) {
+      const limit = options.idleTimeoutMs;
+      let last = -1;
+      let since = performance.now();
+      idleTimer = setInterval(() => {
+        const moved = facts.stdoutBytes + facts.stderrBytes + uploaded;
+        if (moved !== last) {
+          last = moved;
+          since = performance.now();
+        } else if (performance.now() - since >= limit) {
+          clearInterval(idleTimer);
+          tracker.abort(new RunTimeoutError(`nothing moved for ${limit} ms (idle timeout): the peer stopped sending or reading`, snapshot()));
+          channel.close();
+        }
+      }, Math.max(10, Math.floor(limit / 4)));
+      idleTimer.unref();
+      void channelClosed.then(() => clearInterval(idleTimer));
+    }
     const onAbort = (): void => {
       tracker.abort(new RunAbortedError('run aborted', snapshot(), { cause: options.signal?.reason }));
       channel.close();
@@ -382,6 +411,7 @@ export class Connection implements AsyncDisposable {
       throw this.#runError(err as Error, sinks, snapshot());
     } finally {
       options.signal?.removeEventListener('abort', onAbort);
+      clearInterval(idleTimer);
     }
 
     exitFacts();

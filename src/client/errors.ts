@@ -110,3 +110,8 @@ export class ExitStatusError extends RunError {
 export class RunAbortedError extends RunError {
   override name = 'RunAbortedError';
 }
+
+/** Nothing moved on the channel (no output, no stdin taken) for `idleTimeoutMs`. */
+export class RunTimeoutError extends RunError {
+  override name = 'RunTimeoutError';
+}

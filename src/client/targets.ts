@@ -17,13 +17,15 @@ import { open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import type { FlushTracker } from '../shared/flush-tracker.js';
+import { FdWriteStream } from './fd-writer.js';
 
 /**
  * Where a remote stdout/stderr goes:
  * - a path string (or `{ file }`): written under a temporary name in the same
  *   folder and renamed into place only on success;
  * - `'inherit'`: this process's stdout/stderr, kept open;
- * - a number: a file descriptor, kept open;
+ * - a number: a file descriptor, kept open, written from the thread pool
+ *   (see FdWriteStream: the CLI's stdout is `1`, not process.stdout);
  * - a Writable: handed over, ended and awaited to `'close'`
  *   (process.stdout/stderr are always kept open);
  * - `{ stream, end: false }`: a Writable kept open;
@@ -170,8 +172,7 @@ export async function openSink(target: OutputTarget, which: 'stdout' | 'stderr',
   if (target === 'inherit') return borrowedSink(`${which} → process.${which}`, proc);
   if (typeof target === 'string') return fileSink(which, target, options.naive);
   if (typeof target === 'number') {
-    if (target === 1 || target === 2) return borrowedSink(`${which} → fd ${target}`, target === 1 ? process.stdout : process.stderr);
-    return borrowedSink(`${which} → fd ${target}`, createWriteStream('', { fd: target, autoClose: false }));
+    return borrowedSink(`${which} → fd ${target}`, new FdWriteStream(target, FILE_HIGH_WATER_MARK));
   }
   if (isWritable(target)) {
     if (target === process.stdout || target === process.stderr) return borrowedSink(`${which} → process stream`, target);

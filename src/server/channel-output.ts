@@ -24,6 +24,14 @@ export type OutputStream = 'stdout' | 'stderr';
 /** How a command ended: an exit status, or a signal name such as `TERM`. */
 export type ExitStatus = { code: number } | { signal: string; coreDumped?: boolean; message?: string };
 
+/** The peer stopped taking data: no window for longer than the stall timeout. */
+export class ChannelStalledError extends Error {
+  override readonly name = 'ChannelStalledError';
+  constructor(readonly stallTimeoutMs: number) {
+    super(`peer took no data for ${stallTimeoutMs} ms`);
+  }
+}
+
 /** The channel went away (client closed it, connection lost) before output was accepted. */
 export class ChannelClosedError extends Error {
   override readonly name = 'ChannelClosedError';
@@ -78,15 +86,43 @@ export class ChannelOutput {
   readonly #onClose: (() => void)[] = [];
   /** Bytes accepted by the channel, per stream. */
   readonly accepted = { stdout: 0, stderr: 0 };
+  readonly #stallTimeoutMs: number;
+  /** When the write in flight started (0: none): one watchdog, no timer per chunk. */
+  #pendingSince = 0;
+  #watchdog: NodeJS.Timeout | undefined;
+  #stalled: ChannelStalledError | undefined;
 
-  constructor(channel: ServerChannel) {
+  /** @param stallTimeoutMs - a write waiting longer for window closes the channel (0 = never). */
+  constructor(channel: ServerChannel, stallTimeoutMs = 0) {
     this.#channel = channel;
+    this.#stallTimeoutMs = stallTimeoutMs;
     this.#internals = channel as unknown as Ssh2ChannelInternals;
     patchStaleChunk(this.#internals);
-    channel.once('close', () => {
-      this.#closed = true;
-      for (const fn of this.#onClose.splice(0)) fn();
-    });
+    channel.once('close', () => this.#markClosed());
+  }
+
+  /** Set when the peer stopped reading and the channel was closed for it. */
+  get stalled(): ChannelStalledError | undefined {
+    return this.#stalled;
+  }
+
+  #markClosed(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#watchdog) clearInterval(this.#watchdog);
+    for (const fn of this.#onClose.splice(0)) fn();
+  }
+
+  #watch(): void {
+    if (this.#stallTimeoutMs <= 0 || this.#watchdog) return;
+    this.#watchdog = setInterval(() => {
+      if (this.#pendingSince === 0 || performance.now() - this.#pendingSince < this.#stallTimeoutMs) return;
+      this.#stalled = new ChannelStalledError(this.#stallTimeoutMs);
+      this.#channel.close();
+      // The peer may never answer our CHANNEL_CLOSE: stop waiting for it.
+      this.#markClosed();
+    }, Math.max(10, Math.floor(this.#stallTimeoutMs / 4)));
+    this.#watchdog.unref();
   }
 
   /** True once the channel is closed or no longer open for output. */
@@ -114,6 +150,7 @@ export class ChannelOutput {
     if (this.#finished) return;
     this.#finished = true;
     await this.#tail;
+    if (this.#watchdog) clearInterval(this.#watchdog);
     try {
       if (this.closed) return;
       const stderr = this.#channel.stderr;
@@ -141,8 +178,11 @@ export class ChannelOutput {
     if (data.length === 0) return Promise.resolve();
     if (this.closed) return Promise.reject(new ChannelClosedError());
     const target = stream === 'stdout' ? this.#channel : this.#channel.stderr;
+    this.#watch();
+    this.#pendingSince = performance.now();
     return this.#untilClosed<void>((resolve, reject) => {
       target.write(data, (err) => {
+        this.#pendingSince = 0;
         if (err) reject(err);
         else {
           this.accepted[stream] += data.length;
@@ -156,10 +196,10 @@ export class ChannelOutput {
   #untilClosed<T>(executor: (resolve: (v: T) => void, reject: (e: Error) => void) => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       if (this.#closed) {
-        reject(new ChannelClosedError());
+        reject(this.#stalled ?? new ChannelClosedError());
         return;
       }
-      const onClose = (): void => reject(new ChannelClosedError());
+      const onClose = (): void => reject(this.#stalled ?? new ChannelClosedError());
       this.#onClose.push(onClose);
       const done = (): void => {
         const i = this.#onClose.indexOf(onClose);

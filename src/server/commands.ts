@@ -21,6 +21,8 @@ export interface ServerLimits {
   idleTimeoutMs: number;
   /** Authentication attempts per connection (OpenSSH's MaxAuthTries). Default 6. */
   maxAuthTries: number;
+  /** A channel whose peer takes no data (no window) for this long is closed, in ms; 0 = never. Default 60 000. */
+  stallTimeoutMs: number;
 }
 
 /** The defaults of {@link ServerLimits}. */
@@ -31,6 +33,7 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   loginGraceMs: 30_000,
   idleTimeoutMs: 0,
   maxAuthTries: 6,
+  stallTimeoutMs: 60_000,
 });
 
 /** Everything a command handler gets. */

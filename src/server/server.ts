@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isIP } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { PassThrough, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +17,7 @@ import { ensureKeyDir, fingerprint, generateKeyPair, parseAuthorizedKeys, type P
 import { knownHostsLine, opensshArgs } from '../shared/openssh.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import { BUILTINS, helpCommand } from './builtins.js';
-import { ChannelClosedError, ChannelOutput, type ExitStatus } from './channel-output.js';
+import { ChannelClosedError, ChannelOutput, ChannelStalledError, type ExitStatus } from './channel-output.js';
 import { DEFAULT_LIMITS, type CommandContext, type CommandHandler, type CommandResult, type ServerLimits } from './commands.js';
 
 const { Server: SshServer, utils } = ssh2;
@@ -68,8 +68,8 @@ export interface CommandRecord {
   command: string;
   argv: string[];
   env: Record<string, string>;
-  /** Set when the command ended: its exit status, or `'dropped'` / `'closed'` if it never got one. */
-  exit?: ExitStatus | 'dropped' | 'closed';
+  /** Set when the command ended: its exit status, or `'dropped'` (by the handler), `'closed'` (by the peer) or `'stalled'` (the peer stopped reading) if it never got one. */
+  exit?: ExitStatus | 'dropped' | 'closed' | 'stalled';
 }
 
 /** What the server saw, for tests to assert on. */
@@ -194,6 +194,25 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
   const running = new Set<Promise<void>>();
   let stopping = false;
 
+  // Login grace time starts at the TCP accept: ssh2 reports a connection only
+  // once the client has sent its version line, so a silent client, garbage or
+  // an unfinished handshake would otherwise hold a socket forever.
+  const raw = new Set<Socket>();
+  const graceTimers = new WeakMap<Socket, NodeJS.Timeout>();
+  const onRawSocket = (socket: Socket): void => {
+    raw.add(socket);
+    const timer = setTimeout(() => {
+      log.warn({ remote: socket.remoteAddress, loginGraceMs: limits.loginGraceMs }, 'login grace time over: closing');
+      socket.destroy();
+    }, limits.loginGraceMs);
+    timer.unref();
+    graceTimers.set(socket, timer);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      raw.delete(socket);
+    });
+  };
+
   const server = new SshServer({ hostKeys: [keys.hostKey], algorithms: options.algorithms, ident: 'loopssh' }, (client, info) => {
     if (stopping || live.size >= limits.maxConnections) {
       seen.refused++;
@@ -212,12 +231,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
     let failures = 0;
     let user = '';
     let channels = 0;
-    const grace = setTimeout(() => {
-      log.warn({ remote: record.remoteAddress }, 'login grace time over: closing');
-      client.end();
-    }, limits.loginGraceMs);
-    grace.unref();
-    const sock = (client as unknown as { _sock?: import('node:net').Socket })._sock;
+    const sock = (client as unknown as { _sock?: Socket })._sock;
     if (limits.idleTimeoutMs > 0 && sock) {
       // Socket timeouts restart on any traffic, so this fires only when the peer is silent.
       sock.setTimeout(limits.idleTimeoutMs, () => {
@@ -227,10 +241,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
     }
 
     client.on('error', (err) => log.info({ err: err.message, remote: record.remoteAddress }, 'connection error'));
-    client.on('close', () => {
-      clearTimeout(grace);
-      live.delete(client);
-    });
+    client.on('close', () => live.delete(client));
 
     client.on('authentication', (ctx: AuthContext) => {
       const accepted = authenticate(ctx);
@@ -255,7 +266,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
     });
 
     client.on('ready', () => {
-      clearTimeout(grace);
+      if (sock) clearTimeout(graceTimers.get(sock));
       client.on('session', (accept, reject) => {
         if (stopping || channels >= limits.maxChannelsPerConnection) {
           reject();
@@ -315,7 +326,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
   }
 
   async function runCommand(client: Connection, channel: ServerChannel, command: string, user: string, env: Record<string, string>): Promise<void> {
-    const output = new ChannelOutput(channel);
+    const output = new ChannelOutput(channel, limits.stallTimeoutMs);
     const abort = new AbortController();
     channel.once('close', () => abort.abort(new ChannelClosedError()));
     const record: CommandRecord = { user, command, argv: [], env };
@@ -376,8 +387,9 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
       await Promise.all([endWritable(stdout), endWritable(stderr)]);
       status = result === undefined ? { code: 0 } : typeof result === 'number' ? { code: result } : result;
     } catch (err) {
-      if (dropped || err instanceof ChannelClosedError || abort.signal.aborted) {
-        record.exit = dropped ? 'dropped' : 'closed';
+      if (dropped || err instanceof ChannelClosedError || err instanceof ChannelStalledError || abort.signal.aborted) {
+        record.exit = dropped ? 'dropped' : output.stalled ? 'stalled' : 'closed';
+        if (output.stalled) log.warn({ command: clip(command, 200), user }, `channel closed: ${output.stalled.message}`);
         return;
       }
       if (err instanceof UsageError) return fail(2, err.message);
@@ -395,6 +407,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
     await output.finish(status);
   }
 
+  (server as unknown as { _srv: import('node:net').Server })._srv.on('connection', onRawSocket);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, host, () => {
@@ -431,6 +444,8 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
           }),
       );
       await Promise.all(sockets);
+      // Sockets that never finished a handshake.
+      for (const socket of raw) socket.destroy();
       await closed;
       if (sshDir) rmSync(sshDir, { recursive: true, force: true });
     })();

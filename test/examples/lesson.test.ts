@@ -1,0 +1,143 @@
+/**
+ * The close-semantics lesson's examples, run as their readers run them
+ * (`npx tsx examples/NAME.ts`), so docs/close-semantics.md cannot go stale:
+ * each must exit 0, its fixed variants must deliver every byte (length and
+ * SHA-256), its naive variants must lose some, and the facts it prints along
+ * the way must still hold. All run at once (they mostly wait on stalled
+ * readers): ~5 s on an idle 2-core machine, under 20 s on a busy one.
+ */
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const EXAMPLES = readdirSync(join(ROOT, 'examples'))
+  .filter((f) => f.endsWith('.ts'))
+  .sort();
+
+interface Outcome {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+function runExample(file: string): Promise<Outcome> {
+  const started = performance.now();
+  const child = spawn(process.execPath, ['--import', 'tsx', join('examples', file)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 50_000);
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, ms: performance.now() - started });
+    });
+  });
+}
+
+/** `fixed|naive  <label>  delivered M of N bytes, <verdict>` lines. */
+function outcomeLines(stdout: string): { kind: string; label: string; delivered: number; expected: number; line: string }[] {
+  return [...stdout.matchAll(/^(fixed|naive) +(.+?) +delivered +(\d+) of (\d+) bytes, (.*)$/gm)].map((m) => ({
+    kind: m[1] as string,
+    label: m[2] as string,
+    delivered: Number(m[3]),
+    expected: Number(m[4]),
+    line: m[0],
+  }));
+}
+
+/** What each example must print besides its outcome lines. */
+const FACTS: Record<string, (out: string) => void> = {
+  'finish-vs-close.ts': (out) => {
+    // fs.WriteStream: 'finish' with the fd open, then fsync and close, then 'close'.
+    const finish = out.search(/'finish' +fd \d+ open: true/);
+    const fsync = out.indexOf('fs.fsync()', finish);
+    const close = out.search(/'close' +fd null/);
+    expect(finish).toBeGreaterThan(0);
+    expect(fsync).toBeGreaterThan(finish);
+    expect(close).toBeGreaterThan(fsync);
+    expect(out).toMatch(/naive +atomic writer, file read at 'finish' +delivered +0 of \d+ bytes.*ENOENT/);
+    expect(out).toMatch(/fixed +atomic writer, file read at 'close'/);
+  },
+  'process-exit.ts': (out) => {
+    expect(out).toMatch(/naive +write\(\); process\.exit\(0\) +delivered +\d+ of 1048576 bytes, lost/);
+    expect(out).toMatch(/fixed +write\(\); process\.exitCode = 0 +delivered 1048576 of 1048576 bytes, SHA-256 ok/);
+    expect(out).toMatch(/fixed +write\(\); write\('', \(\) => process\.exit\(0\)\) +delivered 1048576 of 1048576 bytes, SHA-256 ok/);
+    expect(out).toContain('stdout is a pipe');
+  },
+  'pipeline-end-false.ts': (out) => {
+    const queued = [...out.matchAll(/pipeline resolved with (\d+) bytes still queued/g)].map((m) => Number(m[1]));
+    expect(queued.length).toBe(2);
+    for (const q of queued) expect(q).toBeGreaterThan(0);
+    expect(out).toMatch(/naive +await pipeline\(\); process\.exit\(0\) +delivered +\d+ of 10485760 bytes, lost/);
+  },
+  'ssh2-exit-before-data.ts': (out) => {
+    const exit = /'exit' +sink had taken +(\d+), +(\d+) queued in the sink, +(\d+) unread in the channel/.exec(out);
+    expect(exit).not.toBeNull();
+    expect(Number(exit?.[3])).toBeGreaterThan(0);
+    expect(out).toMatch(/naive +raw ssh2, done at 'exit'/);
+    expect(out).toMatch(/fixed +loopssh run\(\) \(FlushTracker\) +delivered 1048576 of 1048576 bytes, SHA-256 ok/);
+  },
+  'ssh2-stderr-after-close.ts': (out) => {
+    expect(out).toMatch(/channel 'close' +stderr: .*stderr ended: false/);
+    expect(out).toMatch(/stdout at channel 'close': 65536 of 65536 bytes/);
+    expect(out).toMatch(/fixed +loopssh run\(\) stderr \(FlushTracker\) +delivered 1048576 of 1048576 bytes, SHA-256 ok/);
+  },
+  'flush-tracker.ts': (out) => {
+    const tracked = /tracked: .*\n +tracker\.events: (.*)/.exec(out);
+    const events = tracked?.[1]?.split(', ') ?? [];
+    expect(events.sort()).toEqual(['file:done', 'rename:done', 'source:done', 'stdout:done']);
+    const order = tracked?.[1] ?? '';
+    expect(order.indexOf('file:done')).toBeLessThan(order.indexOf('rename:done'));
+    expect(out).toMatch(/naive +done at the source's 'end': file +delivered +0 of \d+ bytes.*ENOENT/);
+    expect(out).toMatch(/naive +done at the source's 'end': stdout pipe +delivered +\d+ of 4194304 bytes, lost/);
+  },
+};
+
+describe('examples/ (the close-semantics lesson)', () => {
+  const runs = new Map<string, Promise<Outcome>>();
+  beforeAll(() => {
+    // All at once: most of their time is spent waiting on stalled readers.
+    for (const file of EXAMPLES) runs.set(file, runExample(file));
+  });
+
+  it('has the lesson examples, each linked from docs/close-semantics.md', () => {
+    expect(EXAMPLES).toEqual(expect.arrayContaining(['quickstart.ts', ...Object.keys(FACTS)]));
+    const doc = readFileSync(join(ROOT, 'docs', 'close-semantics.md'), 'utf8');
+    for (const file of EXAMPLES.filter((f) => f !== 'quickstart.ts')) expect(doc, file).toContain(`npx tsx examples/${file}`);
+  });
+
+  it('quickstart.ts runs the README example', async () => {
+    const r = await runs.get('quickstart.ts');
+    expect(r?.code, r?.stderr).toBe(0);
+    expect(r?.stdout).toMatch(/^payload: exit 0, 67108864 bytes, sha256 [0-9a-f]{64}$/m);
+    expect(r?.stdout).toMatch(/^hello: hello world$/m);
+  });
+
+  for (const file of EXAMPLES.filter((f) => f !== 'quickstart.ts')) {
+    it(`${file}: the fix delivers every byte, the naive variant loses some`, async () => {
+      const r = await runs.get(file);
+      if (!r) throw new Error(`${file} did not run`);
+      expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+      const lines = outcomeLines(r.stdout);
+      const fixed = lines.filter((l) => l.kind === 'fixed');
+      const naive = lines.filter((l) => l.kind === 'naive');
+      expect(fixed.length, r.stdout).toBeGreaterThan(0);
+      expect(naive.length, r.stdout).toBeGreaterThan(0);
+      for (const l of fixed) {
+        expect(l.delivered, l.line).toBe(l.expected);
+        expect(l.line).toMatch(/SHA-256 ok$/);
+      }
+      // The losses are staged (stalled readers, slow sinks), not left to luck.
+      for (const l of naive) expect(l.delivered, l.line).toBeLessThan(l.expected);
+      expect(r.stdout).toMatch(new RegExp(`^result: fixed byte-exact \\(${fixed.length} of ${fixed.length}\\); naive lost bytes in ${naive.length} of ${naive.length}$`, 'm'));
+      FACTS[file]?.(r.stdout);
+    });
+  }
+});
