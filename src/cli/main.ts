@@ -25,19 +25,6 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help:
   demo: { run: demoCommand, help: DEMO_HELP },
 };
 
-/**
- * A pipe on stdout/stderr is shared with other processes, and Node (or a
- * loader touching process.stdout) makes it O_NONBLOCK for all of them: a
- * sibling writer then fails with EAGAIN. Put it back to blocking; payload
- * bytes go through fs writes on fd 1 from the thread pool (FdWriteStream), so
- * the event loop never blocks on it.
- */
-export function keepStdioBlocking(): void {
-  for (const stream of [process.stdout, process.stderr]) {
-    (stream as unknown as { _handle?: { setBlocking?: (on: boolean) => number } })._handle?.setBlocking?.(true);
-  }
-}
-
 /** Runs the CLI with `args` (without node and script) and resolves to the exit status. */
 export async function main(args: string[]): Promise<number> {
   const [name, ...rest] = args;
@@ -56,7 +43,6 @@ export async function main(args: string[]): Promise<number> {
     process.stderr.write(`loopssh: unknown command '${name}' (try 'loopssh --help')\n`);
     return EXIT_USAGE;
   }
-  keepStdioBlocking();
   try {
     return await command.run(rest);
   } catch (err) {

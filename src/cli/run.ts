@@ -7,6 +7,7 @@ import { UsageError } from '../shared/flags.js';
 import { payloadDigest } from '../shared/payload.js';
 import { formatSize } from '../shared/size.js';
 import { parsePayloadCommand } from '../server/builtins.js';
+import { keepStdioBlocking } from './stdio.js';
 import { CONNECTION_FLAGS, CONNECTION_HELP, DEFAULT_LOOPSSH_PORT, EXIT_REMOTE_SIGNAL, InterruptedError, connectOptions, parseOrHelp } from './common.js';
 
 const REDIRECT_FLAGS = { output: 'value', 'stderr-to': 'value', stdin: 'value', naive: 'boolean' } as const;
@@ -54,12 +55,15 @@ ${CONNECTION_HELP.replace('--port PORT           server port', `--port PORT     
 
 function redirects(values: Map<string, string | true>): RunOptions {
   const get = (k: string): string | undefined => values.get(k) as string | undefined;
+  const naive = values.has('naive');
+  if (!naive) keepStdioBlocking();
   return {
-    // fds 1 and 2, not process.stdout/stderr: see openSink (no O_NONBLOCK).
-    stdout: get('output') ?? 1,
-    stderr: get('stderr-to') ?? 2,
+    // Tracked: fds 1 and 2 through FdWriteStream (blocking fd, no O_NONBLOCK
+    // on a shared pipe). Naive: process.stdout, as a naive program writes it.
+    stdout: get('output') ?? (naive ? 'inherit' : 1),
+    stderr: get('stderr-to') ?? (naive ? 'inherit' : 2),
     stdin: get('stdin'),
-    naive: values.has('naive'),
+    naive,
   };
 }
 
@@ -150,7 +154,8 @@ export async function getCommand(args: string[]): Promise<number> {
   const expectedExit = 'code' in spec.exit ? `exit ${spec.exit.code}` : `signal ${spec.exit.signal}`;
   const gotExit = result.signal !== null ? `signal ${result.signal}` : `exit ${result.exitCode}`;
   if (gotExit !== expectedExit) problems.push(`${gotExit}, expected ${expectedExit}`);
-  const rate = result.durationMs > 0 ? ` at ${(result.stdoutBytes / result.durationMs / 1000).toFixed(0)} MB/s` : '';
+  const mbps = result.durationMs > 0 ? result.stdoutBytes / result.durationMs / 1000 : 0;
+  const rate = mbps > 0 ? ` at ${mbps >= 10 ? mbps.toFixed(0) : mbps.toPrecision(2)} MB/s` : '';
   if (problems.length > 0) {
     process.stderr.write(`loopssh: get ${payloadArgs[0]}: MISMATCH: ${problems.join('; ')}\n`);
     if (run.naive) naiveExit(1);

@@ -151,7 +151,11 @@ async function fileSink(which: string, path: string, naive: boolean): Promise<Ou
     return ownedSink(label, createWriteStream(path, { fd: handle, highWaterMark: FILE_HIGH_WATER_MARK }));
   }
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(4).toString('hex')}.loopssh-partial`);
-  const handle = await open(temp, 'wx', 0o666);
+  const handle = await open(temp, 'wx', 0o666).catch((err: NodeJS.ErrnoException) => {
+    // Name the path the user gave, not our temporary sibling.
+    const why = err.code === 'ENOENT' ? `no such directory: ${dirname(path)}` : err.code === 'EACCES' ? `permission denied in ${dirname(path)}` : err.message;
+    throw Object.assign(new Error(`${path}: ${why}`), { code: err.code });
+  });
   const stream = createWriteStream(temp, { fd: handle, highWaterMark: FILE_HIGH_WATER_MARK });
   return ownedSink(label, stream, {
     commit: () => rename(temp, path),
@@ -164,12 +168,12 @@ async function fileSink(which: string, path: string, naive: boolean): Promise<Ou
 
 /** Opens the target for one output stream of a run. Errors here (a bad path) come before anything runs remotely. */
 export async function openSink(target: OutputTarget, which: 'stdout' | 'stderr', options: SinkOptions): Promise<OutputSink> {
-  const proc = which === 'stdout' ? process.stdout : process.stderr;
   if (target === 'buffer') return bufferSink(`${which} buffer`, options.maxBuffer);
   if (target === 'ignore') {
     return ownedSink(`${which} ignored`, new Writable({ highWaterMark: 1024 * 1024, write: (_c, _e, cb) => cb() }));
   }
-  if (target === 'inherit') return borrowedSink(`${which} → process.${which}`, proc);
+  // process.stdout is read only here: touching it makes a pipe O_NONBLOCK.
+  if (target === 'inherit') return borrowedSink(`${which} → process.${which}`, which === 'stdout' ? process.stdout : process.stderr);
   if (typeof target === 'string') return fileSink(which, target, options.naive);
   if (typeof target === 'number') {
     return borrowedSink(`${which} → fd ${target}`, new FdWriteStream(target, FILE_HIGH_WATER_MARK));

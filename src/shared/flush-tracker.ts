@@ -215,6 +215,9 @@ export class FlushTracker {
     if (entry.done) return;
     entry.done = true;
     entry.detach();
+    // A failed write calls back with the error and then emits 'error' on the
+    // next tick: keep one listener for it, or it would crash the process.
+    if (err && entry.stream && entry.stream.listenerCount('error') === 0) entry.stream.once('error', () => {});
     this.events.push(`${entry.name}:${err ? 'error' : 'done'}`);
     if (err) this.#fail(err);
     this.#wakeAll();
