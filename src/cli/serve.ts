@@ -66,15 +66,8 @@ export async function serveCommand(args: string[]): Promise<number> {
   set('maxAuthTries', int('max-auth-tries', 1, 100));
 
   const logger = createLogger('info', 'loopssh-server');
-  const server = await startServer({
-    host: get('host'),
-    port: int('port', 0, 65535) ?? DEFAULT_LOOPSSH_PORT,
-    keysDir: get('keys') ?? DEFAULT_KEYS_DIR,
-    limits,
-    logger,
-  });
-  process.stderr.write(`listening ${server.host}:${server.port} hostkey ${server.hostKeyFingerprint}\n`);
-  await new Promise<void>((resolve) => {
+  // Signal handlers first: a SIGTERM during start-up still stops cleanly.
+  const stopRequested = new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {
       logger.info({ signal }, 'stopping');
       process.off('SIGINT', onSignal);
@@ -84,6 +77,15 @@ export async function serveCommand(args: string[]): Promise<number> {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
+  const server = await startServer({
+    host: get('host'),
+    port: int('port', 0, 65535) ?? DEFAULT_LOOPSSH_PORT,
+    keysDir: get('keys') ?? DEFAULT_KEYS_DIR,
+    limits,
+    logger,
+  });
+  process.stderr.write(`listening ${server.host}:${server.port} hostkey ${server.hostKeyFingerprint}\n`);
+  await stopRequested;
   await server.stop();
   logger.info('stopped');
   return 0;
