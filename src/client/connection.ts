@@ -109,6 +109,9 @@ export interface RunResult extends RunFacts {
 
 const DEFAULT_MAX_BUFFER = 64 * 1024 * 1024;
 
+/** Longest exec request sent: the packet must stay under ssh2's 35,000-byte limit (OpenSSH's is larger). */
+export const MAX_EXEC_BYTES = 32 * 1024;
+
 /** Reads the host key expectation from the options; refuses to go on without one. */
 function hostKeyExpectation(options: ConnectOptions): { pin?: string; knownHosts?: KnownHostEntry[] } {
   if (options.hostKey) return { pin: options.hostKey };
@@ -181,8 +184,19 @@ export async function connect(options: ConnectOptions = {}): Promise<Connection>
       } else reject(new ConnectionError(`ssh to ${host}:${port} failed: ${err.message}`, host, port, { cause: err }));
     };
     client.once('error', onError);
+    // A server that closes during the handshake (its connection limit, a
+    // DISCONNECT ssh2 treats as normal) emits 'close' and no 'error'.
+    const onClose = (): void => {
+      sock.destroy();
+      reject(
+        hostKeyFailure ??
+          new ConnectionError(`${host}:${port} closed the connection before login completed (connection limit reached, or not an SSH server?)`, host, port),
+      );
+    };
+    client.once('close', onClose);
     client.once('ready', () => {
       client.off('error', onError);
+      client.off('close', onClose);
       resolve(new Connection(client, host, port));
     });
     client.connect({
@@ -454,9 +468,16 @@ export class Connection implements AsyncDisposable {
         reject(new ConnectionError('connection is closed', this.host, this.port));
         return;
       }
+      const bytes = Buffer.byteLength(command);
+      if (bytes > MAX_EXEC_BYTES) {
+        // ssh2 servers drop the whole connection for a packet over 35,000 bytes.
+        reject(new ConnectionError(`command is too long to send (${bytes} bytes; at most ${MAX_EXEC_BYTES})`, this.host, this.port));
+        return;
+      }
       this.#client.exec(command, env ? { env } : {}, (err, channel) => {
         if (err) {
-          reject(new ConnectionError(`exec refused by ${this.host}:${this.port}: ${err.message}`, this.host, this.port, { cause: err }));
+          const why = this.#closed || this.#lastError ? `connection lost before the exec request was answered (${this.#lastError?.message ?? 'closed'})` : `exec refused: ${err.message}`;
+          reject(new ConnectionError(`${this.host}:${this.port}: ${why}`, this.host, this.port, { cause: err }));
           return;
         }
         // Listen now, not after an await: ssh2 may parse the exit status from

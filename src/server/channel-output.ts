@@ -43,6 +43,7 @@ export class ChannelClosedError extends Error {
 type WriteFn = (data: Buffer, encoding: BufferEncoding | null, cb: (err?: Error | null) => void) => void;
 
 interface Ssh2ChannelInternals {
+  _client?: { _sock?: import('node:net').Socket };
   _write: WriteFn;
   _chunk?: Buffer;
   _chunkcb?: unknown;
@@ -174,9 +175,18 @@ export class ChannelOutput {
     this.#channel.close();
   }
 
-  #writeNow(stream: OutputStream, data: Buffer): Promise<void> {
-    if (data.length === 0) return Promise.resolve();
-    if (this.closed) return Promise.reject(new ChannelClosedError());
+  async #writeNow(stream: OutputStream, data: Buffer): Promise<void> {
+    if (data.length === 0) return;
+    if (this.closed) throw new ChannelClosedError();
+    // ssh2 writes packets into the socket whatever its buffer holds: with many
+    // channels each would park up to a 2 MiB window in it. Wait for the socket
+    // to drain first, so memory stays bounded per connection, not per channel.
+    const sock = this.#internals._client?._sock;
+    if (sock?.writableNeedDrain) await this.#untilClosed<void>((resolve) => sock.once('drain', resolve));
+    return this.#send(stream, data);
+  }
+
+  #send(stream: OutputStream, data: Buffer): Promise<void> {
     const target = stream === 'stdout' ? this.#channel : this.#channel.stderr;
     this.#watch();
     this.#pendingSince = performance.now();

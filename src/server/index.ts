@@ -5,3 +5,4 @@ export { startServer, DEFAULT_KEYS_DIR, type ServerOptions, type ServerHandle, t
 export { ChannelOutput, ChannelClosedError, ChannelStalledError, type ExitStatus, type OutputStream } from './channel-output.js';
 export { DEFAULT_LIMITS, EXIT_SIGNALS, UsageError, type CommandContext, type CommandHandler, type CommandResult, type ServerLimits } from './commands.js';
 export { HELP_TEXT, parsePayloadCommand } from './builtins.js';
+export { startServerWorker, type WorkerServerHandle, type WorkerServerOptions } from './worker.js';

@@ -201,6 +201,10 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
   const graceTimers = new WeakMap<Socket, NodeJS.Timeout>();
   const onRawSocket = (socket: Socket): void => {
     raw.add(socket);
+    // Nagle would hold back window adjusts and the last small packets.
+    socket.setNoDelay(true);
+    // Every channel of the connection may wait for the socket's 'drain'.
+    socket.setMaxListeners(0);
     const timer = setTimeout(() => {
       log.warn({ remote: socket.remoteAddress, loginGraceMs: limits.loginGraceMs }, 'login grace time over: closing');
       socket.destroy();

@@ -12,8 +12,11 @@ export class CommandLineError extends Error {
   override readonly name = 'CommandLineError';
 }
 
-/** Longest exec request accepted, in UTF-16 code units. */
-export const MAX_COMMAND_LENGTH = 64 * 1024;
+/**
+ * Longest exec request accepted, in UTF-16 code units. ssh2 refuses packets
+ * over 35,000 bytes before we see them, so longer ones never arrive anyway.
+ */
+export const MAX_COMMAND_LENGTH = 32 * 1024;
 
 /**
  * Splits an exec request into words: whitespace separates; `'...'` is literal;
