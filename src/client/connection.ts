@@ -181,7 +181,10 @@ export async function connect(options: ConnectOptions = {}): Promise<Connection>
       if (hostKeyFailure) reject(hostKeyFailure);
       else if (err.level === 'client-authentication') {
         reject(new AuthenticationError(`authentication as '${user}' to ${host}:${port} refused (${err.message})`, host, port, { cause: err }));
-      } else reject(new ConnectionError(`ssh to ${host}:${port} failed: ${err.message}`, host, port, { cause: err }));
+      } else {
+        const why = err.message === 'TOO_MANY_CONNECTIONS' ? 'the server refused the connection: too many connections' : err.message;
+        reject(new ConnectionError(`ssh to ${host}:${port} failed: ${why}`, host, port, { cause: err }));
+      }
     };
     client.once('error', onError);
     // A server that closes during the handshake (its connection limit, a

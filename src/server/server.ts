@@ -222,7 +222,12 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
       seen.refused++;
       log.warn({ remote: `${info.ip}:${info.port}`, limit: limits.maxConnections }, 'connection refused: limit reached');
       client.on('error', () => {});
-      client.end();
+      // SSH_DISCONNECT_TOO_MANY_CONNECTIONS (RFC 4253 §11.1), so clients can say why.
+      const internals = client as unknown as { _protocol?: { disconnect(reason: number): void }; _sock?: Socket };
+      if (internals._protocol && internals._sock) {
+        internals._protocol.disconnect(12);
+        internals._sock.end();
+      } else client.end();
       return;
     }
     live.add(client);
