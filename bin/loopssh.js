@@ -2,7 +2,39 @@
 // Launcher. In a checkout (src/ present) it runs the TypeScript CLI through
 // tsx, so edits take effect without a build; an installed package runs the
 // compiled dist/.
-import { existsSync } from 'node:fs';
+import { existsSync, fstatSync, writeSync } from 'node:fs';
+import { Writable } from 'node:stream';
+
+// A stdout/stderr pipe is shared with other processes. The first touch of
+// process.stdout (by a loader, a colour check, anything) makes it O_NONBLOCK
+// for all of them, and a sibling writer then fails with EAGAIN. So before
+// anything else loads, a pipe or socket on fd 1/2 gets a plain blocking
+// writer instead. Payload bytes do not go through it (they use FdWriteStream
+// from the thread pool); --naive keeps Node's own stream, as a naive program would.
+if (!process.argv.includes('--naive')) {
+  for (const [name, fd] of [['stdout', 1], ['stderr', 2]]) {
+    let shared = false;
+    try {
+      const st = fstatSync(fd);
+      shared = st.isFIFO() || st.isSocket();
+    } catch {
+      shared = false;
+    }
+    if (!shared) continue;
+    const stream = new Writable({
+      write(chunk, _encoding, callback) {
+        try {
+          for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off);
+          callback();
+        } catch (err) {
+          callback(err);
+        }
+      },
+    });
+    Object.assign(stream, { fd, isTTY: false });
+    Object.defineProperty(process, name, { configurable: true, enumerable: true, get: () => stream });
+  }
+}
 
 process.env.LOOPSSH_CLI_ENTRY = '1';
 const source = new URL('../src/cli/main.ts', import.meta.url);

@@ -253,10 +253,18 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
     client.on('close', () => live.delete(client));
 
     client.on('authentication', (ctx: AuthContext) => {
+      // Past the limit nothing more is checked or recorded: requests already
+      // in flight are refused and the socket is cut.
+      if (failures >= limits.maxAuthTries) {
+        ctx.reject();
+        sock?.destroy();
+        return;
+      }
       const accepted = authenticate(ctx);
-      // A publickey query without signature is not an attempt (OpenSSH counts likewise).
+      // An accepted key offer without signature is a query, not a login: the
+      // client signs next. A refused offer is a failure, as in OpenSSH.
       const isQuery = ctx.method === 'publickey' && !ctx.signature;
-      if (ctx.method !== 'none' && !isQuery) seen.authAttempts.push({ user: ctx.username, method: ctx.method, accepted });
+      if (ctx.method !== 'none' && !(isQuery && accepted)) seen.authAttempts.push({ user: ctx.username, method: ctx.method, accepted });
       if (accepted) {
         if (!isQuery) {
           user = ctx.username;
@@ -265,10 +273,10 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
         ctx.accept();
         return;
       }
-      if (ctx.method !== 'none' && !isQuery && ++failures >= limits.maxAuthTries) {
+      if (ctx.method !== 'none' && ++failures >= limits.maxAuthTries) {
         log.warn({ user: ctx.username, failures }, 'too many authentication failures: closing');
         ctx.reject();
-        client.end();
+        sock?.destroy();
         return;
       }
       ctx.reject(options.passwords ? ['publickey', 'password'] : ['publickey']);
@@ -368,6 +376,21 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
     // A handler gets its own stdin: `for await` destroys the stream it iterates,
     // which on the channel itself would close it before the exit status.
     const stdin = channel.pipe(new PassThrough({ highWaterMark: 256 * 1024 }));
+    // ssh2 emits the channel's 'close' only once its readable side has ended,
+    // which a handler that never reads stdin would hold back forever. So the
+    // peer's CHANNEL_CLOSE (or a dead connection) aborts the handler here and
+    // discards the unread stdin.
+    const internals = channel as unknown as { push(chunk: unknown, encoding?: BufferEncoding): boolean; incoming: { state: string } };
+    const push = internals.push.bind(channel);
+    internals.push = (chunk, encoding) => {
+      if (chunk === null && internals.incoming.state === 'closed' && !abort.signal.aborted) {
+        abort.abort(new ChannelClosedError());
+        channel.unpipe(stdin);
+        stdin.destroy();
+        channel.resume();
+      }
+      return push(chunk, encoding);
+    };
     const stdout = outputWritable(output, 'stdout');
     const stderr = outputWritable(output, 'stderr');
     const ctx: CommandContext = {
