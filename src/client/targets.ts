@@ -85,8 +85,12 @@ export interface SinkOptions {
   naive: boolean;
 }
 
-/** File writes: one 32 KiB SSH packet must fit without a pause (fs default is 16 KiB). */
-const FILE_HIGH_WATER_MARK = 1024 * 1024;
+/**
+ * File and fd writes: larger than the channel's 2 MiB window, so the target
+ * pauses the channel only when it is really slower (fs default: 16 KiB, less
+ * than one 32 KiB packet; measured: 1 MiB cost 6-16% against naive).
+ */
+const FILE_HIGH_WATER_MARK = 4 * 1024 * 1024;
 
 function isWritable(x: unknown): x is Writable {
   return x instanceof Writable || (typeof x === 'object' && x !== null && typeof (x as Writable).write === 'function' && typeof (x as Writable).on === 'function');

@@ -1,0 +1,214 @@
+/**
+ * Bench child: loopssh server and client in ONE process, as `loopssh demo`
+ * runs them (startServer on a free loopback port, connect, run).
+ *
+ *   inproc.js transfer --size N [--cipher C] --target null|pipe|FILE
+ *       one `payload N --pattern zero` into the target (null = /dev/null,
+ *       FILE = a path, pipe = this process's stdout)
+ *   inproc.js flush --size N [--cipher C] --dir DIR [--order K]
+ *       FlushTracker overhead: the same transfer tracked and `naive: true`,
+ *       to a file in DIR and to /dev/null, on one connection
+ *   inproc.js scale [--cipher C] [--order K] [--channel BYTES]
+ *       1, 8 and 64 concurrent channels of 16 MiB (or BYTES) on one
+ *       connection, and 64 over 8 connections; 64 channels' worth of bytes
+ *       at every level
+ *
+ * Prints one line `BENCH-RESULT {json}` on stderr.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, statSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { parseArgs } from 'node:util';
+import { connect, type Connection } from '../src/client/index.ts';
+import { startServer, startServerWorker } from '../src/server/index.ts';
+import { generateKeyPair } from '../src/shared/keys.ts';
+import { createLogger } from '../src/shared/log.ts';
+
+const { values, positionals } = parseArgs({
+  options: {
+    size: { type: 'string' },
+    cipher: { type: 'string' },
+    target: { type: 'string' },
+    dir: { type: 'string' },
+    order: { type: 'string' },
+    channel: { type: 'string' },
+  },
+  allowPositionals: true,
+});
+const mode = positionals[0] ?? 'transfer';
+const loaded = performance.now();
+const size = Number(values.size ?? 0);
+const order = Number(values.order ?? 0);
+const algorithms = values.cipher ? { cipher: [values.cipher as never] } : undefined;
+const binding = Boolean((createRequire(import.meta.url)('ssh2/lib/protocol/crypto.js') as { bindingAvailable?: boolean }).bindingAvailable);
+
+const MiB = 1024 * 1024;
+/** Bytes per channel in scale mode (16 MiB unless the bench was asked for a smaller --size). */
+const SCALE_CHANNEL = Number(values.channel ?? 16 * MiB);
+const SCALE_TOTAL = 64 * SCALE_CHANNEL;
+
+const host = generateKeyPair('bench-host');
+const client = generateKeyPair('bench-client');
+// One process, two threads: the server runs on a worker thread so its
+// encryption overlaps the client's decryption (LOOPSSH_BENCH_SAME_THREAD=1
+// keeps both on the main thread, for comparison).
+const serverOptions = {
+  port: 0,
+  hostKey: host.privateKey,
+  authorizedKeys: client.publicKey,
+  algorithms,
+  limits: { maxChannelsPerConnection: 64, maxConnections: 64 },
+};
+const server = process.env.LOOPSSH_BENCH_SAME_THREAD
+  ? await startServer({ ...serverOptions, logger: createLogger('silent') })
+  : await startServerWorker({ ...serverOptions, logLevel: 'silent' });
+const open = (): Promise<Connection> =>
+  connect({ port: server.port, user: 'bench', privateKey: client.privateKey, hostKey: server.hostKeyFingerprint, algorithms });
+
+function report(fields: Record<string, unknown>): void {
+  process.stderr.write(`BENCH-RESULT ${JSON.stringify({ binding, loadMs: loaded, ...fields })}\n`);
+}
+
+/** SHA-256 of a file, off the clock. */
+async function fileSha256(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: MiB })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+function zeroSha256(n: number): string {
+  const hash = createHash('sha256');
+  const zeros = Buffer.alloc(Math.min(n, MiB));
+  for (let left = n; left > 0; left -= zeros.length) hash.update(left >= zeros.length ? zeros : zeros.subarray(0, left));
+  return hash.digest('hex');
+}
+
+/** A target that counts what it is given and checks every byte is zero (the payload). */
+class ZeroCheck extends Writable {
+  bytes = 0;
+  zero = true;
+  static readonly zeros = Buffer.alloc(MiB);
+  constructor() {
+    super({ highWaterMark: MiB });
+  }
+  override _write(chunk: Buffer, _e: BufferEncoding, cb: () => void): void {
+    this.bytes += chunk.length;
+    for (let off = 0; this.zero && off < chunk.length; off += MiB) {
+      const n = Math.min(MiB, chunk.length - off);
+      if (ZeroCheck.zeros.compare(chunk, off, off + n, 0, n) !== 0) this.zero = false;
+    }
+    cb();
+  }
+}
+
+const command = (n: number): string => `payload ${n} --pattern zero`;
+
+async function transferMode(): Promise<void> {
+  const target = values.target ?? 'null';
+  const t0 = performance.now();
+  const conn = await open();
+  const t1 = performance.now();
+  const r = await conn.run(command(size), { stdout: target === 'null' ? '/dev/null' : target === 'pipe' ? 'inherit' : target, stderr: 'inherit' });
+  const t2 = performance.now();
+  await conn.close();
+  const ok = r.exitCode === 0 && r.stdoutBytes === size;
+  report({ ok, bytes: r.stdoutBytes, exitCode: r.exitCode, startMs: t0 - loaded, connectMs: t1 - t0, runMs: t2 - t1 });
+  process.exitCode = ok ? 0 : 1;
+}
+
+/**
+ * Tracked vs naive: time from run() to "the bytes are in the target". A
+ * tracked run resolves only then; a naive one resolves at the channel's
+ * 'close', so for the file the clock also waits until the file holds all
+ * bytes (its writes may still be queued). /dev/null shows nothing, so there
+ * the naive clock stops at 'close' (favouring naive, if anything).
+ */
+async function flushMode(): Promise<void> {
+  const dir = values.dir as string;
+  const conn = await open();
+  await conn.run(command(MiB), { stdout: '/dev/null' }); // warm-up
+  const expected = zeroSha256(size);
+  const combos: { target: 'file' | 'null'; naive: boolean }[] = [
+    { target: 'file', naive: false },
+    { target: 'file', naive: true },
+    { target: 'null', naive: false },
+    { target: 'null', naive: true },
+  ];
+  const k = order % combos.length;
+  const rotated = [...combos.slice(k), ...combos.slice(0, k)];
+  const results: Record<string, { ms: number; ok: boolean; verify: string }> = {};
+  for (const combo of rotated) {
+    const path = combo.target === 'file' ? join(dir, `flush-${combo.naive ? 'naive' : 'tracked'}.bin`) : '/dev/null';
+    const started = performance.now();
+    const r = await conn.run(command(size), { stdout: path, naive: combo.naive });
+    if (combo.target === 'file') {
+      while ((statSync(path, { throwIfNoEntry: false })?.size ?? 0) < size) await new Promise((resolve) => setImmediate(resolve));
+    }
+    const ms = performance.now() - started;
+    let ok = r.exitCode === 0 && r.stdoutBytes === size;
+    let verify = 'exit 0 + length';
+    if (combo.target === 'file') {
+      // Naive writes may still be in flight in the stream; let them land first.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      ok &&= statSync(path).size === size && (await fileSha256(path)) === expected;
+      verify = 'size + SHA-256';
+      rmSync(path, { force: true });
+    }
+    results[`${combo.target}-${combo.naive ? 'naive' : 'tracked'}`] = { ms, ok, verify };
+  }
+  await conn.close();
+  const ok = Object.values(results).every((x) => x.ok);
+  report({ ok, results });
+  process.exitCode = ok ? 0 : 1;
+}
+
+async function scaleMode(): Promise<void> {
+  const levels = [
+    { name: '1 channel, 1 connection', channels: 1, connections: 1 },
+    { name: '8 channels, 1 connection', channels: 8, connections: 1 },
+    { name: '64 channels, 1 connection', channels: 64, connections: 1 },
+    { name: '64 channels, 8 connections', channels: 64, connections: 8 },
+  ];
+  const k = order % levels.length;
+  const rotated = [...levels.slice(k), ...levels.slice(0, k)];
+  const results: Record<string, { ms: number; ok: boolean; channels: number; connections: number }> = {};
+  const warm = await open();
+  await warm.run(command(MiB), { stdout: '/dev/null' });
+  await warm.close();
+  for (const level of rotated) {
+    const conns = await Promise.all(Array.from({ length: level.connections }, () => open()));
+    const jobs = SCALE_TOTAL / SCALE_CHANNEL;
+    let next = 0;
+    let ok = true;
+    const started = performance.now();
+    // `channels` workers, each running 16 MiB transfers back to back, spread over the connections.
+    await Promise.all(
+      Array.from({ length: level.channels }, async (_, i) => {
+        const conn = conns[i % conns.length] as Connection;
+        while (next < jobs) {
+          next++;
+          const sink = new ZeroCheck();
+          const r = await conn.run(command(SCALE_CHANNEL), { stdout: sink });
+          ok &&= r.exitCode === 0 && r.stdoutBytes === SCALE_CHANNEL && sink.bytes === SCALE_CHANNEL && sink.zero;
+        }
+      }),
+    );
+    const ms = performance.now() - started;
+    await Promise.all(conns.map((c) => c.close()));
+    results[level.name] = { ms, ok, channels: level.channels, connections: level.connections };
+  }
+  const ok = Object.values(results).every((x) => x.ok);
+  report({ ok, totalBytes: SCALE_TOTAL, channelBytes: SCALE_CHANNEL, results });
+  process.exitCode = ok ? 0 : 1;
+}
+
+try {
+  if (mode === 'transfer') await transferMode();
+  else if (mode === 'flush') await flushMode();
+  else if (mode === 'scale') await scaleMode();
+  else throw new Error(`unknown mode '${mode}'`);
+} finally {
+  await server.stop({ graceMs: 1000 });
+}
