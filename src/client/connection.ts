@@ -5,7 +5,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
-import { createRequire } from 'node:module';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -30,19 +29,6 @@ import { lookupHostKeys, parseKnownHosts, verifyHostKey, type KnownHostEntry } f
 import { openSink, openSource, type InputSource, type OutputSink, type OutputTarget } from './targets.js';
 
 const { Client } = ssh2;
-
-/** ssh2's channel window helpers (lib/Channel.js: 2 MiB window, 32 KiB packets). */
-const ssh2Channel = createRequire(import.meta.url)('ssh2/lib/Channel.js') as {
-  windowAdjust(channel: unknown): void;
-  MAX_WINDOW: number;
-  PACKET_SIZE: number;
-};
-/** Top the window up once four packets are consumed. */
-const WINDOW_TOP_UP = ssh2Channel.MAX_WINDOW - 4 * ssh2Channel.PACKET_SIZE;
-
-interface ChannelWindow {
-  incoming: { window: number };
-}
 
 /** Options of {@link connect}. */
 export interface ConnectOptions {
@@ -256,9 +242,8 @@ function errorCode(err: Error): string | undefined {
  * Copies a source into a sink with backpressure and counts the bytes. The
  * handler allocates nothing per chunk.
  */
-function pump(source: Readable, sink: OutputSink, channel: ClientChannel, hash: Hash | undefined, count: (n: number) => void, onEnd: () => void): void {
+function pump(source: Readable, sink: OutputSink, hash: Hash | undefined, count: (n: number) => void, onEnd: () => void): void {
   const out = sink.stream;
-  const incoming = (channel as unknown as ChannelWindow).incoming;
   let waiting = false;
   const resume = (): void => {
     waiting = false;
@@ -267,17 +252,10 @@ function pump(source: Readable, sink: OutputSink, channel: ClientChannel, hash: 
   source.on('data', (chunk: Buffer) => {
     count(chunk.length);
     hash?.update(chunk);
-    if (!out.write(chunk)) {
-      if (!waiting) {
-        waiting = true;
-        source.pause();
-        out.once('drain', resume);
-      }
-    } else if (incoming.window <= WINDOW_TOP_UP) {
-      // The target took it: open the window again now, as OpenSSH does every
-      // few packets, rather than at half of it (ssh2's default), so the
-      // sender never idles waiting for an adjust.
-      ssh2Channel.windowAdjust(channel);
+    if (!out.write(chunk) && !waiting) {
+      waiting = true;
+      source.pause();
+      out.once('drain', resume);
     }
   });
   source.once('end', onEnd);
@@ -436,8 +414,8 @@ export class Connection implements AsyncDisposable {
     errSink.track(tracker);
     const outHash = options.hash ? createHash('sha256') : undefined;
     const errHash = options.hash ? createHash('sha256') : undefined;
-    pump(channel, outSink, channel, outHash, (n) => (facts.stdoutBytes += n), () => outSink.close(tracker));
-    pump(channel.stderr, errSink, channel, errHash, (n) => (facts.stderrBytes += n), () => errSink.close(tracker));
+    pump(channel, outSink, outHash, (n) => (facts.stdoutBytes += n), () => outSink.close(tracker));
+    pump(channel.stderr, errSink, errHash, (n) => (facts.stderrBytes += n), () => errSink.close(tracker));
 
     try {
       await tracker.wait({ timeoutMs: options.flushTimeoutMs });
