@@ -11,7 +11,9 @@ import { Writable } from 'node:stream';
 // anything else loads, a pipe or socket on fd 1/2 gets a plain blocking
 // writer instead. Payload bytes do not go through it (they use FdWriteStream
 // from the thread pool); --naive keeps Node's own stream, as a naive program would.
-if (!process.argv.includes('--naive')) {
+const ownArgs = process.argv.slice(2);
+const end = ownArgs.indexOf('--');
+if (!(end < 0 ? ownArgs : ownArgs.slice(0, end)).includes('--naive')) {
   for (const [name, fd] of [['stdout', 1], ['stderr', 2]]) {
     let shared = false;
     try {
