@@ -53,6 +53,26 @@ ${REDIRECT_HELP}
 ${CONNECTION_HELP.replace('--port PORT           server port', `--port PORT           server port (default ${DEFAULT_LOOPSSH_PORT})`)}
 `;
 
+/**
+ * A progress line on a terminal's stderr while output goes elsewhere (a file
+ * or a pipe), redrawn in place and erased at the end; nothing otherwise.
+ */
+function progressLine(expected?: number): Pick<RunOptions, 'onProgress'> & { done(): void } {
+  if (!process.stderr.isTTY || process.stdout.isTTY) return { done: () => {} };
+  let shown = false;
+  return {
+    onProgress: (f) => {
+      const mbps = f.durationMs > 0 ? (f.stdoutBytes / f.durationMs / 1000).toFixed(0) : '0';
+      const of = expected ? ` of ${formatSize(expected)} (${Math.floor((100 * f.stdoutBytes) / Math.max(1, expected))}%)` : '';
+      process.stderr.write(`\r\x1b[Kloopssh: ${formatSize(f.stdoutBytes)}${of}, ${mbps} MB/s`);
+      shown = true;
+    },
+    done: () => {
+      if (shown) process.stderr.write('\r\x1b[K');
+    },
+  };
+}
+
 function redirects(values: Map<string, string | true>): RunOptions {
   const get = (k: string): string | undefined => values.get(k) as string | undefined;
   const naive = values.has('naive');
@@ -118,7 +138,8 @@ export async function execCommand(args: string[]): Promise<number> {
   const run = redirects(parsed.values);
   const command = parsed.positionals.length === 1 ? (parsed.positionals[0] as string) : joinCommand(parsed.positionals);
   const connection = await connect(options);
-  const result = await runInterruptible(connection, command, run);
+  const progress = progressLine();
+  const result = await runInterruptible(connection, command, { ...run, onProgress: progress.onProgress }).finally(progress.done);
   if (run.naive) naiveExit(exitStatusOf(result));
   return exitStatusOf(result);
 }
@@ -143,7 +164,8 @@ export async function getCommand(args: string[]): Promise<number> {
   const options = await connectOptions(parsed.values, DEFAULT_LOOPSSH_PORT);
   const run = { ...redirects(parsed.values), hash: true };
   const connection = await connect(options);
-  const result = await runInterruptible(connection, joinCommand(['payload', ...payloadArgs]), run);
+  const progress = progressLine(spec.stdout.size);
+  const result = await runInterruptible(connection, joinCommand(['payload', ...payloadArgs]), { ...run, onProgress: progress.onProgress }).finally(progress.done);
   const problems: string[] = [];
   const check = (stream: 'stdout' | 'stderr', size: number, bytes: number, sha: string | undefined): void => {
     if (bytes !== size) problems.push(`${stream} ${bytes} of ${size} bytes`);

@@ -78,6 +78,10 @@ export interface RunOptions {
    * a peer that stopped reading. Default 0: wait forever.
    */
   idleTimeoutMs?: number;
+  /** Called every `progressIntervalMs` (default 250) with the byte counts so far: for progress displays. */
+  onProgress?: (facts: RunFacts) => void;
+  /** How often {@link onProgress} is called, in ms. */
+  progressIntervalMs?: number;
   /** Reject with {@link ExitStatusError} unless the command exits 0. Default false. */
   check?: boolean;
   /** Largest `'buffer'` output per stream, in bytes. Default 64 MiB. */
@@ -372,6 +376,14 @@ export class Connection implements AsyncDisposable {
       idleTimer.unref();
       void channelClosed.then(() => clearInterval(idleTimer));
     }
+    // Progress: one interval reading the counters, nothing per chunk.
+    let progressTimer: NodeJS.Timeout | undefined;
+    if (options.onProgress) {
+      const report = options.onProgress;
+      progressTimer = setInterval(() => report(snapshot()), options.progressIntervalMs ?? 250);
+      progressTimer.unref();
+      void channelClosed.then(() => clearInterval(progressTimer));
+    }
     const onAbort = (): void => {
       tracker.abort(new RunAbortedError('run aborted', snapshot(), { cause: options.signal?.reason }));
       channel.close();
@@ -429,6 +441,7 @@ export class Connection implements AsyncDisposable {
     } finally {
       options.signal?.removeEventListener('abort', onAbort);
       clearInterval(idleTimer);
+      clearInterval(progressTimer);
     }
 
     exitFacts();
