@@ -14,7 +14,8 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { startServer, type ServerHandle, type ServerOptions } from '../../src/server/index.ts';
 import { createLogger } from '../../src/shared/log.ts';
-import { tempDir } from './fixture.ts';
+import { afterEach, beforeEach } from 'vitest';
+import { startFixture, tempDir, type Fixture } from './fixture.ts';
 
 /** The CLI launcher and the project root (the children's working directory). */
 export const BIN = fileURLToPath(new URL('../../bin/loopssh.js', import.meta.url));
@@ -121,6 +122,20 @@ def wchar(pid):
 def wait_written(pid, n):
     while alive(pid) and wchar(pid) < n:
         time.sleep(0.005)
+
+def write_mb(pause):
+    """Writes 1,000,000 bytes to fd 1, counting EAGAIN (a pipe someone made O_NONBLOCK)."""
+    total, sent, eagain = 1000000, 0, 0
+    block = b'\xff' * 4096
+    while sent < total:
+        try:
+            sent += os.write(1, block[:min(4096, total - sent)])
+        except BlockingIOError:
+            eagain += 1
+            time.sleep(pause)
+    report('writer_bytes=%d' % sent)
+    report('writer_eagain=%d' % eagain)
+
 if cmd == 'set':
     fcntl.fcntl(1, fcntl.F_SETFL, fcntl.fcntl(1, fcntl.F_GETFL) | os.O_NONBLOCK)
     report('before_nonblock=%d' % nonblock())
@@ -140,31 +155,13 @@ elif cmd == 'wait':
 elif cmd == 'writer':
     pid = sys.argv[2]
     wait_written(pid, 1 << 20)
-    total, sent, eagain = 1000000, 0, 0
-    block = b'\xff' * 4096
-    while sent < total:
-        try:
-            sent += os.write(1, block[:min(4096, total - sent)])
-        except BlockingIOError:
-            eagain += 1
-            time.sleep(0.001)
-    report('writer_bytes=%d' % sent)
-    report('writer_eagain=%d' % eagain)
+    write_mb(0.001)
     report('writer_overlapped=%d' % int(alive(pid)))
 elif cmd == 'burst':
     pid = sys.argv[2]
     while alive(pid) and not nonblock() and wchar(pid) < (1 << 20):
         time.sleep(0.0005)
-    total, sent, eagain = 1000000, 0, 0
-    block = b'\xff' * 4096
-    while sent < total:
-        try:
-            sent += os.write(1, block[:min(4096, total - sent)])
-        except BlockingIOError:
-            eagain += 1
-            time.sleep(0.01)
-    report('writer_bytes=%d' % sent)
-    report('writer_eagain=%d' % eagain)
+    write_mb(0.01)
 `;
 
 /** What {@link READER_PY} printed. */
@@ -420,4 +417,35 @@ export class CountingSink extends Writable {
   kept(): Buffer {
     return Buffer.concat(this.#kept);
   }
+}
+
+/**
+ * Per-test cleanups, run in reverse order in afterEach: fixtures and CLI
+ * servers started through it are always stopped, whatever the test did.
+ */
+export function useCleanups(): {
+  defer(fn: () => Promise<void> | void): void;
+  fixture(options?: Parameters<typeof startFixture>[0]): Promise<Fixture>;
+  cliServer(options?: Parameters<typeof startCliServer>[0]): Promise<CliServer>;
+} {
+  let cleanups: (() => Promise<void> | void)[] = [];
+  beforeEach(() => {
+    cleanups = [];
+  });
+  afterEach(async () => {
+    for (const fn of cleanups.reverse()) await fn();
+  });
+  return {
+    defer: (fn) => void cleanups.push(fn),
+    async fixture(options = {}) {
+      const fx = await startFixture(options);
+      cleanups.push(() => fx.stop());
+      return fx;
+    },
+    async cliServer(options = {}) {
+      const srv = await startCliServer(options);
+      cleanups.push(() => srv.stop());
+      return srv;
+    },
+  };
 }

@@ -25,11 +25,10 @@ import {
   MiB,
   ROOT,
   spawnGroup,
-  startCliServer,
   startProxy,
+  useCleanups,
   waitFor,
   within,
-  type CliServer,
   type Proxy,
 } from '../helpers/stress.ts';
 
@@ -78,30 +77,14 @@ async function expectLost(run: Promise<RunResult>, sink: CountingSink, boundMs: 
 }
 
 describe('Faults mid-transfer', () => {
-  let cleanups: (() => Promise<void> | void)[] = [];
-  beforeEach(() => {
-    cleanups = [];
-  });
-  afterEach(async () => {
-    for (const fn of cleanups.reverse()) await fn();
-  });
-  async function fixture(options: Parameters<typeof startFixture>[0] = {}): Promise<Fixture> {
-    const fx = await startFixture(options);
-    cleanups.push(() => fx.stop());
-    return fx;
-  }
-  async function cliServer(options: Parameters<typeof startCliServer>[0] = {}): Promise<CliServer> {
-    const srv = await startCliServer(options);
-    cleanups.push(() => srv.stop());
-    return srv;
-  }
+  const { defer, fixture, cliServer } = useCleanups();
 
   it('server process SIGKILLed mid-transfer: client exits 255 with one line of bytes arrived; no FILE, no partial', async () => {
     const { dir, remove } = tempDir('loopssh-faults-');
-    cleanups.push(remove);
+    defer(remove);
     const keys = join(dir, 'keys');
     const server = spawnGroup(process.execPath, [BIN, 'serve', '--port', '0', '--keys', keys]);
-    cleanups.push(() => killGroup(server, 'SIGKILL'));
+    defer(() => killGroup(server, 'SIGKILL'));
     let serverErr = '';
     server.stderr?.setEncoding('utf8').on('data', (s: string) => (serverErr += s));
     server.stdout?.resume();
@@ -111,7 +94,7 @@ describe('Faults mid-transfer', () => {
 
     const out = join(dir, 'out.bin');
     const client = spawnGroup(process.execPath, [BIN, 'get', '1GiB', '--rate', '50MB', '-o', out, '--port', port, '--keys', keys]);
-    cleanups.push(() => killGroup(client, 'SIGKILL'));
+    defer(() => killGroup(client, 'SIGKILL'));
     const result = collectGroup(client, 30_000);
     // Kill once the partial file holds more than 1 MiB.
     await waitFor(() => {
@@ -135,7 +118,7 @@ describe('Faults mid-transfer', () => {
   it('client process SIGKILLed mid-transfer: the server frees the channel (exit "closed") and serves a verified transfer right after', async () => {
     const srv = await cliServer();
     const client = spawn(process.execPath, [BIN, 'get', '1GiB', '--rate', '50MB', ...srv.cli], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(), cwd: ROOT, detached: true });
-    cleanups.push(() => killGroup(client, 'SIGKILL'));
+    defer(() => killGroup(client, 'SIGKILL'));
     let received = 0;
     client.stdout?.on('data', (c: Buffer) => (received += c.length));
     client.stderr?.resume();
@@ -193,12 +176,12 @@ describe('Faults mid-transfer', () => {
     beforeEach(async () => {
       fx = await fixture({ limits: { stallTimeoutMs: 1000 } });
       proxy = await startProxy(fx.server.port);
-      cleanups.push(() => proxy.close());
+      defer(() => proxy.close());
     });
 
     it("connection cut on the client's side (RST): the run rejects with byte counts, no hang; the server frees the channel", async () => {
       const conn = await connect({ ...fx.connectOptions, port: proxy.port });
-      cleanups.push(() => conn.close());
+      defer(() => conn.close());
       const sink = new CountingSink();
       const run = conn.run('payload 1GiB --rate 50MB', { stdout: sink, hash: true });
       await waitFor(() => sink.bytes > 2 * MiB, 20_000, '2 MiB to arrive');
@@ -211,7 +194,7 @@ describe('Faults mid-transfer', () => {
 
     it('connection turned into a black hole: keepalive (250 ms × 3) ends the run with byte counts; the server closes the stalled channel', async () => {
       const conn = await connect({ ...fx.connectOptions, port: proxy.port, keepaliveIntervalMs: 250 });
-      cleanups.push(() => conn.close());
+      defer(() => conn.close());
       const sink = new CountingSink();
       const run = conn.run('payload 1GiB --rate 50MB', { stdout: sink, hash: true });
       await waitFor(() => sink.bytes > 2 * MiB, 20_000, '2 MiB to arrive');
@@ -227,7 +210,7 @@ describe('Faults mid-transfer', () => {
     const fx = await fixture({ limits: { stallTimeoutMs: 500 } });
     const o = fx.server.clientOptions();
     const raw = new RawClient();
-    cleanups.push(() => void raw.end());
+    defer(() => void raw.end());
     await within(
       new Promise<void>((resolve, reject) => {
         raw.once('ready', () => resolve());

@@ -15,27 +15,11 @@ import { knownHostsLine } from '../../src/shared/openssh.ts';
 import { expectedDigest, startFixture, tempDir, type Fixture } from '../helpers/fixture.ts';
 import { peer } from '../helpers/peers.ts';
 import { runProcess } from '../helpers/run-process.ts';
-import { bashCli, CountingSink, lines, MiB, startCliServer, waitFor, within, type CliServer } from '../helpers/stress.ts';
+import { bashCli, CountingSink, lines, MiB, useCleanups, waitFor, within } from '../helpers/stress.ts';
 
 const { Client: RawClient } = ssh2;
 
-let cleanups: (() => Promise<void> | void)[] = [];
-beforeEach(() => {
-  cleanups = [];
-});
-afterEach(async () => {
-  for (const fn of cleanups.reverse()) await fn();
-});
-async function fixture(options: Parameters<typeof startFixture>[0] = {}): Promise<Fixture> {
-  const fx = await startFixture(options);
-  cleanups.push(() => fx.stop());
-  return fx;
-}
-async function cliServer(): Promise<CliServer> {
-  const srv = await startCliServer();
-  cleanups.push(() => srv.stop());
-  return srv;
-}
+const { defer, fixture, cliServer } = useCleanups();
 
 async function verifiedRun(conn: Connection, size = MiB, extra = ''): Promise<RunResult> {
   const sink = new CountingSink();
@@ -76,7 +60,7 @@ describe('Authentication', () => {
     const fx = await fixture({ passwords: { u: 'p' } });
     const base = { port: fx.server.port, hostKey: fx.server.hostKeyFingerprint, user: 'u' };
     const conn = await connect({ ...base, password: 'p' });
-    cleanups.push(() => conn.close());
+    defer(() => conn.close());
     await verifiedRun(conn);
     expect(await connectError({ ...base, password: 'P' })).toBeInstanceOf(AuthenticationError);
     expect(await connectError({ ...base, password: 'p ' })).toBeInstanceOf(AuthenticationError);
@@ -220,7 +204,7 @@ describe('Where the server listens', () => {
   it(`binds 127.0.0.1 by default: not reachable via another local address (${otherIPv4 ?? 'none on this machine'}), no warning`, async () => {
     const logs: string[] = [];
     const server = await startServer({ port: 0, logger: pino({}, { write: (s: string) => logs.push(s) }) });
-    cleanups.push(() => server.stop({ graceMs: 100 }));
+    defer(() => server.stop({ graceMs: 100 }));
     expect(server.host).toBe('127.0.0.1');
     expect(await tcpReach('127.0.0.1', server.port)).toBe('connected');
     if (otherIPv4) expect(await tcpReach(otherIPv4, server.port)).toBe('ECONNREFUSED');
@@ -231,7 +215,7 @@ describe('Where the server listens', () => {
   it('bound to 0.0.0.0: logs a warning (pino level 40) naming the address, and is reachable via other addresses', async () => {
     const logs: string[] = [];
     const server = await startServer({ host: '0.0.0.0', port: 0, logger: pino({}, { write: (s: string) => logs.push(s) }) });
-    cleanups.push(() => server.stop({ graceMs: 100 }));
+    defer(() => server.stop({ graceMs: 100 }));
     expect(server.host).toBe('0.0.0.0');
     const warnings = logs.map((l) => JSON.parse(l) as { level: number; msg: string }).filter((l) => l.level === 40);
     expect(warnings).toHaveLength(1);
@@ -388,7 +372,7 @@ describe('No command reaches a shell', () => {
   it('shell syntax is only words: nothing is created, each request fails with exit 2 and one line', async () => {
     const fx = await fixture();
     const { dir, remove } = tempDir('loopssh-noshell-');
-    cleanups.push(remove);
+    defer(remove);
     const xBefore = readdirSync('/tmp').filter((f) => f.startsWith('x-'));
     const f = (name: string): string => join(dir, name);
     const requests = [
