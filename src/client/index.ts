@@ -1,7 +1,8 @@
 /**
  * loopssh client: `connect()` then `run()`, or `exec()` for one command.
  */
-export { connect, exec, Connection, type ConnectOptions, type RunOptions, type RunResult } from './connection.js';
+export { connect, exec, type ConnectOptions } from './connect.js';
+export { Connection, type RunOptions, type RunResult } from './connection.js';
 export * from './errors.js';
 export { MaxBufferError, type InputSource, type OutputTarget } from './targets.js';
 export { knownHostsLine, parseKnownHosts, verifyHostKey } from './known-hosts.js';

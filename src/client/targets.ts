@@ -11,18 +11,19 @@
  * | `{ stream, end: false }`      |                    | back                            |
  * | `'buffer'`, `'ignore'`        | `end()`            | `'close'`                       |
  */
-import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { open, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { createReadStream } from 'node:fs';
+import { open, realpath, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import type { FlushTracker } from '../shared/flush-tracker.js';
 import { FdWriteStream } from './fd-writer.js';
+import { FILE_HIGH_WATER_MARK, openFile } from './file-target.js';
 
 /**
  * Where a remote stdout/stderr goes:
  * - a path string (or `{ file }`): written under a temporary name in the same
- *   folder and renamed into place only on success;
+ *   folder and renamed into place only on success (a FIFO or character
+ *   device is written in place; a symbolic link is refused);
  * - `'inherit'`: this process's stdout/stderr, kept open;
  * - a number: a file descriptor, kept open, written from the thread pool
  *   (see FdWriteStream: the CLI's stdout is `1`, not process.stdout);
@@ -65,15 +66,15 @@ export interface OutputSink {
   readonly stream: Writable;
   /** True for targets that must stay open (process.stdout, fds, `end: false`). */
   readonly keptOpen: boolean;
-  /** Registers the stream with the tracker: from now on its errors fail the run. */
+  /** Registers the stream with the run's tracker, once: from now on its errors fail the run and {@link end} is tracked. */
   track(tracker: FlushTracker): void;
   /** The source ended: close the way this target closes; the tracker waits for it. */
-  close(tracker: FlushTracker): void;
+  end(): void;
   /** The run succeeded and every entry is done: make the output visible. */
   commit(): Promise<void>;
-  /** The run failed: leave nothing that looks complete. */
-  discard(): Promise<void>;
-  /** What `'buffer'` collected. */
+  /** The run failed: leave nothing that looks complete; with `keepPartial` a file is kept as `FILE.partial` (its name is returned). */
+  discard(keepPartial?: boolean): Promise<string | undefined>;
+  /** What `'buffer'` collected (at most `maxBuffer` bytes). */
   collected?(): Buffer;
 }
 
@@ -85,13 +86,6 @@ export interface SinkOptions {
   naive: boolean;
 }
 
-/**
- * File and fd writes: one 32 KiB SSH packet must fit without a pause (fs
- * default: 16 KiB). Measured: 4 MiB cost 40% to a file in two processes and
- * 70 MiB of RSS against 1 MiB, which stays here.
- */
-const FILE_HIGH_WATER_MARK = 1024 * 1024;
-
 function isWritable(x: unknown): x is Writable {
   return x instanceof Writable || (typeof x === 'object' && x !== null && typeof (x as Writable).write === 'function' && typeof (x as Writable).on === 'function');
 }
@@ -102,72 +96,60 @@ function ownedSink(label: string, stream: Writable, extra: Partial<OutputSink> =
     stream,
     keptOpen: false,
     track: (tracker) => tracker.owned(stream, label),
-    close: () => {
+    end: () => {
       stream.end();
     },
     commit: async () => {},
     discard: async () => {
       stream.destroy();
+      return undefined;
     },
     ...extra,
   };
 }
 
 function borrowedSink(label: string, stream: Writable): OutputSink {
+  let tracker: FlushTracker | undefined;
   return {
     label,
     stream,
     keptOpen: true,
-    track: (tracker) => tracker.borrowed(stream, label),
-    close: (tracker) => tracker.flush(stream),
+    track: (t) => {
+      tracker = t;
+      t.borrowed(stream, label);
+    },
+    end: () => tracker?.flush(stream),
     commit: async () => {},
-    discard: async () => {},
+    discard: async () => undefined,
   };
 }
 
-/** A Writable that keeps what it is given, up to `limit` bytes. */
+/** A Writable that keeps the first `limit` bytes it is given and fails past them. */
 function bufferSink(label: string, limit: number): OutputSink {
   const chunks: Buffer[] = [];
-  let size = 0;
+  let kept = 0;
   const stream = new Writable({
     highWaterMark: 1024 * 1024,
     write(chunk: Buffer, _enc, cb) {
-      size += chunk.length;
-      if (size > limit) {
+      if (kept + chunk.length > limit) {
+        // Keep the bytes up to the limit: an error carries exactly maxBuffer bytes.
+        chunks.push(chunk.subarray(0, limit - kept));
+        kept = limit;
         cb(new MaxBufferError(limit));
         return;
       }
       chunks.push(chunk);
+      kept += chunk.length;
       cb();
     },
   });
-  return ownedSink(label, stream, { collected: () => Buffer.concat(chunks, Math.min(size, limit)) });
+  return ownedSink(label, stream, { collected: () => Buffer.concat(chunks, kept) });
 }
 
 /** Opens a file target: a temporary name beside the path, renamed on commit. */
 async function fileSink(which: string, path: string, naive: boolean): Promise<OutputSink> {
-  const label = `${which} file ${path}`;
-  // A device or FIFO (/dev/null, a named pipe) is written in place: renaming
-  // a temporary file over it would replace the device with a regular file.
-  const existing = await stat(path).catch(() => undefined);
-  if (naive || (existing && !existing.isFile())) {
-    const handle = await open(path, 'w');
-    return ownedSink(label, createWriteStream(path, { fd: handle, highWaterMark: FILE_HIGH_WATER_MARK }));
-  }
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(4).toString('hex')}.loopssh-partial`);
-  const handle = await open(temp, 'wx', 0o666).catch((err: NodeJS.ErrnoException) => {
-    // Name the path the user gave, not our temporary sibling.
-    const why = err.code === 'ENOENT' ? `no such directory: ${dirname(path)}` : err.code === 'EACCES' ? `permission denied in ${dirname(path)}` : err.message;
-    throw Object.assign(new Error(`${path}: ${why}`), { code: err.code });
-  });
-  const stream = createWriteStream(temp, { fd: handle, highWaterMark: FILE_HIGH_WATER_MARK });
-  return ownedSink(label, stream, {
-    commit: () => rename(temp, path),
-    discard: async () => {
-      stream.destroy();
-      await rm(temp, { force: true });
-    },
-  });
+  const file = await openFile(path, naive);
+  return ownedSink(`${which} file ${path}`, file.stream, { commit: file.commit, discard: file.discard });
 }
 
 /** Opens the target for one output stream of a run. Errors here (a bad path) come before anything runs remotely. */
@@ -178,7 +160,8 @@ export async function openSink(target: OutputTarget, which: 'stdout' | 'stderr',
   }
   // process.stdout is read only here: touching it makes a pipe O_NONBLOCK.
   if (target === 'inherit') return borrowedSink(`${which} → process.${which}`, which === 'stdout' ? process.stdout : process.stderr);
-  if (typeof target === 'string') return fileSink(which, target, options.naive);
+  const path = filePath(target);
+  if (path !== undefined) return fileSink(which, path, options.naive);
   if (typeof target === 'number') {
     return borrowedSink(`${which} → fd ${target}`, new FdWriteStream(target, FILE_HIGH_WATER_MARK));
   }
@@ -186,11 +169,39 @@ export async function openSink(target: OutputTarget, which: 'stdout' | 'stderr',
     if (target === process.stdout || target === process.stderr) return borrowedSink(`${which} → process stream`, target);
     return ownedSink(`${which} → stream`, target);
   }
-  if ('file' in target) return fileSink(which, target.file, options.naive);
-  if ('stream' in target && isWritable(target.stream)) {
+  if (typeof target === 'object' && 'stream' in target && isWritable(target.stream)) {
     return target.end === false ? borrowedSink(`${which} → stream (kept open)`, target.stream) : ownedSink(`${which} → stream`, target.stream);
   }
   throw new TypeError(`${which}: unsupported target`);
+}
+
+/** The path of a file target, if it is one. */
+function filePath(target: OutputTarget): string | undefined {
+  if (target === 'buffer' || target === 'ignore' || target === 'inherit') return undefined;
+  if (typeof target === 'string') return target;
+  if (typeof target === 'object' && target !== null && 'file' in target && typeof target.file === 'string') return target.file;
+  return undefined;
+}
+
+/** Where a path's last name would live: its folder resolved through links. */
+async function placeOf(path: string): Promise<string> {
+  const folder = await realpath(dirname(resolve(path))).catch(() => dirname(resolve(path)));
+  return join(folder, basename(path));
+}
+
+/**
+ * True when two file targets are one file (same place after resolving, or
+ * same inode): both would be written and renamed over each other, and the
+ * file would hold one stream while the run reported both. A character
+ * device (`/dev/null`) may take both.
+ */
+export async function sameFile(a: OutputTarget, b: OutputTarget): Promise<boolean> {
+  const [pa, pb] = [filePath(a), filePath(b)];
+  if (pa === undefined || pb === undefined) return false;
+  const [sa, sb] = await Promise.all([stat(pa).catch(() => undefined), stat(pb).catch(() => undefined)]);
+  if (sa?.isCharacterDevice()) return false;
+  if (sa && sb && sa.dev === sb.dev && sa.ino === sb.ino) return true;
+  return (await placeOf(pa)) === (await placeOf(pb));
 }
 
 /** An opened stdin source; `owned` ones are destroyed when the run ends early. */
