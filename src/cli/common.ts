@@ -10,6 +10,7 @@ import { knownHostsLine } from '../client/known-hosts.js';
 import { UsageError, parseFlags, parseInteger, type FlagKind, type FlagSpec, type ParsedFlags } from '../shared/flags.js';
 import { KeyFileError, ensureKeyDir } from '../shared/keys.js';
 import { SizeError } from '../shared/size.js';
+import { escapeText } from '../shared/text.js';
 import { DEFAULT_KEYS_DIR } from '../server/server.js';
 
 /** The port `serve` listens on and `get` connects to by default. */
@@ -91,11 +92,18 @@ export class InterruptedError extends Error {
   }
 }
 
+/**
+ * Prints one `loopssh: ...` line on stderr. Messages carry peer-supplied text
+ * (a server's DISCONNECT message, a signal name, ssh2's errors): every control
+ * character is escaped so a peer cannot write to the user's terminal.
+ */
+export function printLine(msg: string): void {
+  process.stderr.write(`loopssh: ${escapeText(msg)}\n`);
+}
+
 /** Prints one line for an error and returns the exit status; never a stack trace. */
 export function reportError(err: unknown): number {
-  const line = (msg: string): void => {
-    process.stderr.write(`loopssh: ${msg.split('\n')[0]}\n`);
-  };
+  const line = printLine;
   if (err instanceof InterruptedError) {
     line(err.message);
     return 128 + (err.signal === 'SIGINT' ? 2 : 15);

@@ -8,14 +8,19 @@ import { payloadDigest } from '../shared/payload.js';
 import { formatSize } from '../shared/size.js';
 import { parsePayloadCommand } from '../server/builtins.js';
 import { keepStdioBlocking } from './stdio.js';
-import { CONNECTION_FLAGS, CONNECTION_HELP, DEFAULT_LOOPSSH_PORT, EXIT_REMOTE_SIGNAL, InterruptedError, connectOptions, parseOrHelp } from './common.js';
+import { CONNECTION_FLAGS, CONNECTION_HELP, DEFAULT_LOOPSSH_PORT, EXIT_REMOTE_SIGNAL, InterruptedError, connectOptions, parseOrHelp, printLine } from './common.js';
 
-const REDIRECT_FLAGS = { output: 'value', 'stderr-to': 'value', stdin: 'value', naive: 'boolean' } as const;
+const REDIRECT_FLAGS = { output: 'value', 'stderr-to': 'value', stdin: 'value', 'keep-partial': 'boolean', naive: 'boolean' } as const;
 
 const REDIRECT_HELP = `redirects:
   -o, --output FILE     stdout into FILE (written as FILE's temporary sibling,
                         renamed only when complete); default: this stdout
-  --stderr-to FILE      stderr into FILE; default: this stderr
+  --stderr-to FILE      stderr into FILE (not the same file as -o); default:
+                        this stderr
+  --keep-partial        when the run fails or the remote command is killed
+                        by a signal, keep the incomplete output as
+                        FILE.partial instead of removing it (FILE is never
+                        written then; a non-zero exit status still writes it)
   --stdin FILE          send FILE as stdin; default: none (EOF at once)
   --naive               finish at the channel's 'close' and exit at once,
                         without waiting for output to flush: the bug of
@@ -83,6 +88,7 @@ function redirects(values: Map<string, string | true>): RunOptions {
     stdout: get('output') ?? (naive ? 'inherit' : 1),
     stderr: get('stderr-to') ?? (naive ? 'inherit' : 2),
     stdin: get('stdin'),
+    keepPartial: values.has('keep-partial'),
     naive,
   };
 }
@@ -112,10 +118,18 @@ async function runInterruptible(connection: Connection, command: string, run: Ru
   }
 }
 
+/** For a command killed by a signal: which -o/--stderr-to files were not written, and what was kept. */
+function notWrittenNote(result: RunResult, run: RunOptions): string {
+  const files = [run.stdout, run.stderr].filter((t): t is string => typeof t === 'string');
+  if (result.signal === null || files.length === 0 || run.naive) return '';
+  const kept = result.keptPartial.length > 0 ? `; incomplete output kept as ${result.keptPartial.join(', ')}` : '';
+  return `; ${files.join(', ')} not written (output incomplete)${kept}`;
+}
+
 /** Exit status the way ssh reports it. */
-function exitStatusOf(result: RunResult): number {
+function exitStatusOf(result: RunResult, run: RunOptions): number {
   if (result.signal !== null) {
-    process.stderr.write(`loopssh: remote command killed by signal ${result.signal}\n`);
+    printLine(`remote command killed by signal ${result.signal}${notWrittenNote(result, run)}`);
     return EXIT_REMOTE_SIGNAL;
   }
   return result.exitCode ?? EXIT_REMOTE_SIGNAL;
@@ -140,8 +154,8 @@ export async function execCommand(args: string[]): Promise<number> {
   const connection = await connect(options);
   const progress = progressLine();
   const result = await runInterruptible(connection, command, { ...run, onProgress: progress.onProgress }).finally(progress.done);
-  if (run.naive) naiveExit(exitStatusOf(result));
-  return exitStatusOf(result);
+  if (run.naive) naiveExit(exitStatusOf(result, run));
+  return exitStatusOf(result, run);
 }
 
 /** `loopssh get`. */
@@ -179,12 +193,12 @@ export async function getCommand(args: string[]): Promise<number> {
   const mbps = result.durationMs > 0 ? result.stdoutBytes / result.durationMs / 1000 : 0;
   const rate = mbps > 0 ? ` at ${mbps >= 10 ? mbps.toFixed(0) : mbps.toPrecision(2)} MB/s` : '';
   if (problems.length > 0) {
-    process.stderr.write(`loopssh: get ${payloadArgs[0]}: MISMATCH: ${problems.join('; ')}\n`);
+    printLine(`get ${payloadArgs[0]}: MISMATCH: ${problems.join('; ')}`);
     if (run.naive) naiveExit(1);
     return 1;
   }
   if (!parsed.values.has('quiet')) {
-    process.stderr.write(`loopssh: verified ${formatSize(result.stdoutBytes)} (${result.stdoutBytes} bytes, SHA-256 ${result.stdoutSha256?.slice(0, 16)}…)${rate}\n`);
+    printLine(`verified ${formatSize(result.stdoutBytes)} (${result.stdoutBytes} bytes, SHA-256 ${result.stdoutSha256?.slice(0, 16)}…)${rate}${notWrittenNote(result, run)}`);
   }
   if (run.naive) naiveExit(0);
   return 0;
