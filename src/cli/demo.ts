@@ -15,11 +15,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import { connect, type Connection } from '../client/index.js';
-import { DEFAULT_KEYS_DIR, startServer, type ServerHandle } from '../server/server.js';
-import { joinCommand } from '../shared/command-line.js';
+import { DEFAULT_KEYS_DIR } from '../openssh/key-dir.js';
+import { startServer, type ServerHandle } from '../server/server.js';
+import { joinCommand } from '../openssh/command-line.js';
+import { payloadDigest, type PatternName } from '../payload/patterns.js';
+import { formatSize } from '../util/size.js';
 import { nativeCryptoWarning } from '../ssh2/native-crypto.js';
-import { payloadDigest, type PatternName } from '../shared/payload.js';
-import { formatSize } from '../shared/size.js';
 import { parseOrHelp } from './common.js';
 
 /** Help for `loopssh demo`. */

@@ -2,11 +2,13 @@
  * `loopssh serve`: the standalone server.
  */
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
-import { DEFAULT_KEYS_DIR, startServer } from '../server/server.js';
+import { DEFAULT_KEYS_DIR } from '../openssh/key-dir.js';
+import { startServer } from '../server/server.js';
 import { DEFAULT_LIMITS, type ServerLimits } from '../server/commands.js';
-import { clip, parseInteger, UsageError } from '../shared/flags.js';
-import { createLogger } from '../shared/log.js';
-import { parseSize } from '../shared/size.js';
+import { parseInteger, UsageError } from '../util/flags.js';
+import { clip } from '../util/text.js';
+import { createLogger } from '../server/log.js';
+import { parseSize } from '../util/size.js';
 import { DEFAULT_LOOPSSH_PORT, parseOrHelp } from './common.js';
 
 /** Help for `loopssh serve`. */

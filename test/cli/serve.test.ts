@@ -6,8 +6,8 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, it, type TestContext } from 'vitest';
-import { fingerprint } from '../../src/shared/keys.ts';
-import { payloadDigest } from '../../src/shared/payload.ts';
+import { fingerprint } from '../../src/openssh/key-format.ts';
+import { payloadDigest } from '../../src/payload/patterns.ts';
 import { collect, killTree, removeTempDirs, runCli, sha256, spawnCli, tempDir, type CliResult } from './helpers.ts';
 
 const READY = /^listening 127\.0\.0\.1:(\d+) hostkey (SHA256:\S+)$/m;

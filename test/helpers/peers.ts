@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as netConnect, createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { generateKeyPair, type KeyPair } from '../../src/shared/keys.ts';
+import { generateKeyPair, type KeyPair } from '../../src/openssh/key-format.ts';
 import { recordMissingPeer } from './missing-peers.ts';
 
 /** Peers a test can ask for. */
