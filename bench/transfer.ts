@@ -987,6 +987,15 @@ function buildReport(profile: string | undefined): { markdown: string; png: Buff
         `| ${TARGET_LABEL[target]} | ${tr.length ? fmtRate(median(tr)) : '—'} | ${nv.length ? fmtRate(median(nv)) : '—'} | ${ratio?.toFixed(3) ?? '—'} | ${ratio === undefined ? '—' : `${((1 - ratio) * 100).toFixed(1)}%`} | ${okCount}/${flushSamples.length} ✓ |`,
       );
     }
+    // The opt-in --fsync (file, then folder) against the tracked file run of the same sample.
+    const fsyncRatios = flushSamples
+      .map((s) => (s.results['file-tracked']?.ok && s.results['file-fsync']?.ok ? s.results['file-tracked'].ms / s.results['file-fsync'].ms : undefined))
+      .filter((x): x is number => x !== undefined);
+    if (fsyncRatios.length) {
+      const fs = defined(flushSamples.map((s) => s.results['file-fsync'])).filter((r) => r.ok).map((r) => mbps(SIZE, r.ms));
+      const ratio = median(fsyncRatios);
+      md.push(`| file, \`fsync: true\` (vs tracked) | ${fmtRate(median(fs))} | — | ${ratio.toFixed(3)} | ${((1 - ratio) * 100).toFixed(1)}% | ${fsyncRatios.length}/${flushSamples.length} ✓ |`);
+    }
     md.push('');
     if (overheads.length) goals.push(`FlushTracker overhead ≤ 2%: ${overheads.every((o) => o <= 0.02) ? 'PASS' : 'FAIL'} (${overheads.map((o) => `${(o * 100).toFixed(1)}%`).join(', ')})`);
   }

@@ -10,13 +10,15 @@ import { parsePayloadCommand } from '../server/builtins.js';
 import { keepStdioBlocking } from './stdio.js';
 import { CONNECTION_FLAGS, CONNECTION_HELP, DEFAULT_LOOPSSH_PORT, EXIT_REMOTE_SIGNAL, InterruptedError, connectOptions, parseOrHelp } from './common.js';
 
-const REDIRECT_FLAGS = { output: 'value', 'stderr-to': 'value', stdin: 'value', naive: 'boolean' } as const;
+const REDIRECT_FLAGS = { output: 'value', 'stderr-to': 'value', stdin: 'value', fsync: 'boolean', naive: 'boolean' } as const;
 
 const REDIRECT_HELP = `redirects:
   -o, --output FILE     stdout into FILE (written as FILE's temporary sibling,
                         renamed only when complete); default: this stdout
   --stderr-to FILE      stderr into FILE; default: this stderr
   --stdin FILE          send FILE as stdin; default: none (EOF at once)
+  --fsync               fsync each FILE before renaming it into place, then
+                        its folder (survives a power loss; costs time)
   --naive               finish at the channel's 'close' and exit at once,
                         without waiting for output to flush: the bug of
                         AsyncSSH #629, for demonstration only`;
@@ -83,6 +85,7 @@ function redirects(values: Map<string, string | true>): RunOptions {
     stdout: get('output') ?? (naive ? 'inherit' : 1),
     stderr: get('stderr-to') ?? (naive ? 'inherit' : 2),
     stdin: get('stdin'),
+    fsync: values.has('fsync'),
     naive,
   };
 }
