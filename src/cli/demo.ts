@@ -21,6 +21,7 @@ import { joinCommand } from '../openssh/command-line.js';
 import { payloadDigest, type PatternName } from '../payload/patterns.js';
 import { formatSize } from '../util/size.js';
 import { flagTable, type FlagTable } from '../util/flags.js';
+import { nativeCryptoWarning } from '../ssh2/native-crypto.js';
 import { helpFlag, parseOrHelp, type CliCommand } from './common.js';
 
 /** `loopssh demo`: flags, parser and help in one table. */
@@ -160,6 +161,8 @@ export async function demoCommand(args: string[]): Promise<number> {
   const keysDir = parsed.values.keys ?? DEFAULT_KEYS_DIR;
   const out = process.stdout;
   out.write('loopssh demo: an SSH server in this process, its client, and what "done" means\n\n');
+  const slowCrypto = nativeCryptoWarning();
+  if (slowCrypto) out.write(`${slowCrypto}\n\n`);
   const server = await startServer({ port: 0, keysDir });
   const dir = mkdtempSync(join(tmpdir(), 'loopssh-demo-'));
   out.write(`server listening on ${server.host}:${server.port}, host key ${server.hostKeyFingerprint}\n`);

@@ -1,6 +1,7 @@
 /**
  * `loopssh serve`: the standalone server.
  */
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { DEFAULT_KEYS_DIR } from '../openssh/key-dir.js';
 import { startServer, type ServerOptions } from '../server/server.js';
@@ -33,6 +34,12 @@ stderr (LOOPSSH_LOG_LEVEL=debug|info|warn|error).`,
       section: 'options',
       help: "host key and authorized_keys, generated if absent\n(default: the package's keys/)",
     },
+    'pid-file': {
+      kind: 'value',
+      arg: 'FILE',
+      section: 'options',
+      help: 'write the server\'s pid to FILE when ready, remove\nit on stop (`kill "$(cat FILE)"` stops it; npx\ndoes not pass SIGTERM on to the server)',
+    },
     ...helpFlag('options'),
     'max-payload': { kind: 'value', arg: 'SIZE', section: 'limits', help: `largest payload (default ${DEFAULT_LIMITS.maxPayloadBytes / GiB}GiB)` },
     'max-connections': { kind: 'value', arg: 'N', section: 'limits', help: `concurrent connections (default ${DEFAULT_LIMITS.maxConnections})` },
@@ -48,6 +55,13 @@ stderr (LOOPSSH_LOG_LEVEL=debug|info|warn|error).`,
     'max-auth-tries': { kind: 'value', arg: 'N', section: 'limits', help: `authentication attempts per connection (default ${DEFAULT_LIMITS.maxAuthTries})` },
   }),
 } satisfies CliCommand<FlagTable>;
+
+/** Writes this process's pid to `path` atomically (temp name, then rename). */
+function writePidFile(path: string): void {
+  const temp = `${path}.${process.pid}.tmp`;
+  writeFileSync(temp, `${process.pid}\n`, { mode: 0o644 });
+  renameSync(temp, path);
+}
 
 /** The server options `serve`'s flags ask for (checked; defaults filled in by startServer). */
 export function serverOptions(values: FlagValues<typeof SERVE_COMMAND.flags>): Pick<ServerOptions, 'host' | 'port' | 'keysDir' | 'limits'> {
@@ -92,9 +106,19 @@ export async function serveCommand(args: string[]): Promise<number> {
     process.on('SIGTERM', onSignal);
   });
   const server = await startServer({ ...options, logger });
+  const pidFile = parsed.values['pid-file'];
+  if (pidFile !== undefined) {
+    try {
+      writePidFile(pidFile);
+    } catch (err) {
+      await server.stop();
+      throw new UsageError(`--pid-file: cannot write '${clip(pidFile)}': ${(err as Error).message}`);
+    }
+  }
   process.stderr.write(`listening ${server.host}:${server.port} hostkey ${server.hostKeyFingerprint}\n`);
   await stopRequested;
   await server.stop();
+  if (pidFile !== undefined) rmSync(pidFile, { force: true });
   logger.info('stopped');
   return 0;
 }
