@@ -10,7 +10,7 @@ import { knownHostsLine } from '../client/known-hosts.js';
 import { UsageError, parseFlags, parseInteger, type FlagKind, type FlagSpec, type ParsedFlags } from '../shared/flags.js';
 import { KeyFileError, ensureKeyDir } from '../shared/keys.js';
 import { SizeError } from '../shared/size.js';
-import { DEFAULT_KEYS_DIR } from '../server/server.js';
+import { DEFAULT_KEYS_DIR } from '../server/server-keys.js';
 
 /** The port `serve` listens on and `get` connects to by default. */
 export const DEFAULT_LOOPSSH_PORT = 2222;

@@ -1,7 +1,8 @@
 /**
  * `loopssh serve`: the standalone server.
  */
-import { DEFAULT_KEYS_DIR, startServer } from '../server/server.js';
+import { startServer } from '../server/server.js';
+import { DEFAULT_KEYS_DIR } from '../server/server-keys.js';
 import { DEFAULT_LIMITS, type ServerLimits } from '../server/commands.js';
 import { clip, parseInteger, UsageError } from '../shared/flags.js';
 import { createLogger } from '../shared/log.js';
