@@ -6,7 +6,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { AuthContext, ClientInfo, Connection, Session } from 'ssh2';
-import type { ParsedKey } from '../shared/keys.js';
+import type { ParsedKey } from '../openssh/key-format.js';
 import { runCommand, refuseShell, type ExecScope } from './exec.js';
 import type { AcceptGate } from './listener.js';
 import type { ServerOptions, ServerRecord } from './types.js';

@@ -5,9 +5,10 @@
  */
 import { PassThrough, Writable } from 'node:stream';
 import type { Connection, ServerChannel } from 'ssh2';
-import { splitCommand, CommandLineError } from '../shared/command-line.js';
-import { clip, UsageError } from '../shared/flags.js';
-import type { Logger } from '../shared/log.js';
+import { splitCommand, CommandLineError } from '../openssh/command-line.js';
+import { UsageError } from '../util/flags.js';
+import { clip } from '../util/text.js';
+import type { Logger } from './log.js';
 import { BUILTINS, helpCommand } from './builtins.js';
 import { ChannelClosedError, ChannelOutput, ChannelStalledError, type ExitStatus } from './channel-output.js';
 import type { CommandContext, CommandHandler, CommandResult, ServerLimits } from './commands.js';

@@ -6,9 +6,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UsageError } from '../shared/flags.js';
-import { fingerprint } from '../shared/keys.js';
-import { knownHostsLine, opensshArgs } from '../shared/openssh.js';
+import { UsageError } from '../util/flags.js';
+import { fingerprint } from '../openssh/key-format.js';
+import { knownHostsLine } from '../openssh/known-hosts.js';
+import { opensshArgs } from '../openssh/ssh-args.js';
 import type { HostPublicKey } from './server-keys.js';
 import type { ClientOptions } from './types.js';
 

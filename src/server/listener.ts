@@ -9,7 +9,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Connection, ClientInfo, Server } from 'ssh2';
-import type { Logger } from '../shared/log.js';
+import type { Logger } from './log.js';
 import type { ServerLimits } from './commands.js';
 import type { ServerRecord } from './types.js';
 

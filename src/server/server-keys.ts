@@ -3,14 +3,12 @@
  * authorizes, from a keys folder or generated in memory.
  */
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import ssh2 from 'ssh2';
-import { UsageError } from '../shared/flags.js';
-import { ensureKeyDir, generateKeyPair, parseAuthorizedKeys, type ParsedKey } from '../shared/keys.js';
+import { UsageError } from '../util/flags.js';
+import { parseAuthorizedKeys } from '../openssh/authorized-keys.js';
+import { ensureKeyDir } from '../openssh/key-dir.js';
+import { generateKeyPair, type ParsedKey } from '../openssh/key-format.js';
 import type { ServerHandle, ServerOptions } from './types.js';
-
-/** Where the default keys live: `keys/` at the package root. */
-export const DEFAULT_KEYS_DIR = fileURLToPath(new URL('../../keys/', import.meta.url));
 
 /** The keys a server was started with. */
 export interface LoadedKeys {

@@ -7,8 +7,9 @@
  */
 import { isIP } from 'node:net';
 import ssh2 from 'ssh2';
-import { clip, UsageError } from '../shared/flags.js';
-import { createLogger } from '../shared/log.js';
+import { UsageError } from '../util/flags.js';
+import { clip } from '../util/text.js';
+import { createLogger } from './log.js';
 import { DEFAULT_LIMITS, type ServerLimits } from './commands.js';
 import { serveConnection, type ConnectionScope } from './connection.js';
 import { commandTable } from './exec.js';

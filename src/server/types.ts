@@ -3,7 +3,7 @@
  * what it records for tests to assert on.
  */
 import type { Algorithms } from 'ssh2';
-import type { Logger } from '../shared/log.js';
+import type { Logger } from './log.js';
 import type { ExitStatus } from './channel-output.js';
 import type { CommandHandler, ServerLimits } from './commands.js';
 

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from '../../src/server/server.ts';
 import type { ServerHandle, ServerOptions } from '../../src/server/types.ts';
-import { createPayloadReader, type PatternName } from '../../src/shared/payload.ts';
+import { createPayloadReader, type PatternName } from '../../src/payload/patterns.ts';
 
 /** The CLI launcher. */
 export const BIN = fileURLToPath(new URL('../../bin/loopssh.js', import.meta.url));

@@ -8,8 +8,8 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AuthenticationError } from '../../src/client/index.ts';
 import { UsageError } from '../../src/server/index.ts';
-import { generateKeyPair } from '../../src/shared/keys.ts';
-import { createLogger } from '../../src/shared/log.ts';
+import { generateKeyPair } from '../../src/openssh/key-format.ts';
+import { createLogger } from '../../src/server/log.ts';
 import { startFixture, type Fixture } from '../helpers/fixture.ts';
 
 /** A pino logger that keeps its lines, parsed, in memory. */

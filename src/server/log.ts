@@ -4,8 +4,8 @@
  * process exits (pino's default SonicBoom on fd 1 is asynchronous).
  */
 import { pino, type Logger, type LevelWithSilent } from 'pino';
-import { UsageError } from './flags.js';
-import { clip } from './text.js';
+import { UsageError } from '../util/flags.js';
+import { clip } from '../util/text.js';
 
 export type { Logger } from 'pino';
 
