@@ -9,10 +9,10 @@ import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import type { Algorithms } from 'ssh2';
-import { fingerprint, readPrivateKey } from '../shared/keys.js';
+import { fingerprint, readPrivateKey } from '../openssh/key-format.js';
 import { Connection, type RunOptions, type RunResult } from './connection.js';
 import { AuthenticationError, ConnectionError, HostKeyError } from './errors.js';
-import { lookupHostKeys, parseKnownHosts, verifyHostKey, type KnownHostEntry } from './known-hosts.js';
+import { lookupHostKeys, parseKnownHosts, verifyHostKey, type KnownHostEntry } from '../openssh/known-hosts.js';
 
 const { Client } = ssh2;
 

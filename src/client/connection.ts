@@ -7,14 +7,14 @@
 import { createHash } from 'node:crypto';
 import type ssh2 from 'ssh2';
 import type { ClientChannel } from 'ssh2';
-import { joinCommand } from '../shared/command-line.js';
+import { joinCommand } from '../openssh/command-line.js';
 import { Delivery, errorCode } from './delivery.js';
 import { ChannelLostError, ConnectionError, ExitStatusError, TargetError, type RunError } from './errors.js';
 import { naiveCopy } from './naive.js';
 import type { RunOptions, RunResult } from './run-options.js';
 import { RunRecord } from './run-record.js';
 import { watchRun } from './run-watch.js';
-import { openSink, openSource, sameFile, type InputStream, type OutputSink } from './targets.js';
+import { openSink, openSource, sameFile, type InputStream, type OutputSink } from '../engine/targets.js';
 
 export type { RunOptions, RunResult } from './run-options.js';
 
@@ -34,7 +34,7 @@ interface RunStreams {
 
 /** Opens the targets and stdin before anything runs remotely; a failure is a TargetError naming which. */
 async function openStreams(options: RunOptions, record: RunRecord): Promise<RunStreams> {
-  const sinkOptions = { maxBuffer: options.maxBuffer ?? DEFAULT_MAX_BUFFER, naive: options.naive === true };
+  const sinkOptions = { maxBuffer: options.maxBuffer ?? DEFAULT_MAX_BUFFER, naive: options.naive === true, fsync: options.fsync === true };
   const stdout = options.stdout ?? 'buffer';
   const stderr = options.stderr ?? 'buffer';
   const opened: OutputSink[] = [];

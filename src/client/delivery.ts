@@ -9,9 +9,9 @@
  */
 import type { Hash } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
-import { FlushTimeoutError, FlushTracker } from '../shared/flush-tracker.js';
+import { FlushTimeoutError, FlushTracker } from '../engine/flush-tracker.js';
 import { RunError, TargetError, type RunFacts, type RunOutput } from './errors.js';
-import type { OutputSink } from './targets.js';
+import type { OutputSink } from '../engine/targets.js';
 
 /** The error code of a failure, for {@link TargetError.code}. */
 export function errorCode(err: Error): string | undefined {

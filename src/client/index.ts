@@ -4,5 +4,5 @@
 export { connect, exec, type ConnectOptions } from './connect.js';
 export { Connection, type RunOptions, type RunResult } from './connection.js';
 export * from './errors.js';
-export { MaxBufferError, type InputSource, type OutputTarget } from './targets.js';
-export { knownHostsLine, parseKnownHosts, verifyHostKey } from './known-hosts.js';
+export { MaxBufferError, type InputSource, type OutputTarget } from '../engine/targets.js';
+export { knownHostsLine, parseKnownHosts, verifyHostKey } from '../openssh/known-hosts.js';

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { ClientChannel } from 'ssh2';
 import type { RunRecord } from './run-record.js';
-import type { OutputSink } from './targets.js';
+import type { OutputSink } from '../engine/targets.js';
 
 /** What a naive copy reports: the counts say what arrived, not what reached the targets. */
 export interface NaiveOutcome {

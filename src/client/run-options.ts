@@ -2,7 +2,7 @@
  * The options and the result of {@link Connection.run}.
  */
 import type { RunFacts } from './errors.js';
-import type { InputSource, OutputTarget } from './targets.js';
+import type { InputSource, OutputTarget } from '../engine/targets.js';
 
 /** Options of {@link Connection.run}. */
 export interface RunOptions {
@@ -34,6 +34,12 @@ export interface RunOptions {
   maxBuffer?: number;
   /** Compute the SHA-256 of stdout and stderr as they arrive (`result.stdoutSha256`). Default false. */
   hash?: boolean;
+  /**
+   * File targets: fsync the complete file before renaming it into place, then
+   * its folder, so the output survives a power loss. Default false (the run
+   * resolves when the kernel has every byte).
+   */
+  fsync?: boolean;
   /** Give up waiting for targets to flush after this long once the channel closed, in ms. Default: wait. */
   flushTimeoutMs?: number;
   /**

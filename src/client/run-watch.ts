@@ -8,7 +8,7 @@ import type { ClientChannel } from 'ssh2';
 import { RunAbortedError, RunTimeoutError, TargetError, type RunError, type RunFacts } from './errors.js';
 import { errorCode } from './delivery.js';
 import type { RunRecord } from './run-record.js';
-import type { InputStream } from './targets.js';
+import type { InputStream } from '../engine/targets.js';
 
 /** What {@link watchRun} needs. */
 export interface RunWatch {

@@ -30,6 +30,39 @@ export const FILE_HIGH_WATER_MARK = 1024 * 1024;
 /** Suffix under which `keepPartial` keeps the output of a failed run: `FILE.partial`. */
 export const PARTIAL_SUFFIX = '.partial';
 
+/** How a file and a folder are fsynced. */
+export interface SyncCalls {
+  /** fsyncs the regular file at `path` (a new fd syncs the inode's data all the same). */
+  file(path: string): Promise<void>;
+  /** fsyncs the folder at `path`, making a rename inside it durable. */
+  folder(path: string): Promise<void>;
+}
+
+async function fsyncPath(path: string, flags: string): Promise<void> {
+  const handle = await open(path, flags);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The real fsync calls (Linux and macOS: a folder opens read-only and fsyncs). */
+export const FS_SYNC: SyncCalls = {
+  file: (path) => fsyncPath(path, 'r+'),
+  folder: (path) => fsyncPath(path, 'r'),
+};
+
+/** How {@link openFile} writes. */
+export interface FileOptions {
+  /** Write straight to a regular path, truncating it (it exists to show the bug). */
+  naive: boolean;
+  /** fsync the complete temporary file before the rename and the folder after it. */
+  fsync?: boolean;
+  /** The fsync calls (tests record them); default {@link FS_SYNC}. */
+  sync?: SyncCalls;
+}
+
 /** An opened file target, before it is registered with a run. */
 export interface OpenedFile {
   readonly stream: Writable;
@@ -88,16 +121,13 @@ async function modeFor(path: string): Promise<number> {
   return 0o666 & ~process.umask();
 }
 
-/**
- * Opens a file target. `naive` writes straight to a regular path (it exists
- * to show the bug), truncating it first.
- */
-export async function openFile(path: string, naive: boolean): Promise<OpenedFile> {
+/** Opens a file target (see the module comment). */
+export async function openFile(path: string, options: FileOptions): Promise<OpenedFile> {
   const existing = await lstatOrNone(path).catch((err: NodeJS.ErrnoException) => {
     throw pathError(path, err.message, err.code);
   });
   if (existing && !existing.isFile()) return openInPlace(path);
-  if (naive) {
+  if (options.naive) {
     return writtenInPlace(createWriteStream(path, { fd: await open(path, 'w'), highWaterMark: FILE_HIGH_WATER_MARK }));
   }
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(4).toString('hex')}.loopssh-partial`);
@@ -107,12 +137,21 @@ export async function openFile(path: string, naive: boolean): Promise<OpenedFile
     throw pathError(path, why, err.code);
   });
   const stream = createWriteStream(temp, { fd: handle, highWaterMark: FILE_HIGH_WATER_MARK });
+  const sync = options.fsync ? (options.sync ?? FS_SYNC) : undefined;
   const closed = async (): Promise<void> => {
     if (!stream.closed) await once(stream, 'close').catch(() => {});
   };
   return {
     stream,
     commit: async () => {
+      if (sync) {
+        // Data first, under the temporary name: a crash before the rename
+        // leaves a .loopssh-partial file, never a short file at `path`.
+        await sync.file(temp).catch(async (err: Error) => {
+          await rm(temp, { force: true });
+          throw new Error(`${path}: fsync failed: ${err.message}`, { cause: err });
+        });
+      }
       try {
         await chmod(temp, await modeFor(path));
         await rename(temp, path);
@@ -120,6 +159,7 @@ export async function openFile(path: string, naive: boolean): Promise<OpenedFile
         const e = err as NodeJS.ErrnoException;
         throw pathError(path, `cannot be put in place (${e.code ?? e.message})`, e.code);
       }
+      if (sync) await sync.folder(dirname(path)).catch((err: Error) => Promise.reject(new Error(`${dirname(path)}: fsync of the folder failed: ${err.message}`, { cause: err })));
     },
     discard: async (keepPartial) => {
       stream.destroy();

@@ -10,14 +10,18 @@
  * | process.stdout/stderr, fd,    | never closed       | a final `write('', cb)` called  |
  * | `{ stream, end: false }`      |                    | back                            |
  * | `'buffer'`, `'ignore'`        | `end()`            | `'close'`                       |
+ *
+ * `'close'` of a file means the kernel has every byte, not the disk: with
+ * `fsync` a file target is fsynced before its rename and its folder after it
+ * (docs/close-semantics.md, "What done does not guarantee").
  */
 import { createReadStream } from 'node:fs';
 import { open, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Readable, Writable } from 'node:stream';
-import type { FlushTracker } from '../shared/flush-tracker.js';
+import type { FlushTracker } from './flush-tracker.js';
 import { FdWriteStream } from './fd-writer.js';
-import { FILE_HIGH_WATER_MARK, openFile } from './file-target.js';
+import { FILE_HIGH_WATER_MARK, openFile, type SyncCalls } from './file-target.js';
 
 /**
  * Where a remote stdout/stderr goes:
@@ -84,6 +88,15 @@ export interface SinkOptions {
   maxBuffer: number;
   /** Naive mode writes straight to the path, no temporary name (it exists to show the bug). */
   naive: boolean;
+  /**
+   * Make a file target durable before the run resolves: fsync the complete
+   * temporary file, rename it into place, then fsync its folder (so the new
+   * name survives a power loss too). Default false. Devices, FIFOs and naive
+   * runs are written in place and never fsynced.
+   */
+  fsync?: boolean;
+  /** The fsync calls; replaced only by tests that record them. */
+  sync?: SyncCalls;
 }
 
 function isWritable(x: unknown): x is Writable {
@@ -147,8 +160,8 @@ function bufferSink(label: string, limit: number): OutputSink {
 }
 
 /** Opens a file target: a temporary name beside the path, renamed on commit. */
-async function fileSink(which: string, path: string, naive: boolean): Promise<OutputSink> {
-  const file = await openFile(path, naive);
+async function fileSink(which: string, path: string, options: SinkOptions): Promise<OutputSink> {
+  const file = await openFile(path, options);
   return ownedSink(`${which} file ${path}`, file.stream, { commit: file.commit, discard: file.discard });
 }
 
@@ -161,7 +174,7 @@ export async function openSink(target: OutputTarget, which: 'stdout' | 'stderr',
   // process.stdout is read only here: touching it makes a pipe O_NONBLOCK.
   if (target === 'inherit') return borrowedSink(`${which} → process.${which}`, which === 'stdout' ? process.stdout : process.stderr);
   const path = filePath(target);
-  if (path !== undefined) return fileSink(which, path, options.naive);
+  if (path !== undefined) return fileSink(which, path, options);
   if (typeof target === 'number') {
     return borrowedSink(`${which} → fd ${target}`, new FdWriteStream(target, FILE_HIGH_WATER_MARK));
   }
