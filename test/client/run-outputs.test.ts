@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { chownSync, existsSync, lchownSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ChannelLostError, ExitStatusError, RunAbortedError, TargetError } from '../../src/client/index.ts';
@@ -228,25 +228,50 @@ describe('output files (loopssh issue 15)', () => {
     expect(lstatSync(out).isDirectory()).toBe(true);
   });
 
-  it('(d) a symbolic link is not followed, even to a FIFO: refused, and the FIFO is never opened', async () => {
+  // Files owned by another user can only be made as root.
+  const asRoot = process.getuid?.() === 0;
+  const NOBODY = 65534;
+
+  it.skipIf(!asRoot)('(d) a symbolic link another user planted is not followed, even to a FIFO', async () => {
     const conn = await fx.connect();
     const fifo = join(tmp.dir, 'fifo');
     execFileSync('mkfifo', [fifo]);
     const link = join(tmp.dir, 'link');
     symlinkSync(fifo, link);
-    const victim = join(tmp.dir, 'victim.txt');
-    writeFileSync(victim, 'keep me');
-    const link2 = join(tmp.dir, 'link2');
-    symlinkSync(victim, link2);
-    for (const target of [link, link2]) {
-      const err = await conn.run('emit 0', { stdout: target }).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(TargetError);
-      expect((err as TargetError).message).toMatch(/symbolic link/);
-    }
-    expect(readFileSync(victim, 'utf8')).toBe('keep me');
-    expect(lstatSync(link2).isSymbolicLink()).toBe(true);
+    lchownSync(link, NOBODY, NOBODY);
+    const err = await conn.run('emit 0', { stdout: link }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TargetError);
+    expect((err as TargetError).message).toMatch(/symbolic link owned by another user/);
     expect(fx.server.seen.commands).toEqual([]);
   }, 10_000);
+
+  it.skipIf(!asRoot)('(d) a FIFO another user planted is opened, found foreign and not written', async () => {
+    const conn = await fx.connect();
+    const fifo = join(tmp.dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    chownSync(fifo, NOBODY, NOBODY);
+    // A reader, as the planting user would have: the open must not block.
+    const reader = import('node:fs').then(({ promises }) => promises.readFile(fifo));
+    const err = await conn.run('emit 0', { stdout: fifo }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TargetError);
+    expect((err as TargetError).message).toMatch(/owned by another user/);
+    expect((await reader).length).toBe(0);
+    expect(fx.server.seen.commands).toEqual([]);
+  }, 10_000);
+
+  it('(d) a link to a regular file is opened without O_TRUNC, found regular and refused: the file and the link stay as they were', async () => {
+    const conn = await fx.connect();
+    const victim = join(tmp.dir, 'victim.txt');
+    writeFileSync(victim, 'keep me');
+    const link = join(tmp.dir, 'link');
+    symlinkSync(victim, link);
+    const err = await conn.run('emit 0', { stdout: link }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TargetError);
+    expect((err as TargetError).message).toMatch(/neither a regular file, a FIFO nor a character device/);
+    expect(readFileSync(victim, 'utf8')).toBe('keep me');
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(fx.server.seen.commands).toEqual([]);
+  });
 
   // Not a regression test: a FIFO must still work after the change.
   it('(d) a FIFO target is written in place, every byte', async () => {
