@@ -7,11 +7,14 @@
  * while it is written, and is given the replaced file's mode (or what a plain
  * create would give: 0666 less the umask) just before the rename.
  *
- * An existing path that is not a regular file is opened without following a
- * symbolic link and without O_CREAT/O_TRUNC, and kept only if the opened fd
- * is a FIFO or a character device: in a shared folder another user may plant
- * a FIFO or swap the path between a stat and the open; neither may turn the
- * open onto some other file.
+ * An existing path that is not a regular file is opened without O_CREAT or
+ * O_TRUNC and kept only if the opened fd is a FIFO or a character device
+ * owned by this user or root: in a shared folder another user may plant a
+ * FIFO, or swap the path between a check and the open; neither may turn the
+ * open onto some other file or hand the output to them. A symbolic link is
+ * not followed (O_NOFOLLOW) unless this user or root owns the link, as
+ * Linux's fs.protected_symlinks decides in sticky folders: `-o /dev/stdout`
+ * works, a link another user planted does not.
  */
 import { randomBytes } from 'node:crypto';
 import { constants, createWriteStream, type Stats } from 'node:fs';
@@ -86,17 +89,28 @@ async function lstatOrNone(path: string): Promise<Stats | undefined> {
   }
 }
 
-/** Opens an existing non-regular path in place: no link followed, nothing created or truncated. */
-async function openInPlace(path: string): Promise<OpenedFile> {
-  const flags = constants.O_WRONLY | constants.O_NOFOLLOW | constants.O_NOCTTY;
+/** True for files this process may trust in a shared folder: its own, or root's. */
+function trustedOwner(uid: number): boolean {
+  return uid === 0 || uid === process.getuid?.();
+}
+
+/** Opens an existing non-regular path in place: nothing created or truncated, only a trusted link followed. */
+async function openInPlace(path: string, existing: Stats): Promise<OpenedFile> {
+  const followLink = existing.isSymbolicLink() && trustedOwner(existing.uid);
+  if (existing.isSymbolicLink() && !followLink) {
+    throw pathError(path, `is a symbolic link owned by another user (uid ${existing.uid}); not followed`, 'ELOOP');
+  }
+  // A path swapped for a link after the check fails with ELOOP here.
+  const flags = constants.O_WRONLY | constants.O_NOCTTY | (followLink ? 0 : constants.O_NOFOLLOW);
   const handle = await open(path, flags).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ELOOP') throw pathError(path, 'is a symbolic link; output paths are not followed (give the path it points to)', err.code);
+    if (err.code === 'ELOOP') throw pathError(path, 'became a symbolic link while being opened; not followed', err.code);
     throw pathError(path, err.code === 'EISDIR' ? 'is a directory' : err.message, err.code);
   });
   const st = await handle.stat();
-  if (!st.isFIFO() && !st.isCharacterDevice()) {
+  const why = !st.isFIFO() && !st.isCharacterDevice() ? 'exists and is neither a regular file, a FIFO nor a character device' : !trustedOwner(st.uid) ? `is owned by another user (uid ${st.uid}); not written` : undefined;
+  if (why) {
     await handle.close();
-    throw pathError(path, 'exists and is neither a regular file, a FIFO nor a character device', 'EINVAL');
+    throw pathError(path, why, 'EINVAL');
   }
   return writtenInPlace(createWriteStream(path, { fd: handle, highWaterMark: FILE_HIGH_WATER_MARK }));
 }
@@ -126,7 +140,7 @@ export async function openFile(path: string, options: FileOptions): Promise<Open
   const existing = await lstatOrNone(path).catch((err: NodeJS.ErrnoException) => {
     throw pathError(path, err.message, err.code);
   });
-  if (existing && !existing.isFile()) return openInPlace(path);
+  if (existing && !existing.isFile()) return openInPlace(path, existing);
   if (options.naive) {
     return writtenInPlace(createWriteStream(path, { fd: await open(path, 'w'), highWaterMark: FILE_HIGH_WATER_MARK }));
   }
