@@ -102,6 +102,15 @@ export async function runCommand(
   };
   const stdout = outputWritable(output, 'stdout');
   const stderr = outputWritable(output, 'stderr');
+  // A write that fails (the client went away) errors its Writable. With no
+  // listener that 'error' would be uncaught and end the whole process, so the
+  // failure ends this command's context instead: its signal aborts, later
+  // writes get the error in their callbacks, endWritable() reports it.
+  const onOutputError = (err: Error): void => {
+    if (!abort.signal.aborted) abort.abort(err);
+  };
+  stdout.on('error', onOutputError);
+  stderr.on('error', onOutputError);
   const ctx: CommandContext = {
     argv,
     command,
