@@ -12,7 +12,8 @@ import type { Logger } from './log.js';
 import { BUILTINS, helpCommand } from './builtins.js';
 import { ChannelClosedError, ChannelOutput, ChannelStalledError, type ExitStatus } from './channel-output.js';
 import type { CommandContext, CommandHandler, CommandResult, ServerLimits } from './commands.js';
-import type { CommandRecord, ServerRecord } from './types.js';
+import type { Recorder } from './record.js';
+import type { CommandRecord } from './types.js';
 
 /** Commands by name: the built-ins, then `extra` over them, and a `help` that lists the extras. */
 export function commandTable(extra: Readonly<Record<string, CommandHandler>> = {}): Record<string, CommandHandler> {
@@ -25,7 +26,7 @@ export function commandTable(extra: Readonly<Record<string, CommandHandler>> = {
 export interface ExecScope {
   readonly limits: Readonly<ServerLimits>;
   readonly commands: Readonly<Record<string, CommandHandler>>;
-  readonly seen: ServerRecord;
+  readonly recorder: Recorder;
   readonly log: Logger;
 }
 
@@ -56,7 +57,7 @@ export async function runCommand(
   const abort = new AbortController();
   channel.once('close', () => abort.abort(new ChannelClosedError()));
   const record: CommandRecord = { user, command, argv: [], env };
-  scope.seen.commands.push(record);
+  scope.recorder.command(record);
   let dropped = false;
   const fail = async (code: number, message: string): Promise<void> => {
     await output.write('stderr', Buffer.from(`loopssh: ${message}\n`)).catch(() => {});

@@ -4,9 +4,12 @@
  */
 import { connect as tcpConnect, type Socket } from 'node:net';
 import ssh2 from 'ssh2';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AuthenticationError, ConnectionError } from '../../src/client/index.ts';
-import type { CommandContext, CommandHandler } from '../../src/server/index.ts';
+import { DEFAULT_RECORD_LIMIT, type CommandContext, type CommandHandler } from '../../src/server/index.ts';
+import { serverOptions, SERVE_COMMAND } from '../../src/cli/serve.ts';
+import { parseTable } from '../../src/util/flags.ts';
 import { expectedDigest, startFixture, type Fixture } from '../helpers/fixture.ts';
 
 const { Client: RawClient } = ssh2;
@@ -77,5 +80,75 @@ describe('a handler writing after its client vanished (issue 15.2)', () => {
     expect(r.stdoutSha256).toBe(expectedDigest(MiB));
     await serverStillServes(fx);
     expect(fx.server.seen.commands.find((c) => c.command === 'chatty')?.exit).toBe('closed');
+  });
+});
+
+/** A raw ssh2 client that offers `offers` one by one; resolves once the server closed the connection. */
+function offerAll(f: Fixture, offers: ssh2.AnyAuthMethod[]): Promise<number> {
+  return new Promise((resolve) => {
+    const raw = new RawClient();
+    let offered = 0;
+    raw.on('error', () => {});
+    raw.on('close', () => resolve(offered));
+    raw.connect({
+      host: '127.0.0.1',
+      port: f.server.port,
+      username: 'x',
+      hostVerifier: () => true,
+      authHandler: (_left, _partial, next) => {
+        const offer = offers[offered];
+        if (!offer) return next(false as unknown as ssh2.AnyAuthMethod);
+        offered++;
+        next(offer);
+      },
+    });
+  });
+}
+
+describe('what the server records is bounded (issue 15.1)', () => {
+  // loopssh issue 15, point 1: seen kept every connection and every failed
+  // attempt with its ~30 KB client-chosen user name, and logged the name whole.
+  it('recordLimit keeps the newest entries, totals count all, user names are clipped in records and logs', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(s) });
+    fx = await startFixture({ logger, recordLimit: 5, passwords: { tester: 'right' } });
+    const f = fx;
+    const huge = 'u'.repeat(30_000) + '\x1b[2J';
+    const CONNECTIONS = 3;
+    const TRIES = 6; // the default maxAuthTries: the server hangs up after these
+    for (let c = 0; c < CONNECTIONS; c++) {
+      // (ssh2 insists on one user name per connection.)
+      const offers = Array.from({ length: TRIES }, (_, i) => ({ type: 'password' as const, username: `${huge}${c}`, password: `wrong-${i}` }));
+      expect(await offerAll(f, offers)).toBe(TRIES);
+    }
+    const { seen } = f.server;
+    expect(seen.totals.authAttempts).toBe(CONNECTIONS * TRIES);
+    expect(seen.totals.connections).toBe(CONNECTIONS);
+    expect(seen.authAttempts).toHaveLength(5);
+    expect(seen.connections).toHaveLength(CONNECTIONS);
+    for (const a of seen.authAttempts) {
+      expect(a.user.length).toBeLessThanOrEqual(65);
+      expect(a.user).toMatch(/^u+…$/);
+      expect(a.accepted).toBe(false);
+    }
+    // The warn line per connection names the user clipped: a bounded line, not 30 KB.
+    const warned = lines.filter((l) => l.includes('too many authentication failures'));
+    expect(warned).toHaveLength(CONNECTIONS);
+    for (const l of warned) expect(l.length).toBeLessThan(1024);
+    // A correct login still works and is the newest entry.
+    await serverStillServes(f);
+    expect(seen.authAttempts.at(-1)).toEqual({ user: 'tester', method: 'publickey', accepted: true });
+    expect(seen.totals.commands).toBe(1);
+  });
+
+  it('recordLimit 0 keeps no entries, only totals; loopssh serve records nothing; the default is bounded', async () => {
+    fx = await startFixture({ recordLimit: 0 });
+    await serverStillServes(fx);
+    const { seen } = fx.server;
+    expect([seen.connections.length, seen.authAttempts.length, seen.commands.length]).toEqual([0, 0, 0]);
+    expect(seen.totals).toEqual({ connections: 1, authAttempts: 1, commands: 1 });
+    expect(serverOptions(parseTable([], SERVE_COMMAND.flags).values).recordLimit).toBe(0);
+    expect(DEFAULT_RECORD_LIMIT).toBeGreaterThan(0);
+    expect(DEFAULT_RECORD_LIMIT).toBeLessThanOrEqual(1000);
   });
 });
