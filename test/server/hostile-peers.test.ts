@@ -11,6 +11,7 @@ import { DEFAULT_RECORD_LIMIT, type CommandContext, type CommandHandler } from '
 import { serverOptions, SERVE_COMMAND } from '../../src/cli/serve.ts';
 import { parseTable } from '../../src/util/flags.ts';
 import { expectedDigest, startFixture, type Fixture } from '../helpers/fixture.ts';
+import { offerMany } from '../helpers/stress.ts';
 
 const { Client: RawClient } = ssh2;
 const MiB = 1024 * 1024;
@@ -83,28 +84,6 @@ describe('a handler writing after its client vanished (issue 15.2)', () => {
   });
 });
 
-/** A raw ssh2 client that offers `offers` one by one; resolves once the server closed the connection. */
-function offerAll(f: Fixture, offers: ssh2.AnyAuthMethod[]): Promise<number> {
-  return new Promise((resolve) => {
-    const raw = new RawClient();
-    let offered = 0;
-    raw.on('error', () => {});
-    raw.on('close', () => resolve(offered));
-    raw.connect({
-      host: '127.0.0.1',
-      port: f.server.port,
-      username: 'x',
-      hostVerifier: () => true,
-      authHandler: (_left, _partial, next) => {
-        const offer = offers[offered];
-        if (!offer) return next(false as unknown as ssh2.AnyAuthMethod);
-        offered++;
-        next(offer);
-      },
-    });
-  });
-}
-
 describe('what the server records is bounded (issue 15.1)', () => {
   // loopssh issue 15, point 1: seen kept every connection and every failed
   // attempt with its ~30 KB client-chosen user name, and logged the name whole.
@@ -119,7 +98,7 @@ describe('what the server records is bounded (issue 15.1)', () => {
     for (let c = 0; c < CONNECTIONS; c++) {
       // (ssh2 insists on one user name per connection.)
       const offers = Array.from({ length: TRIES }, (_, i) => ({ type: 'password' as const, username: `${huge}${c}`, password: `wrong-${i}` }));
-      expect(await offerAll(f, offers)).toBe(TRIES);
+      expect((await offerMany(f.server, `${huge}${c}`, offers)).offered).toBe(TRIES);
     }
     const { seen } = f.server;
     expect(seen.totals.authAttempts).toBe(CONNECTIONS * TRIES);
