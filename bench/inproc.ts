@@ -23,8 +23,8 @@ import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { connect, type Connection } from '../src/client/index.ts';
 import { startServer, startServerWorker } from '../src/server/index.ts';
-import { generateKeyPair } from '../src/shared/keys.ts';
-import { createLogger } from '../src/shared/log.ts';
+import { generateKeyPair } from '../src/openssh/key-format.ts';
+import { createLogger } from '../src/server/log.ts';
 
 const { values, positionals } = parseArgs({
   options: {

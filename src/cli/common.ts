@@ -6,11 +6,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ConnectionError, RunError, TargetError, ChannelLostError, type ConnectOptions } from '../client/index.js';
-import { knownHostsLine } from '../client/known-hosts.js';
-import { UsageError, parseFlags, parseInteger, type FlagKind, type FlagSpec, type ParsedFlags } from '../shared/flags.js';
-import { KeyFileError, ensureKeyDir } from '../shared/keys.js';
-import { SizeError } from '../shared/size.js';
-import { DEFAULT_KEYS_DIR } from '../server/server.js';
+import { knownHostsLine } from '../openssh/known-hosts.js';
+import { UsageError, parseFlags, parseInteger, type FlagKind, type FlagSpec, type ParsedFlags } from '../util/flags.js';
+import { DEFAULT_KEYS_DIR, ensureKeyDir } from '../openssh/key-dir.js';
+import { KeyFileError } from '../openssh/key-format.js';
+import { SizeError } from '../util/size.js';
 
 /** The port `serve` listens on and `get` connects to by default. */
 export const DEFAULT_LOOPSSH_PORT = 2222;

@@ -15,10 +15,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import { connect, type Connection } from '../client/index.js';
-import { DEFAULT_KEYS_DIR, startServer, type ServerHandle } from '../server/server.js';
-import { joinCommand } from '../shared/command-line.js';
-import { payloadDigest, type PatternName } from '../shared/payload.js';
-import { formatSize } from '../shared/size.js';
+import { DEFAULT_KEYS_DIR } from '../openssh/key-dir.js';
+import { startServer, type ServerHandle } from '../server/server.js';
+import { joinCommand } from '../openssh/command-line.js';
+import { payloadDigest, type PatternName } from '../payload/patterns.js';
+import { formatSize } from '../util/size.js';
+import { nativeCryptoWarning } from '../ssh2/native-crypto.js';
 import { parseOrHelp } from './common.js';
 
 /** Help for `loopssh demo`. */
@@ -153,6 +155,8 @@ export async function demoCommand(args: string[]): Promise<number> {
   const keysDir = (parsed.values.get('keys') as string | undefined) ?? DEFAULT_KEYS_DIR;
   const out = process.stdout;
   out.write('loopssh demo: an SSH server in this process, its client, and what "done" means\n\n');
+  const slowCrypto = nativeCryptoWarning();
+  if (slowCrypto) out.write(`${slowCrypto}\n\n`);
   const server = await startServer({ port: 0, keysDir });
   const dir = mkdtempSync(join(tmpdir(), 'loopssh-demo-'));
   out.write(`server listening on ${server.host}:${server.port}, host key ${server.hostKeyFingerprint}\n`);

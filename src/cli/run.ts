@@ -2,10 +2,10 @@
  * `loopssh exec` and `loopssh get`: run a remote command with redirects.
  */
 import { connect, RunAbortedError, type Connection, type RunOptions, type RunResult } from '../client/index.js';
-import { joinCommand } from '../shared/command-line.js';
-import { UsageError } from '../shared/flags.js';
-import { payloadDigest } from '../shared/payload.js';
-import { formatSize } from '../shared/size.js';
+import { joinCommand } from '../openssh/command-line.js';
+import { UsageError } from '../util/flags.js';
+import { payloadDigest } from '../payload/patterns.js';
+import { formatSize } from '../util/size.js';
 import { parsePayloadCommand } from '../server/builtins.js';
 import { keepStdioBlocking } from './stdio.js';
 import { CONNECTION_FLAGS, CONNECTION_HELP, DEFAULT_LOOPSSH_PORT, EXIT_REMOTE_SIGNAL, InterruptedError, connectOptions, parseOrHelp } from './common.js';

@@ -1,11 +1,14 @@
 /**
  * `loopssh serve`: the standalone server.
  */
-import { DEFAULT_KEYS_DIR, startServer } from '../server/server.js';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { DEFAULT_KEYS_DIR } from '../openssh/key-dir.js';
+import { startServer } from '../server/server.js';
 import { DEFAULT_LIMITS, type ServerLimits } from '../server/commands.js';
-import { clip, parseInteger, UsageError } from '../shared/flags.js';
-import { createLogger } from '../shared/log.js';
-import { parseSize } from '../shared/size.js';
+import { parseInteger, UsageError } from '../util/flags.js';
+import { clip } from '../util/text.js';
+import { createLogger } from '../server/log.js';
+import { parseSize } from '../util/size.js';
 import { DEFAULT_LOOPSSH_PORT, parseOrHelp } from './common.js';
 
 /** Help for `loopssh serve`. */
@@ -21,6 +24,9 @@ options:
   --port PORT               port (default ${DEFAULT_LOOPSSH_PORT}; 0 = any free port)
   --keys DIR                host key and authorized_keys, generated if absent
                             (default: the package's keys/)
+  --pid-file FILE           write the server's pid to FILE when ready, remove
+                            it on stop (\`kill "$(cat FILE)"\` stops it; npx
+                            does not pass SIGTERM on to the server)
 limits:
   --max-payload SIZE        largest payload (default ${DEFAULT_LIMITS.maxPayloadBytes / 1024 ** 3}GiB)
   --max-connections N       concurrent connections (default ${DEFAULT_LIMITS.maxConnections})
@@ -30,12 +36,20 @@ limits:
   --max-auth-tries N        authentication attempts per connection (default ${DEFAULT_LIMITS.maxAuthTries})
 `;
 
+/** Writes this process's pid to `path` atomically (temp name, then rename). */
+function writePidFile(path: string): void {
+  const temp = `${path}.${process.pid}.tmp`;
+  writeFileSync(temp, `${process.pid}\n`, { mode: 0o644 });
+  renameSync(temp, path);
+}
+
 /** `loopssh serve`. */
 export async function serveCommand(args: string[]): Promise<number> {
   const flags = {
     host: 'value',
     port: 'value',
     keys: 'value',
+    'pid-file': 'value',
     'max-payload': 'value',
     'max-connections': 'value',
     'max-channels': 'value',
@@ -84,9 +98,17 @@ export async function serveCommand(args: string[]): Promise<number> {
     limits,
     logger,
   });
+  const pidFile = get('pid-file');
+  try {
+    if (pidFile !== undefined) writePidFile(pidFile);
+  } catch (err) {
+    await server.stop();
+    throw new UsageError(`--pid-file: cannot write '${clip(pidFile as string)}': ${(err as Error).message}`);
+  }
   process.stderr.write(`listening ${server.host}:${server.port} hostkey ${server.hostKeyFingerprint}\n`);
   await stopRequested;
   await server.stop();
+  if (pidFile !== undefined) rmSync(pidFile, { force: true });
   logger.info('stopped');
   return 0;
 }

@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { Algorithms, ClientChannel } from 'ssh2';
-import { joinCommand } from '../shared/command-line.js';
-import { FlushTracker, FlushTimeoutError } from '../shared/flush-tracker.js';
-import { fingerprint, readPrivateKey } from '../shared/keys.js';
+import { joinCommand } from '../openssh/command-line.js';
+import { FlushTracker, FlushTimeoutError } from '../engine/flush-tracker.js';
+import { fingerprint, readPrivateKey } from '../openssh/key-format.js';
 import {
   AuthenticationError,
   ChannelLostError,
@@ -25,8 +25,8 @@ import {
   TargetError,
   type RunFacts,
 } from './errors.js';
-import { lookupHostKeys, parseKnownHosts, verifyHostKey, type KnownHostEntry } from './known-hosts.js';
-import { openSink, openSource, type InputSource, type OutputSink, type OutputTarget } from './targets.js';
+import { lookupHostKeys, parseKnownHosts, verifyHostKey, type KnownHostEntry } from '../openssh/known-hosts.js';
+import { openSink, openSource, type InputSource, type OutputSink, type OutputTarget } from '../engine/targets.js';
 
 const { Client } = ssh2;
 

@@ -3,9 +3,10 @@
  */
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseFlags, parseInteger, UsageError, clip } from '../shared/flags.js';
-import { createPayloadReader, PATTERNS, type PatternName, type PayloadSpec } from '../shared/payload.js';
-import { parseSize, SizeError } from '../shared/size.js';
+import { parseFlags, parseInteger, UsageError } from '../util/flags.js';
+import { clip } from '../util/text.js';
+import { createPayloadReader, PATTERNS, type PatternName, type PayloadSpec } from '../payload/patterns.js';
+import { parseSize, SizeError } from '../util/size.js';
 import type { ExitStatus } from './channel-output.js';
 import { EXIT_SIGNALS, type CommandContext, type CommandHandler, type CommandResult, type ServerLimits } from './commands.js';
 

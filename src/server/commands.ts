@@ -2,10 +2,10 @@
  * What a command handler sees, and how its result becomes an exit status.
  */
 import type { Readable, Writable } from 'node:stream';
+import type { UsageError } from '../util/flags.js';
 import type { ChannelOutput, ExitStatus } from './channel-output.js';
 
 export type { ExitStatus } from './channel-output.js';
-export { UsageError } from '../shared/flags.js';
 
 /** Limits the server enforces; every one is configurable. */
 export interface ServerLimits {

@@ -8,22 +8,22 @@ import { join } from 'node:path';
 import { isIP, type Socket } from 'node:net';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { PassThrough, Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import ssh2 from 'ssh2';
 import type { Algorithms, AuthContext, Connection, ServerChannel, Session } from 'ssh2';
-import { splitCommand, CommandLineError } from '../shared/command-line.js';
-import { clip, UsageError } from '../shared/flags.js';
-import { ensureKeyDir, fingerprint, generateKeyPair, parseAuthorizedKeys, type ParsedKey } from '../shared/keys.js';
-import { knownHostsLine, opensshArgs } from '../shared/openssh.js';
-import { createLogger, type Logger } from '../shared/log.js';
+import { splitCommand, CommandLineError } from '../openssh/command-line.js';
+import { UsageError } from '../util/flags.js';
+import { clip } from '../util/text.js';
+import { parseAuthorizedKeys } from '../openssh/authorized-keys.js';
+import { ensureKeyDir } from '../openssh/key-dir.js';
+import { fingerprint, generateKeyPair, type ParsedKey } from '../openssh/key-format.js';
+import { knownHostsLine } from '../openssh/known-hosts.js';
+import { opensshArgs } from '../openssh/ssh-args.js';
+import { createLogger, type Logger } from '../server/log.js';
 import { BUILTINS, helpCommand } from './builtins.js';
 import { ChannelClosedError, ChannelOutput, ChannelStalledError, type ExitStatus } from './channel-output.js';
 import { DEFAULT_LIMITS, type CommandContext, type CommandHandler, type CommandResult, type ServerLimits } from './commands.js';
 
 const { Server: SshServer, utils } = ssh2;
-
-/** Where the default keys live: `keys/` at the package root. */
-export const DEFAULT_KEYS_DIR = fileURLToPath(new URL('../../keys/', import.meta.url));
 
 /** Options of {@link startServer}. Everything has a safe default. */
 export interface ServerOptions {

@@ -4,8 +4,8 @@
 import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import { generateKeyPair } from '../../src/shared/keys.ts';
-import { payloadDigest } from '../../src/shared/payload.ts';
+import { generateKeyPair } from '../../src/openssh/key-format.ts';
+import { payloadDigest } from '../../src/payload/patterns.ts';
 import { freePort, isOneLine, payloadBytes, removeTempDirs, runCli, runCliInShell, sha256, startFixture, tempDir, type Fixture } from './helpers.ts';
 
 let fx: Fixture;

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer, type ServerHandle, type ServerOptions } from '../../src/server/server.ts';
-import { createPayloadReader, type PatternName } from '../../src/shared/payload.ts';
+import { createPayloadReader, type PatternName } from '../../src/payload/patterns.ts';
 
 /** The CLI launcher. */
 export const BIN = fileURLToPath(new URL('../../bin/loopssh.js', import.meta.url));

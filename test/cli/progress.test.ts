@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startServer, type ServerHandle } from '../../src/server/index.ts';
-import { createLogger } from '../../src/shared/log.ts';
+import { createLogger } from '../../src/server/log.ts';
 import { expectedDigest, tempDir } from '../helpers/fixture.ts';
 import { runProcess } from '../helpers/run-process.ts';
 

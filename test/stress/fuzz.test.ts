@@ -18,9 +18,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionError, type Connection } from '../../src/client/index.ts';
 import { HELP_TEXT, parsePayloadCommand } from '../../src/server/builtins.ts';
 import type { ExitStatus } from '../../src/server/channel-output.ts';
-import { CommandLineError, splitCommand } from '../../src/shared/command-line.ts';
-import { UsageError } from '../../src/shared/flags.ts';
-import { payloadDigest, type PayloadSpec } from '../../src/shared/payload.ts';
+import { CommandLineError, splitCommand } from '../../src/openssh/command-line.ts';
+import { UsageError } from '../../src/util/flags.ts';
+import { payloadDigest, type PayloadSpec } from '../../src/payload/patterns.ts';
 import { expectedDigest, sha256, startFixture, type Fixture } from '../helpers/fixture.ts';
 import { rawConnect, rawExec, runPool, withTimeout, type RawResult } from '../helpers/load.ts';
 

@@ -9,7 +9,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectedDigest, startFixture, type Fixture } from '../helpers/fixture.ts';
-import { fingerprint } from '../../src/shared/keys.ts';
+import { fingerprint } from '../../src/openssh/key-format.ts';
 import { withTimeout } from '../helpers/load.ts';
 
 const LOGIN_GRACE_MS = 500;

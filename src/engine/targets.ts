@@ -16,7 +16,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
-import type { FlushTracker } from '../shared/flush-tracker.js';
+import type { FlushTracker } from './flush-tracker.js';
 import { FdWriteStream } from './fd-writer.js';
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CommandLineError, joinCommand, MAX_COMMAND_LENGTH, quoteWord, splitCommand } from '../../src/shared/command-line.ts';
+import { CommandLineError, joinCommand, MAX_COMMAND_LENGTH, quoteWord, splitCommand } from '../../src/openssh/command-line.ts';
 
 describe('splitCommand', () => {
   it('an empty or blank string has no words', () => {

@@ -85,5 +85,3 @@ export function parseInteger(text: string, name: string, min: number, max: numbe
   }
   return n;
 }
-
-export { clip } from './text.js';
