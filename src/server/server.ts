@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isIP, type Socket } from 'node:net';
+import { createServer as createNetServer, isIP, type Socket } from 'node:net';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { PassThrough, Writable } from 'node:stream';
 import ssh2 from 'ssh2';
@@ -21,6 +21,7 @@ import { opensshArgs } from '../openssh/ssh-args.js';
 import { createLogger, type Logger } from '../server/log.js';
 import { BUILTINS, helpCommand } from './builtins.js';
 import { ChannelClosedError, ChannelOutput, ChannelStalledError, type ExitStatus } from './channel-output.js';
+import { disconnectTooManyConnections, onPeerClosedChannel, patchServerConnection } from '../ssh2/index.js';
 import { DEFAULT_LIMITS, type CommandContext, type CommandHandler, type CommandResult, type ServerLimits } from './commands.js';
 
 const { Server: SshServer, utils } = ssh2;
@@ -190,7 +191,8 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
   commands.help ??= helpCommand(Object.keys(options.commands ?? {}));
   const seen: ServerRecord = { connections: [], authAttempts: [], commands: [], refused: 0 };
 
-  const live = new Set<Connection>();
+  /** Connections past the limit check, with their sockets. */
+  const live = new Map<Connection, Socket | undefined>();
   const running = new Set<Promise<void>>();
   let stopping = false;
 
@@ -199,8 +201,12 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
   // an unfinished handshake would otherwise hold a socket forever.
   const raw = new Set<Socket>();
   const graceTimers = new WeakMap<Socket, NodeJS.Timeout>();
+  // ssh2 reports ip:port, not the socket: the socket is found by that pair.
+  const socketsByPeer = new Map<string, Socket>();
   const onRawSocket = (socket: Socket): void => {
     raw.add(socket);
+    const peerKey = `${socket.remoteAddress}:${socket.remotePort}`;
+    socketsByPeer.set(peerKey, socket);
     // Nagle would hold back window adjusts and the last small packets.
     socket.setNoDelay(true);
     // Every channel of the connection may wait for the socket's 'drain'.
@@ -214,33 +220,34 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
     socket.once('close', () => {
       clearTimeout(timer);
       raw.delete(socket);
+      if (socketsByPeer.get(peerKey) === socket) socketsByPeer.delete(peerKey);
     });
+    server.injectSocket(socket);
   };
 
-  const server = new SshServer({ hostKeys: [keys.hostKey], algorithms: options.algorithms, ident: 'loopssh' }, (client, info) => {
+  // Compression is off unless asked for: on loopback it costs CPU and buys nothing.
+  const algorithms: Algorithms = { compress: ['none'], ...options.algorithms };
+  const server = new SshServer({ hostKeys: [keys.hostKey], algorithms, ident: 'loopssh' }, (client, info) => {
+    patchServerConnection(client);
+    const sock = socketsByPeer.get(`${info.ip}:${info.port}`);
     if (stopping || live.size >= limits.maxConnections) {
       seen.refused++;
       log.warn({ remote: `${info.ip}:${info.port}`, limit: limits.maxConnections }, 'connection refused: limit reached');
       client.on('error', () => {});
       // SSH_DISCONNECT_TOO_MANY_CONNECTIONS (RFC 4253 §11.1), so clients can say why.
-      const internals = client as unknown as { _protocol?: { disconnect(reason: number): void }; _sock?: Socket };
-      if (internals._protocol && internals._sock) {
-        internals._protocol.disconnect(12);
-        internals._sock.end();
-      } else client.end();
+      disconnectTooManyConnections(client);
       return;
     }
-    live.add(client);
+    live.set(client, sock);
     const record: ServerRecord['connections'][number] = { remoteAddress: info.ip, remotePort: info.port };
     seen.connections.push(record);
-    handleConnection(client, record);
+    handleConnection(client, record, sock);
   });
 
-  function handleConnection(client: Connection, record: ServerRecord['connections'][number]): void {
+  function handleConnection(client: Connection, record: ServerRecord['connections'][number], sock: Socket | undefined): void {
     let failures = 0;
     let user = '';
     let channels = 0;
-    const sock = (client as unknown as { _sock?: Socket })._sock;
     if (limits.idleTimeoutMs > 0 && sock) {
       // Socket timeouts restart on any traffic, so this fires only when the peer is silent.
       sock.setTimeout(limits.idleTimeoutMs, () => {
@@ -317,7 +324,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
         session.on('exec', (acceptExec, _rejectExec, info) => {
           const channel = acceptExec();
           channel.on('close', release);
-          const task = runCommand(client, channel, info.command, user, { ...env }).catch((err: unknown) =>
+          const task = runCommand(sock, channel, info.command, user, { ...env }).catch((err: unknown) =>
             log.error({ err }, 'command runner failed'),
           );
           running.add(task);
@@ -342,7 +349,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
     return false;
   }
 
-  async function runCommand(client: Connection, channel: ServerChannel, command: string, user: string, env: Record<string, string>): Promise<void> {
+  async function runCommand(sock: Socket | undefined, channel: ServerChannel, command: string, user: string, env: Record<string, string>): Promise<void> {
     const output = new ChannelOutput(channel, limits.stallTimeoutMs);
     const abort = new AbortController();
     channel.once('close', () => abort.abort(new ChannelClosedError()));
@@ -380,17 +387,13 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
     // which a handler that never reads stdin would hold back forever. So the
     // peer's CHANNEL_CLOSE (or a dead connection) aborts the handler here and
     // discards the unread stdin.
-    const internals = channel as unknown as { push(chunk: unknown, encoding?: BufferEncoding): boolean; incoming: { state: string } };
-    const push = internals.push.bind(channel);
-    internals.push = (chunk, encoding) => {
-      if (chunk === null && internals.incoming.state === 'closed' && !abort.signal.aborted) {
-        abort.abort(new ChannelClosedError());
-        channel.unpipe(stdin);
-        stdin.destroy();
-        channel.resume();
-      }
-      return push(chunk, encoding);
-    };
+    onPeerClosedChannel(channel, () => {
+      if (abort.signal.aborted) return;
+      abort.abort(new ChannelClosedError());
+      channel.unpipe(stdin);
+      stdin.destroy();
+      channel.resume();
+    });
     const stdout = outputWritable(output, 'stdout');
     const stderr = outputWritable(output, 'stderr');
     const ctx: CommandContext = {
@@ -410,7 +413,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
       },
       dropConnection: () => {
         dropped = true;
-        (client as unknown as { _sock?: { destroy(): void } })._sock?.destroy();
+        sock?.destroy();
       },
     };
     let status: ExitStatus;
@@ -439,16 +442,17 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
     await output.finish(status);
   }
 
-  (server as unknown as { _srv: import('node:net').Server })._srv.on('connection', onRawSocket);
+  // loopssh owns the listening socket and hands each accepted one to ssh2.
+  const listener = createNetServer(onRawSocket);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
+    listener.once('error', reject);
+    listener.listen(options.port ?? 0, host, () => {
+      listener.off('error', reject);
       resolve();
     });
   });
-  server.on('error', (err: Error) => log.error({ err }, 'server error'));
-  const address = server.address();
+  listener.on('error', (err: Error) => log.error({ err }, 'server error'));
+  const address = listener.address();
   const port = typeof address === 'object' && address ? address.port : (options.port ?? 0);
   if (host !== '127.0.0.1' && host !== '::1' && host !== 'localhost') {
     log.warn({ host, port }, `listening on ${host}, which is not loopback: reachable from other machines`);
@@ -458,7 +462,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
   const stop = (stopOptions: StopOptions = {}): Promise<void> => {
     stopped ??= (async () => {
       stopping = true;
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => listener.close(() => resolve()));
       const graceMs = stopOptions.graceMs ?? 5000;
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -466,13 +470,13 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
         new Promise((resolve) => (timer = setTimeout(resolve, graceMs))),
       ]);
       clearTimeout(timer);
-      const sockets = [...live].map(
+      const sockets = [...live.keys()].map(
         (client) =>
           new Promise<void>((resolve) => {
             client.once('close', () => resolve());
             client.end();
             // A peer that does not answer the disconnect is cut after a moment.
-            setTimeout(() => (client as unknown as { _sock?: { destroy(): void } })._sock?.destroy(), 1000).unref();
+            setTimeout(() => live.get(client)?.destroy(), 1000).unref();
           }),
       );
       await Promise.all(sockets);
