@@ -258,6 +258,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
 
     client.on('error', (err) => log.info({ err: err.message, remote: record.remoteAddress }, 'connection error'));
     client.on('close', () => live.delete(client));
+    client.on('rekey', () => log.debug({ remote: record.remoteAddress }, 'keys re-exchanged'));
 
     client.on('authentication', (ctx: AuthContext) => {
       // Past the limit nothing more is checked or recorded: requests already
@@ -291,6 +292,11 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
 
     client.on('ready', () => {
       if (sock) clearTimeout(graceTimers.get(sock));
+      if (limits.rekeyIntervalMs > 0) {
+        const rekey = setInterval(() => client.rekey(), limits.rekeyIntervalMs);
+        rekey.unref();
+        client.once('close', () => clearInterval(rekey));
+      }
       client.on('session', (accept, reject) => {
         if (stopping || channels >= limits.maxChannelsPerConnection) {
           reject();
