@@ -4,7 +4,8 @@
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { DEFAULT_KEYS_DIR } from '../openssh/key-dir.js';
-import { startServer, type ServerOptions } from '../server/server.js';
+import { startServer } from '../server/server.js';
+import type { ServerOptions } from '../server/types.js';
 import { DEFAULT_LIMITS, type ServerLimits } from '../server/commands.js';
 import { flagTable, parseInteger, parseSizeFlag, UsageError, type FlagTable, type FlagValues } from '../util/flags.js';
 import { clip } from '../util/text.js';
