@@ -2,7 +2,6 @@
  * What a command handler sees, and how its result becomes an exit status.
  */
 import type { Readable, Writable } from 'node:stream';
-import type { UsageError } from '../util/flags.js';
 import type { ChannelOutput, ExitStatus } from './channel-output.js';
 
 export type { ExitStatus } from './channel-output.js';
@@ -23,6 +22,12 @@ export interface ServerLimits {
   maxAuthTries: number;
   /** A channel whose peer takes no data (no window) for this long is closed, in ms; 0 = never. Default 60 000. */
   stallTimeoutMs: number;
+  /**
+   * The server starts a key re-exchange this often on each connection, in ms
+   * (the time half of OpenSSH's RekeyLimit); 0 = never (ssh2 never starts
+   * one; the peer still may). Default 0.
+   */
+  rekeyIntervalMs: number;
 }
 
 /** The defaults of {@link ServerLimits}. */
@@ -34,6 +39,7 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   idleTimeoutMs: 0,
   maxAuthTries: 6,
   stallTimeoutMs: 60_000,
+  rekeyIntervalMs: 0,
 });
 
 /** Everything a command handler gets. */
@@ -70,7 +76,7 @@ export interface CommandContext {
 
 /**
  * What a handler returns: nothing (exit 0), an exit code, or
- * `{ signal: 'TERM' }`. Throwing a {@link UsageError} exits 2 with its
+ * `{ signal: 'TERM' }`. Throwing a `UsageError` (util/flags) exits 2 with its
  * message; any other error exits 1.
  */
 export type CommandResult = void | number | ExitStatus;
