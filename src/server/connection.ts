@@ -53,6 +53,8 @@ export function serveConnection(scope: ConnectionScope, client: Connection, info
     if (ctx.method !== 'none' && !(isQuery && accepted)) scope.recorder.authAttempt({ user: recordedUser(ctx.username), method: ctx.method, accepted });
     if (accepted) {
       if (!isQuery) {
+        // Only now does the connection count toward maxConnections.
+        if (!gate.logIn(client, log)) return;
         user = ctx.username;
         record.user = recordedUser(user);
       }
@@ -69,7 +71,6 @@ export function serveConnection(scope: ConnectionScope, client: Connection, info
   });
 
   client.on('ready', () => {
-    gate.loggedIn(sock);
     if (limits.rekeyIntervalMs > 0) {
       const rekey = setInterval(() => client.rekey(), limits.rekeyIntervalMs);
       rekey.unref();
