@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { ConnectionError, RunError, TargetError, ChannelLostError, type ConnectOptions } from '../client/index.js';
 import { knownHostsLine } from '../openssh/known-hosts.js';
 import { UsageError, parseFlags, parseInteger, type FlagKind, type FlagSpec, type ParsedFlags } from '../util/flags.js';
-import { DEFAULT_KEYS_DIR, ensureKeyDir } from '../openssh/key-dir.js';
+import { DEFAULT_KEYS_DIR, ensureKeyDir, folderHostPublicKey } from '../openssh/key-dir.js';
 import { KeyFileError } from '../openssh/key-format.js';
 import { SizeError } from '../util/size.js';
 
@@ -37,7 +37,7 @@ export const CONNECTION_HELP = `connection:
   --host-key SHA256:..  pin the server's host key fingerprint
   --known-hosts FILE    check the host key against this known_hosts file
                         (default: ~/.ssh/known_hosts, plus, for a loopback
-                        host, KEYS/host_ed25519.pub: loopssh serve's own key)
+                        host, the key of KEYS/host_ed25519: loopssh serve's own)
   --keys DIR            key folder (default: the package's keys/)
   --cipher NAME         e.g. aes128-gcm@openssh.com, chacha20-poly1305@openssh.com`;
 
@@ -66,8 +66,9 @@ export async function connectOptions(values: Map<string, string | true>, default
     // Like ssh: the user's known_hosts; and loopssh's own server key on loopback.
     const userFile = join(homedir(), '.ssh', 'known_hosts');
     let text = existsSync(userFile) ? readFileSync(userFile, 'utf8') : '';
-    const ownPub = join(keysDir, 'host_ed25519.pub');
-    if (isLoopback(host) && existsSync(ownPub)) text += `\n${knownHostsLine(host, port, readFileSync(ownPub, 'utf8').trim())}\n`;
+    // Derived from the private key: a host_ed25519.pub that says otherwise is not trusted.
+    const own = isLoopback(host) ? folderHostPublicKey(keysDir) : undefined;
+    if (own !== undefined) text += `\n${knownHostsLine(host, port, own)}\n`;
     options.knownHosts = text;
   }
   return options;
