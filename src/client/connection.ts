@@ -88,6 +88,12 @@ export interface RunOptions {
   maxBuffer?: number;
   /** Compute the SHA-256 of stdout and stderr as they arrive (`result.stdoutSha256`). Default false. */
   hash?: boolean;
+  /**
+   * File targets: fsync the complete file before renaming it into place, then
+   * its folder, so the output survives a power loss. Default false (the run
+   * resolves when the kernel has every byte).
+   */
+  fsync?: boolean;
   /** Give up waiting for targets to flush after this long once the channel closed, in ms. Default: wait. */
   flushTimeoutMs?: number;
   /**
@@ -304,7 +310,7 @@ export class Connection implements AsyncDisposable {
     const facts: RunFacts = { command: cmd, exitCode: null, signal: null, stdoutBytes: 0, stderrBytes: 0, durationMs: 0 };
     const snapshot = (): RunFacts => ({ ...facts, durationMs: Math.round(performance.now() - started) });
     const naive = options.naive === true;
-    const sinkOptions = { maxBuffer: options.maxBuffer ?? DEFAULT_MAX_BUFFER, naive };
+    const sinkOptions = { maxBuffer: options.maxBuffer ?? DEFAULT_MAX_BUFFER, naive, fsync: options.fsync === true };
     options.signal?.throwIfAborted();
 
     const sinks: OutputSink[] = [];

@@ -174,4 +174,15 @@ describe.concurrent('loopssh serve', () => {
     expect(second.stderr).toMatch(/^loopssh: .*(EADDRINUSE|in use)/);
     expect((await exitWithin(first.done, 10_000))?.code).toBe(0);
   });
+
+  // loopssh issue 13, point 7: pino's own throw for an unknown level is a multi-line stack.
+  it('a LOOPSSH_LOG_LEVEL pino does not know exits 2 with one line naming it, no stack trace', async ({ expect }) => {
+    const keys = join(tempDir(), 'keys');
+    const r = await runCli(['serve', '--port', '0', '--keys', keys], { env: { LOOPSSH_LOG_LEVEL: 'loud' }, timeoutMs: 20_000 });
+    expect(r.timedOut).toBe(false);
+    expect(r.code).toBe(2);
+    expect(r.stderr).not.toContain('    at ');
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^loopssh: LOOPSSH_LOG_LEVEL must be one of .*; got 'loud'$/m);
+  });
 });
