@@ -22,6 +22,12 @@ export interface ServerLimits {
   maxAuthTries: number;
   /** A channel whose peer takes no data (no window) for this long is closed, in ms; 0 = never. Default 60 000. */
   stallTimeoutMs: number;
+  /**
+   * The server starts a key re-exchange this often on each connection, in ms
+   * (the time half of OpenSSH's RekeyLimit); 0 = never (ssh2 never starts
+   * one; the peer still may). Default 0.
+   */
+  rekeyIntervalMs: number;
 }
 
 /** The defaults of {@link ServerLimits}. */
@@ -33,6 +39,7 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   idleTimeoutMs: 0,
   maxAuthTries: 6,
   stallTimeoutMs: 60_000,
+  rekeyIntervalMs: 0,
 });
 
 /** Everything a command handler gets. */

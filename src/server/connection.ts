@@ -4,9 +4,9 @@
  * per-connection channel limit.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Socket } from 'node:net';
 import type { AuthContext, ClientInfo, Connection, Session } from 'ssh2';
 import type { ParsedKey } from '../openssh/key-format.js';
+import { connectionSocket } from '../ssh2/index.js';
 import { runCommand, refuseShell, type ExecScope } from './exec.js';
 import type { AcceptGate } from './listener.js';
 import type { ServerOptions, ServerRecord } from './types.js';
@@ -31,10 +31,11 @@ export function serveConnection(scope: ConnectionScope, client: Connection, info
   let failures = 0;
   let user = '';
   let channels = 0;
-  const sock = (client as unknown as { _sock?: Socket })._sock;
+  const sock = connectionSocket(client);
   gate.watchIdle(sock, log);
 
   client.on('error', (err) => log.info({ err }, 'connection error'));
+  client.on('rekey', () => log.debug({}, 'keys re-exchanged'));
 
   client.on('authentication', (ctx: AuthContext) => {
     // Past the limit nothing more is checked or recorded: requests already
@@ -68,6 +69,11 @@ export function serveConnection(scope: ConnectionScope, client: Connection, info
 
   client.on('ready', () => {
     gate.loggedIn(sock);
+    if (limits.rekeyIntervalMs > 0) {
+      const rekey = setInterval(() => client.rekey(), limits.rekeyIntervalMs);
+      rekey.unref();
+      client.once('close', () => clearInterval(rekey));
+    }
     const execScope: ExecScope = { ...scope, log: log.child({ user }) };
     client.on('session', (accept, reject) => {
       if (gate.stopping || channels >= limits.maxChannelsPerConnection) {

@@ -8,6 +8,7 @@ import type { Connection, ServerChannel } from 'ssh2';
 import { splitCommand, CommandLineError } from '../openssh/command-line.js';
 import { UsageError } from '../util/flags.js';
 import { clip } from '../util/text.js';
+import { connectionSocket, onPeerClosedChannel } from '../ssh2/index.js';
 import type { ServerLogger } from './log.js';
 import { BUILTINS, helpCommand } from './builtins.js';
 import { ChannelClosedError, ChannelOutput, ChannelStalledError, type ExitStatus } from './channel-output.js';
@@ -89,17 +90,13 @@ export async function runCommand(
   // which a handler that never reads stdin would hold back forever. So the
   // peer's CHANNEL_CLOSE (or a dead connection) aborts the handler here and
   // discards the unread stdin.
-  const internals = channel as unknown as { push(chunk: unknown, encoding?: BufferEncoding): boolean; incoming: { state: string } };
-  const push = internals.push.bind(channel);
-  internals.push = (chunk, encoding) => {
-    if (chunk === null && internals.incoming.state === 'closed' && !abort.signal.aborted) {
-      abort.abort(new ChannelClosedError());
-      channel.unpipe(stdin);
-      stdin.destroy();
-      channel.resume();
-    }
-    return push(chunk, encoding);
-  };
+  onPeerClosedChannel(channel, () => {
+    if (abort.signal.aborted) return;
+    abort.abort(new ChannelClosedError());
+    channel.unpipe(stdin);
+    stdin.destroy();
+    channel.resume();
+  });
   const stdout = outputWritable(output, 'stdout');
   const stderr = outputWritable(output, 'stderr');
   const ctx: CommandContext = {
@@ -119,7 +116,7 @@ export async function runCommand(
     },
     dropConnection: () => {
       dropped = true;
-      (client as unknown as { _sock?: { destroy(): void } })._sock?.destroy();
+      connectionSocket(client)?.destroy();
     },
   };
   let status: ExitStatus;
