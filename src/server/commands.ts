@@ -54,13 +54,17 @@ export interface CommandContext {
   readonly user: string;
   /** The client's stdin; ends at the client's EOF. */
   readonly stdin: Readable;
-  /** Backpressured, lossless stdout (any mix with stderr is safe). */
+  /**
+   * Backpressured, lossless stdout (any mix with stderr is safe). Once the
+   * client is gone, writes fail (the error reaches their callbacks and
+   * {@link signal} aborts); the failure never escapes as an unhandled 'error'.
+   */
   readonly stdout: Writable;
   /** Backpressured, lossless stderr. */
   readonly stderr: Writable;
   /** The low-level writer behind stdout/stderr: `await output.write('stdout', buf)`. */
   readonly output: ChannelOutput;
-  /** Aborted when the channel closes or the server stops. */
+  /** Aborted when the channel closes, the connection is lost, or an output write fails. */
   readonly signal: AbortSignal;
   /** The server's limits, for handlers that size their output. */
   readonly limits: Readonly<ServerLimits>;

@@ -12,6 +12,7 @@ const SERVER = [
   'ChannelOutput',
   'ChannelStalledError',
   'DEFAULT_LIMITS',
+  'DEFAULT_RECORD_LIMIT',
   'EXIT_SIGNALS',
   'UsageError',
   'startServer',
