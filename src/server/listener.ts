@@ -13,7 +13,7 @@ import type { Connection, ClientInfo, Server } from 'ssh2';
 import { UsageError } from '../util/flags.js';
 import { clip } from '../util/text.js';
 import { connectionSocket, disconnectTooManyConnections } from '../ssh2/index.js';
-import type { Logger } from './log.js';
+import type { ServerLogger } from './log.js';
 import type { MaxStartups, ServerLimits } from './commands.js';
 import type { ServerRecord } from './types.js';
 
@@ -67,7 +67,7 @@ export class AcceptGate {
 
   constructor(
     private readonly limits: Readonly<ServerLimits>,
-    private readonly log: Logger,
+    private readonly log: ServerLogger,
     private readonly seen: ServerRecord,
     /** Uniform in [0, 1), for the early drop; tests may pass their own. */
     private readonly random: () => number = Math.random,
@@ -111,7 +111,7 @@ export class AcceptGate {
    * and ends its login grace time; at the limit it is refused with
    * TOO_MANY_CONNECTIONS instead and this returns false.
    */
-  logIn(client: Connection, log: Logger): boolean {
+  logIn(client: Connection, log: ServerLogger): boolean {
     if (this.#authenticated.size >= this.limits.maxConnections) {
       this.#refuse(client, undefined, 'connection refused: limit reached', log);
       return false;
@@ -124,7 +124,7 @@ export class AcceptGate {
   }
 
   /** Closes `sock` after `idleTimeoutMs` without traffic, if that limit is set. */
-  watchIdle(sock: Socket | undefined, log: Logger): void {
+  watchIdle(sock: Socket | undefined, log: ServerLogger): void {
     const { idleTimeoutMs } = this.limits;
     if (idleTimeoutMs <= 0 || !sock) return;
     // Socket timeouts restart on any traffic, so this fires only when the peer is silent.
@@ -155,7 +155,7 @@ export class AcceptGate {
     for (const socket of this.#raw) socket.destroy();
   }
 
-  #refuse(client: Connection, remote: string | undefined, why: string, log: Logger = this.log): void {
+  #refuse(client: Connection, remote: string | undefined, why: string, log: ServerLogger = this.log): void {
     this.seen.refused++;
     log.warn({ remote, limit: this.limits.maxConnections }, why);
     client.on('error', () => {});
