@@ -1,6 +1,7 @@
 /**
  * The `loopssh` command line: a thin layer over the library API.
  */
+import { auditCommand, AUDIT_HELP } from './audit.js';
 import { reportError, EXIT_USAGE } from './common.js';
 import { demoCommand, DEMO_HELP } from './demo.js';
 import { execCommand, EXEC_HELP, getCommand, GET_HELP } from './run.js';
@@ -12,6 +13,7 @@ usage:
   loopssh serve [options]               run the server (default 127.0.0.1:2222)
   loopssh exec [options] -- COMMAND...  run a command on any SSH server
   loopssh get SIZE [options]            fetch a payload and verify it byte for byte
+  loopssh audit [options] -- CLIENT...  check an SSH client for lost output
   loopssh demo                          the tracked vs naive close, side by side
   loopssh help [COMMAND]                help for a command
 
@@ -22,6 +24,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help:
   serve: { run: serveCommand, help: SERVE_HELP },
   exec: { run: execCommand, help: EXEC_HELP },
   get: { run: getCommand, help: GET_HELP },
+  audit: { run: auditCommand, help: AUDIT_HELP },
   demo: { run: demoCommand, help: DEMO_HELP },
 };
 

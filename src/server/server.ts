@@ -53,6 +53,21 @@ export interface ServerOptions {
   logger?: Logger;
   /** ssh2 algorithm overrides (ciphers, kex, …). */
   algorithms?: Algorithms;
+  /**
+   * Test hook for behaviours no command handler can express (exit-status
+   * before data, CHANNEL_CLOSE without EOF, a rekey mid-transfer): called for
+   * each exec request before the built-in runner; return true to own the
+   * channel from then on. `loopssh audit` uses it (src/audit/behaviours.ts).
+   */
+  takeOverExec?: (request: RawExecRequest) => boolean;
+}
+
+/** What {@link ServerOptions.takeOverExec} gets: the accepted ssh2 exec channel and its connection. */
+export interface RawExecRequest {
+  command: string;
+  user: string;
+  channel: ServerChannel;
+  connection: Connection;
 }
 
 /** One authentication attempt the server saw. */
@@ -317,6 +332,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
         session.on('exec', (acceptExec, _rejectExec, info) => {
           const channel = acceptExec();
           channel.on('close', release);
+          if (options.takeOverExec?.({ command: info.command, user, channel, connection: client })) return;
           const task = runCommand(client, channel, info.command, user, { ...env }).catch((err: unknown) =>
             log.error({ err }, 'command runner failed'),
           );
