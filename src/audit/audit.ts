@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer } from '../server/server.js';
 import { UsageError } from '../shared/flags.js';
-import { createLogger } from '../shared/log.js';
 import { AUDIT_COMMANDS, takeOverAuditExec } from './behaviours.js';
 import { fillTemplate, PLACEHOLDERS, runClient, type Placeholders, type RunOutcome } from './client-run.js';
 import { worse, type Verdict } from './judge.js';
 import { DEFAULT_PACE, makeFifo, READERS, type ReaderName, type ReaderPace } from './readers.js';
+import { createServerLog } from './server-log.js';
 import { SCENARIOS, type ExpectedExit, type Scenario } from './scenarios.js';
 
 /** Options of {@link audit}. */
@@ -99,12 +99,18 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   const date = new Date().toISOString();
 
   const dir = mkdtempSync(join(tmpdir(), 'loopssh-audit-'));
+  const serverLog = createServerLog();
   const server = await startServer({
     host: '127.0.0.1',
     port: 0,
-    logger: createLogger('silent'),
+    logger: serverLog.logger,
     commands: AUDIT_COMMANDS,
     takeOverExec: takeOverAuditExec,
+    // No compression: ssh2 1.17 fails a rekey on a zlib connection (measured
+    // with AsyncSSH, which asks for zlib@openssh.com: the server sent
+    // KEY_EXCHANGE_FAILED, then threw 'Invalid Zlib instance'). The audit's
+    // server must be sound so a failure is the client's.
+    algorithms: { compress: ['none'] },
   });
   try {
     const creds = server.clientOptions();
@@ -128,6 +134,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
       });
       const outcomes: RunOutcome[] = [];
       for (let i = 1; i <= runs; i++) {
+        serverLog.take();
         const outcome = await runClient({
           argv,
           scenario,
@@ -137,6 +144,9 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
           outFile: writesOut ? out : undefined,
           timeoutMs: options.timeoutMs ?? scenario.timeoutMs,
         });
+        // pino writes its destination asynchronously: let it deliver first.
+        await new Promise((resolve) => setImmediate(resolve));
+        outcome.serverLog = serverLog.take();
         outcomes.push(outcome);
         options.onRun?.(scenario, i, outcome);
       }

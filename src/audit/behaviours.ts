@@ -116,8 +116,13 @@ export function takeOverAuditExec(request: RawExecRequest): boolean {
   // Nothing reads stdin here; ssh2 emits 'close' only once it is drained.
   channel.resume();
   behaviour(channel, argv, request).catch(() => {
-    // The client went away mid-behaviour: nothing is left to tell it.
-    channel.close();
+    // The client went away mid-behaviour: nothing is left to tell it, and
+    // ssh2 may throw from close() on a broken connection.
+    try {
+      channel.close();
+    } catch {
+      // the connection is gone already
+    }
   });
   return true;
 }

@@ -42,6 +42,8 @@ export interface RunOutcome {
   stderrHead?: string;
   end: ClientEnd;
   ms: number;
+  /** What the audit's server logged during the run (connection errors): a loss it caused is not the client's. */
+  serverLog?: string[];
 }
 
 /** Inputs of {@link runClient}. */

@@ -15,14 +15,14 @@ export type ReaderName = (typeof READERS)[number];
 
 /** Pace settings of the readers. */
 export interface ReaderPace {
-  /** `slow`: bytes per second. Default 1 MiB/s. */
+  /** `slow`: bytes per second. Default 64 KiB/s (160 KiB take 2.5 s). */
   slowBytesPerSecond: number;
   /** `stalled-then-fast` and `one-byte-then-sleep`: the stall, in ms. Default 2000. */
   stallMs: number;
 }
 
 /** Default {@link ReaderPace}. */
-export const DEFAULT_PACE: Readonly<ReaderPace> = Object.freeze({ slowBytesPerSecond: 1024 * 1024, stallMs: 2000 });
+export const DEFAULT_PACE: Readonly<ReaderPace> = Object.freeze({ slowBytesPerSecond: 64 * 1024, stallMs: 2000 });
 
 /** What a reader does with each piece it read; the buffer is reused after it returns. */
 export type ChunkSink = (chunk: Buffer) => void;

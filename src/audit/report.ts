@@ -50,9 +50,27 @@ export function formatTable(report: AuditReport): string {
   const widths = HEADER.map((_, c) => Math.max(...rows.map((row) => (row[c] ?? '').length)));
   const line = (row: string[]): string => row.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join('  ').trimEnd();
   const out = [line(rows[0] as string[]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)];
+  const notes = serverNotes(report);
+  if (notes.length) out.push('', 'the server logged:', ...notes.map((n) => `  ${n}`));
   const failed = report.results.filter((r) => !r.passed).length;
   out.push('', report.passed ? `all ${report.results.length} scenarios exact` : `${failed} of ${report.results.length} scenarios failed`);
   return `${out.join('\n')}\n`;
+}
+
+/** `scenario run N: message` for everything the audit's server logged, deduplicated per scenario. */
+export function serverNotes(report: AuditReport): string[] {
+  const notes: string[] = [];
+  for (const r of report.results) {
+    const seen = new Set<string>();
+    r.runs.forEach((o, i) => {
+      for (const line of o.serverLog ?? []) {
+        if (seen.has(line)) continue;
+        seen.add(line);
+        notes.push(`${r.name} run ${i + 1}: ${line}`);
+      }
+    });
+  }
+  return notes;
 }
 
 /** Markdown table (README "What we found"). */

@@ -28,7 +28,7 @@ options:
   --runs N              runs per scenario (default 1)
   --reader NAME         read stdout with this reader in every scenario:
                         ${READERS.join(', ')}
-  --slow-rate RATE      the slow reader's bytes per second (default 1MiB)
+  --slow-rate RATE      the slow reader's bytes per second (default 64KiB)
   --stall-ms N          the stall of the stalled readers (default 2000)
   --timeout-ms N        per run: longer is judged 'hung' (default per scenario)
   --user NAME           {user} (default audit)

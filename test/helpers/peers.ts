@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { generateKeyPair, type KeyPair } from '../../src/shared/keys.ts';
 
 /** Peers a test can ask for. */
-export type PeerName = 'ssh' | 'ssh-keygen' | 'sshd' | 'asyncssh' | 'openssl';
+export type PeerName = 'ssh' | 'ssh-keygen' | 'sshd' | 'asyncssh' | 'paramiko' | 'openssl';
 
 const CANDIDATES: Record<PeerName, string[]> = {
   ssh: ['/usr/bin/ssh'],
@@ -21,6 +21,7 @@ const CANDIDATES: Record<PeerName, string[]> = {
   sshd: ['/usr/sbin/sshd'],
   // Debian's python3 (not a pyenv one): python3-asyncssh installs there.
   asyncssh: ['/usr/bin/python3'],
+  paramiko: ['/usr/bin/python3'],
   openssl: ['/usr/bin/openssl'],
 };
 
@@ -29,6 +30,7 @@ const INSTALL_HINT: Record<PeerName, string> = {
   'ssh-keygen': 'apt-get install openssh-client',
   sshd: 'apt-get install openssh-server',
   asyncssh: 'apt-get install python3-asyncssh',
+  paramiko: 'apt-get install python3-paramiko',
   openssl: 'apt-get install openssl',
 };
 
@@ -37,8 +39,8 @@ const found = new Map<PeerName, string | undefined>();
 function locate(name: PeerName): string | undefined {
   if (found.has(name)) return found.get(name);
   let path = CANDIDATES[name].find((p) => existsSync(p));
-  if (path && name === 'asyncssh') {
-    const probe = spawnSync(path, ['-W', 'ignore', '-c', 'import asyncssh'], { stdio: 'ignore' });
+  if (path && (name === 'asyncssh' || name === 'paramiko')) {
+    const probe = spawnSync(path, ['-W', 'ignore', '-c', `import ${name}`], { stdio: 'ignore' });
     if (probe.status !== 0) path = undefined;
   }
   found.set(name, path);
@@ -63,8 +65,9 @@ export function peer(name: PeerName): string | undefined {
 export function peerVersion(name: PeerName): string {
   const path = locate(name);
   if (!path) return 'missing';
-  if (name === 'asyncssh') {
-    return spawnSync(path, ['-W', 'ignore', '-c', 'import asyncssh; print("AsyncSSH", asyncssh.__version__)'], { encoding: 'utf8' }).stdout.trim();
+  if (name === 'asyncssh' || name === 'paramiko') {
+    const label = name === 'asyncssh' ? 'AsyncSSH' : 'paramiko';
+    return spawnSync(path, ['-W', 'ignore', '-c', `import ${name}; print("${label}", ${name}.__version__)`], { encoding: 'utf8' }).stdout.trim();
   }
   if (name === 'openssl') return spawnSync(path, ['version'], { encoding: 'utf8' }).stdout.trim();
   const r = spawnSync(path, ['-V'], { encoding: 'utf8' });
