@@ -4,8 +4,8 @@
  * Reads SIZE bytes of every pattern into one reused 256 KiB buffer, as the
  * transfer code does, and reports decimal MB/s against the 1 GB/s target.
  */
-import { createPayloadReader, PATTERNS } from '../src/shared/payload.ts';
-import { formatSize, parseSize } from '../src/shared/size.ts';
+import { createPayloadReader, PATTERNS } from '../src/payload/patterns.ts';
+import { formatSize, parseSize } from '../src/util/size.ts';
 
 const TARGET_MB_S = 1000;
 const size = parseSize(process.argv[2] ?? '2GiB');

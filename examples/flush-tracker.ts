@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { FlushTracker } from '../src/shared/flush-tracker.ts';
+import { FlushTracker } from '../src/engine/flush-tracker.ts';
 import { conclude, intoStalledPipe, linesPayload, nodeTs, report } from './lib/lesson.ts';
 
 const SIZE = 4 * 1024 * 1024;

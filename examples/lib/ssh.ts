@@ -5,8 +5,8 @@
 import ssh2 from 'ssh2';
 import { connect, type Connection } from '../../src/client/index.ts';
 import { startServer, type ServerHandle } from '../../src/server/index.ts';
-import { fingerprint, generateKeyPair } from '../../src/shared/keys.ts';
-import { createLogger } from '../../src/shared/log.ts';
+import { fingerprint, generateKeyPair } from '../../src/openssh/key-format.ts';
+import { createLogger } from '../../src/server/log.ts';
 
 /** A server, the client key it authorizes, and ways to connect. */
 export interface LessonServer extends AsyncDisposable {

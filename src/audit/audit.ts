@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer } from '../server/server.js';
-import { UsageError } from '../shared/flags.js';
+import { UsageError } from '../util/flags.js';
 import { AUDIT_COMMANDS, takeOverAuditExec } from './behaviours.js';
 import { fillTemplate, PLACEHOLDERS, runClient, type Placeholders, type RunOutcome } from './client-run.js';
 import { worse, type Verdict } from './judge.js';

@@ -7,12 +7,12 @@
  * `takeOverExec` hook. Only public ssh2 API is used here.
  */
 import type { ServerChannel } from 'ssh2';
-import { splitCommand } from '../shared/command-line.js';
-import { createPayloadReader, type PayloadSpec } from '../shared/payload.js';
-import { parseSize } from '../shared/size.js';
+import { splitCommand } from '../openssh/command-line.js';
+import { createPayloadReader, type PayloadSpec } from '../payload/patterns.js';
+import { parseSize } from '../util/size.js';
 import { ChannelOutput, type OutputStream } from '../server/channel-output.js';
 import type { CommandHandler } from '../server/commands.js';
-import type { RawExecRequest } from '../server/server.js';
+import type { RawExecRequest } from '../server/types.js';
 
 const WRITE_CHUNK = 256 * 1024;
 

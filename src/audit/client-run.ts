@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, createReadStream, rmSync } from 'node:fs';
-import { UsageError } from '../shared/flags.js';
+import { UsageError } from '../util/flags.js';
 import { StreamJudge, runVerdict, type ClientEnd, type StreamFacts, type Verdict } from './judge.js';
 import { openFifo, readWith, type ReaderName, type ReaderPace } from './readers.js';
 import type { Scenario } from './scenarios.js';

@@ -4,7 +4,7 @@
  * and the exit status against what the server sent.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { createPayloadReader, payloadDigest, type PayloadReader, type PayloadSpec } from '../shared/payload.js';
+import { createPayloadReader, payloadDigest, type PayloadReader, type PayloadSpec } from '../payload/patterns.js';
 import type { ExpectedExit } from './scenarios.js';
 
 /** Verdicts, worst first. */

@@ -5,7 +5,7 @@
  * linked from docs/close-semantics.md ("The audit's scenarios") to the trap
  * it exercises.
  */
-import type { PayloadSpec } from '../shared/payload.js';
+import type { PayloadSpec } from '../payload/patterns.js';
 import type { ReaderName } from './readers.js';
 
 const KiB = 1024;

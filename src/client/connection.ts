@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { Algorithms, ClientChannel } from 'ssh2';
-import { joinCommand } from '../shared/command-line.js';
-import { FlushTracker, FlushTimeoutError } from '../shared/flush-tracker.js';
-import { fingerprint, readPrivateKey } from '../shared/keys.js';
+import { joinCommand } from '../openssh/command-line.js';
+import { FlushTracker, FlushTimeoutError } from '../engine/flush-tracker.js';
+import { fingerprint, readPrivateKey } from '../openssh/key-format.js';
 import {
   AuthenticationError,
   ChannelLostError,
@@ -25,8 +25,8 @@ import {
   TargetError,
   type RunFacts,
 } from './errors.js';
-import { lookupHostKeys, parseKnownHosts, verifyHostKey, type KnownHostEntry } from './known-hosts.js';
-import { openSink, openSource, type InputSource, type OutputSink, type OutputTarget } from './targets.js';
+import { lookupHostKeys, parseKnownHosts, verifyHostKey, type KnownHostEntry } from '../openssh/known-hosts.js';
+import { openSink, openSource, type InputSource, type OutputSink, type OutputTarget } from '../engine/targets.js';
 
 const { Client } = ssh2;
 
@@ -88,6 +88,12 @@ export interface RunOptions {
   maxBuffer?: number;
   /** Compute the SHA-256 of stdout and stderr as they arrive (`result.stdoutSha256`). Default false. */
   hash?: boolean;
+  /**
+   * File targets: fsync the complete file before renaming it into place, then
+   * its folder, so the output survives a power loss. Default false (the run
+   * resolves when the kernel has every byte).
+   */
+  fsync?: boolean;
   /** Give up waiting for targets to flush after this long once the channel closed, in ms. Default: wait. */
   flushTimeoutMs?: number;
   /**
@@ -304,7 +310,7 @@ export class Connection implements AsyncDisposable {
     const facts: RunFacts = { command: cmd, exitCode: null, signal: null, stdoutBytes: 0, stderrBytes: 0, durationMs: 0 };
     const snapshot = (): RunFacts => ({ ...facts, durationMs: Math.round(performance.now() - started) });
     const naive = options.naive === true;
-    const sinkOptions = { maxBuffer: options.maxBuffer ?? DEFAULT_MAX_BUFFER, naive };
+    const sinkOptions = { maxBuffer: options.maxBuffer ?? DEFAULT_MAX_BUFFER, naive, fsync: options.fsync === true };
     options.signal?.throwIfAborted();
 
     const sinks: OutputSink[] = [];

@@ -3,5 +3,5 @@
  */
 export { connect, exec, Connection, type ConnectOptions, type RunOptions, type RunResult } from './connection.js';
 export * from './errors.js';
-export { MaxBufferError, type InputSource, type OutputTarget } from './targets.js';
-export { knownHostsLine, parseKnownHosts, verifyHostKey } from './known-hosts.js';
+export { MaxBufferError, type InputSource, type OutputTarget } from '../engine/targets.js';
+export { knownHostsLine, parseKnownHosts, verifyHostKey } from '../openssh/known-hosts.js';

@@ -5,7 +5,6 @@ import type { Readable, Writable } from 'node:stream';
 import type { ChannelOutput, ExitStatus } from './channel-output.js';
 
 export type { ExitStatus } from './channel-output.js';
-export { UsageError } from '../shared/flags.js';
 
 /** Limits the server enforces; every one is configurable. */
 export interface ServerLimits {
@@ -66,7 +65,7 @@ export interface CommandContext {
 
 /**
  * What a handler returns: nothing (exit 0), an exit code, or
- * `{ signal: 'TERM' }`. Throwing a {@link UsageError} exits 2 with its
+ * `{ signal: 'TERM' }`. Throwing a `UsageError` (util/flags) exits 2 with its
  * message; any other error exits 1.
  */
 export type CommandResult = void | number | ExitStatus;

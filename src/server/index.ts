@@ -1,8 +1,11 @@
 /**
  * loopssh server: `startServer()` and the command handler types.
  */
-export { startServer, DEFAULT_KEYS_DIR, type ServerOptions, type ServerHandle, type ServerRecord, type CommandRecord, type AuthRecord, type StopOptions } from './server.js';
+export { DEFAULT_KEYS_DIR } from '../openssh/key-dir.js';
+export { startServer } from './server.js';
+export type { ServerOptions, ServerHandle, ServerRecord, CommandRecord, AuthRecord, StopOptions, RawExecRequest } from './types.js';
 export { ChannelOutput, ChannelClosedError, ChannelStalledError, type ExitStatus, type OutputStream } from './channel-output.js';
-export { DEFAULT_LIMITS, EXIT_SIGNALS, UsageError, type CommandContext, type CommandHandler, type CommandResult, type ServerLimits } from './commands.js';
+export { UsageError } from '../util/flags.js';
+export { DEFAULT_LIMITS, EXIT_SIGNALS, type CommandContext, type CommandHandler, type CommandResult, type ServerLimits } from './commands.js';
 export { HELP_TEXT, parsePayloadCommand } from './builtins.js';
 export { startServerWorker, type WorkerServerHandle, type WorkerServerOptions } from './worker.js';

@@ -2,7 +2,7 @@
  * Runs inside the worker thread of startServerWorker().
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { createLogger } from '../shared/log.js';
+import { createLogger } from '../server/log.js';
 import { startServer } from './server.js';
 import type { WorkerReply, WorkerServerOptions } from './worker.js';
 

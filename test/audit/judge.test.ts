@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { StreamJudge, byteVerdict, exitMatches, runVerdict } from '../../src/audit/judge.ts';
-import type { PayloadSpec } from '../../src/shared/payload.ts';
+import type { PayloadSpec } from '../../src/payload/patterns.ts';
 
 function oracle(size: number): Buffer {
   let text = '';

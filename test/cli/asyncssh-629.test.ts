@@ -4,7 +4,7 @@
 // The loopssh CLI must deliver every byte into such a pipe; its --naive mode reproduces the loss.
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { toStalledPipe } from '../../src/cli/demo.ts';
-import { payloadDigest } from '../../src/shared/payload.ts';
+import { payloadDigest } from '../../src/payload/patterns.ts';
 import { payloadBytes, runCliInShell, sha256, startFixture, type CliResult, type Fixture } from './helpers.ts';
 
 const SIZE = 163_840; // 160 KiB, the size of the original report (169,426 B) rounded to a pipe-friendly one

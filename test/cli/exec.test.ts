@@ -4,8 +4,8 @@
 import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import { generateKeyPair } from '../../src/shared/keys.ts';
-import { payloadDigest } from '../../src/shared/payload.ts';
+import { generateKeyPair } from '../../src/openssh/key-format.ts';
+import { payloadDigest } from '../../src/payload/patterns.ts';
 import { freePort, isOneLine, payloadBytes, removeTempDirs, runCli, runCliInShell, sha256, startFixture, tempDir, type Fixture } from './helpers.ts';
 
 let fx: Fixture;
@@ -51,6 +51,20 @@ describe.concurrent('loopssh exec', () => {
     expect(sha256(data)).toBe(payloadDigest({ size, pattern: 'random', seed: '3', stream: 'stdout' }));
     expect(readdirSync(dir)).toEqual(['out.bin']);
     expect(readdirSync(dir).filter((n) => n.endsWith('.loopssh-partial'))).toEqual([]);
+  });
+
+  // loopssh issue 16: --fsync is opt-in; the fsync order itself is pinned in test/engine/targets-fsync.test.ts.
+  it('-o FILE --fsync writes the file whole and leaves no temporary sibling', async ({ expect }) => {
+    const dir = tempDir();
+    const file = join(dir, 'synced.bin');
+    const size = 2 * 1024 * 1024 + 3;
+    const r = await exec(['payload', String(size), '--pattern', 'random', '--seed', '4'], ['--fsync', '-o', file]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    const data = readFileSync(file);
+    expect(data.length).toBe(size);
+    expect(sha256(data)).toBe(payloadDigest({ size, pattern: 'random', seed: '4', stream: 'stdout' }));
+    expect(readdirSync(dir)).toEqual(['synced.bin']);
   });
 
   it('--output=FILE replaces an existing file', async ({ expect }) => {

@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import { payloadDigest } from '../../src/shared/payload.ts';
+import { payloadDigest } from '../../src/payload/patterns.ts';
 import { isOneLine, payloadBytes, removeTempDirs, runCli, sha256, startFixture, tempDir, type Fixture } from './helpers.ts';
 
 const MiB = 1024 * 1024;

@@ -10,8 +10,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, type ServerHandle, type ServerOptions } from '../../src/server/server.ts';
-import { createPayloadReader, type PatternName } from '../../src/shared/payload.ts';
+import { startServer } from '../../src/server/server.ts';
+import type { ServerHandle, ServerOptions } from '../../src/server/types.ts';
+import { createPayloadReader, type PatternName } from '../../src/payload/patterns.ts';
 
 /** The CLI launcher. */
 export const BIN = fileURLToPath(new URL('../../bin/loopssh.js', import.meta.url));

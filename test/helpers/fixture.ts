@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type Connection, type ConnectOptions } from '../../src/client/index.ts';
 import { startServer, type ServerHandle, type ServerOptions } from '../../src/server/index.ts';
-import { createLogger } from '../../src/shared/log.ts';
-import { payloadDigest, type PatternName } from '../../src/shared/payload.ts';
+import { createLogger } from '../../src/server/log.ts';
+import { payloadDigest, type PatternName } from '../../src/payload/patterns.ts';
 
 /** A running server and what a client needs to reach it. */
 export interface Fixture {

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import ssh2 from 'ssh2';
 import type { ClientChannel } from 'ssh2';
-import { fingerprint } from '../../src/shared/keys.ts';
+import { fingerprint } from '../../src/openssh/key-format.ts';
 
 const { Client } = ssh2;
 

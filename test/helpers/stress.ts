@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { startServer, type ServerHandle, type ServerOptions } from '../../src/server/index.ts';
-import { createLogger } from '../../src/shared/log.ts';
+import { createLogger } from '../../src/server/log.ts';
 import { afterEach, beforeEach } from 'vitest';
 import { startFixture, tempDir, type Fixture } from './fixture.ts';
 

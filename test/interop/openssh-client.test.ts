@@ -5,7 +5,7 @@
 import { writeFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { opensslCommand, type PatternName } from '../../src/shared/payload.ts';
+import { opensslCommand, type PatternName } from '../../src/payload/patterns.ts';
 import { expectedDigest, sha256, startFixture, type Fixture } from '../helpers/fixture.ts';
 import { keyFolder, peer, peerVersion, type KeyFolder } from '../helpers/peers.ts';
 import { pipelineDigest, runProcess } from '../helpers/run-process.ts';

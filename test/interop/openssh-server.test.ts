@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ChannelLostError, connect, HostKeyError, type Connection } from '../../src/client/index.ts';
-import { randomPatternKey } from '../../src/shared/payload.ts';
+import { randomPatternKey } from '../../src/payload/patterns.ts';
 import { expectedDigest, sha256 } from '../helpers/fixture.ts';
 import { keyFolder, peer, peerVersion, startSshd, type KeyFolder, type Sshd } from '../helpers/peers.ts';
 import { runProcess } from '../helpers/run-process.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CHUNK, parsePayloadCommand, type PayloadCommand } from '../../src/server/builtins.ts';
 import { EXIT_SIGNALS } from '../../src/server/commands.ts';
-import { UsageError } from '../../src/shared/flags.ts';
+import { UsageError } from '../../src/util/flags.ts';
 
 const LIMITS = { maxPayloadBytes: 1024 ** 4 };
 const MAX_CHUNK = 16 * 1024 * 1024;
@@ -212,7 +212,7 @@ describe('parsePayloadCommand', () => {
       expect(usageError(['1', '--chunk']).message).toBe('option --chunk needs a value for payload');
     });
 
-    // Regression (shared/flags.ts): inherited Object.prototype names pass
+    // Regression (util/flags.ts): inherited Object.prototype names pass
     // as flags and are then silently ignored.
     it('an option named like an Object.prototype member is rejected, not silently ignored', () => {
       expect(usageError(['1', '--constructor', 'x']).message).toBe("unknown option '--constructor' for payload");

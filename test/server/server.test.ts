@@ -4,8 +4,8 @@ import { pipeline } from 'node:stream/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuthenticationError, ChannelLostError, ConnectionError, HostKeyError } from '../../src/client/index.ts';
 import { UsageError, type CommandHandler } from '../../src/server/index.ts';
-import { generateKeyPair } from '../../src/shared/keys.ts';
-import { createPayloadReader } from '../../src/shared/payload.ts';
+import { generateKeyPair } from '../../src/openssh/key-format.ts';
+import { createPayloadReader } from '../../src/payload/patterns.ts';
 import { expectedDigest, sha256, startFixture, type Fixture } from '../helpers/fixture.ts';
 
 const MiB = 1024 * 1024;

@@ -12,7 +12,7 @@ import ssh2 from 'ssh2';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ChannelLostError, connect, ConnectionError, RunTimeoutError, type Connection, type RunResult } from '../../src/client/index.ts';
 import type { CommandContext } from '../../src/server/index.ts';
-import { createPayloadReader } from '../../src/shared/payload.ts';
+import { createPayloadReader } from '../../src/payload/patterns.ts';
 import { expectedDigest, startFixture, tempDir, type Fixture } from '../helpers/fixture.ts';
 import {
   BIN,
@@ -352,7 +352,7 @@ describe('stop() under load', () => {
         script,
         `import { startServer } from '${src('src/server/index.ts')}';
 import { connect } from '${src('src/client/index.ts')}';
-import { createLogger } from '${src('src/shared/log.ts')}';
+import { createLogger } from '${src('src/server/log.ts')}';
 import { Writable } from 'node:stream';
 const server = await startServer({ port: 0, logger: createLogger('silent') });
 const conns = await Promise.all([0, 1].map(() => connect(server.clientOptions())));

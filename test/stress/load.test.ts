@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connect, ConnectionError, type Connection } from '../../src/client/index.ts';
-import { payloadDigest } from '../../src/shared/payload.ts';
+import { payloadDigest } from '../../src/payload/patterns.ts';
 import { expectedDigest, startFixture, tempDir, type Fixture } from '../helpers/fixture.ts';
 import { peakRss, startServeProcess, withTimeout, type ServeProcess } from '../helpers/load.ts';
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeEach, describe, expect, test as base, type ExpectStatic } from 'vitest';
 import type { RunResult } from '../../src/client/index.ts';
-import { payloadDigest } from '../../src/shared/payload.ts';
+import { payloadDigest } from '../../src/payload/patterns.ts';
 import { expectedDigest, startFixture, tempDir, type Fixture } from '../helpers/fixture.ts';
 import {
   BIN,

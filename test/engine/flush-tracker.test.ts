@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FlushTimeoutError, FlushTracker, PrematureCloseError } from '../../src/shared/flush-tracker.ts';
+import { FlushTimeoutError, FlushTracker, PrematureCloseError } from '../../src/engine/flush-tracker.ts';
 
 let dir: string;
 beforeAll(() => {

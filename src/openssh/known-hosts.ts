@@ -1,6 +1,6 @@
 /**
- * OpenSSH `known_hosts` parsing and host key verification for the loopssh
- * client.
+ * OpenSSH `known_hosts`: writing lines, parsing files and verifying a host
+ * key against them.
  *
  * Supports the OpenSSH format: comma-separated host patterns with `*` and `?`
  * wildcards and `!` negation, `[host]:port` names for ports other than 22,
@@ -10,10 +10,7 @@
  * @module
  */
 import { createHmac } from 'node:crypto';
-import { blobKeyType, fingerprint, publicKeyBlob } from '../shared/keys.js';
-import { knownHostsName } from '../shared/openssh.js';
-
-export { knownHostsLine, knownHostsName } from '../shared/openssh.js';
+import { blobKeyType, fingerprint, publicKeyBlob } from './key-format.js';
 
 /** One comma-separated element of a plain host field. */
 export interface HostPattern {
@@ -250,3 +247,21 @@ export function verifyHostKey(opts: {
   return { ok: false, reason };
 }
 
+/**
+ * The name OpenSSH looks up in `known_hosts` for a host and port:
+ * `host` for port 22, `[host]:port` otherwise (lower-cased, as ssh does).
+ */
+export function knownHostsName(host: string, port: number): string {
+  const h = host.toLowerCase();
+  return port === 22 ? h : `[${h}]:${port}`;
+}
+
+/**
+ * A known_hosts line OpenSSH accepts for `host:port` and a public key given
+ * as an OpenSSH line or its wire blob (the comment is dropped).
+ */
+export function knownHostsLine(host: string, port: number, publicKey: string | Buffer): string {
+  const blob = publicKeyBlob(publicKey);
+  const type = blobKeyType(blob) ?? '';
+  return `${knownHostsName(host, port)} ${type} ${blob.toString('base64')}`;
+}

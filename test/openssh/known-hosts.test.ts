@@ -1,5 +1,5 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,8 +12,8 @@ import {
   lookupHostKeys,
   parseKnownHosts,
   verifyHostKey,
-} from '../../src/client/known-hosts.ts';
-import { fingerprint, generateKeyPair, type KeyPair } from '../../src/shared/keys.ts';
+} from '../../src/openssh/known-hosts.ts';
+import { fingerprint, generateKeyPair, type KeyPair } from '../../src/openssh/key-format.ts';
 
 // Independent witnesses; CI fails without them (test/helpers/peers.ts).
 const SSH_KEYGEN = peer('ssh-keygen');

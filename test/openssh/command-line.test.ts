@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CommandLineError, joinCommand, MAX_COMMAND_LENGTH, quoteWord, splitCommand } from '../../src/shared/command-line.ts';
+import { CommandLineError, joinCommand, MAX_COMMAND_LENGTH, quoteWord, splitCommand } from '../../src/openssh/command-line.ts';
 
 describe('splitCommand', () => {
   it('an empty or blank string has no words', () => {
@@ -238,7 +238,7 @@ describe('joinCommand ⇄ splitCommand', () => {
         if (w === '') empties++;
         if (w.includes("'") || w.includes('"')) withQuote++;
         if (w.includes('\n')) withNewline++;
-        if (/[^\x00-\x7f]/.test(w)) withUnicode++;
+        if ([...w].some((c) => c.charCodeAt(0) > 0x7f)) withUnicode++;
       }
       const joined = joinCommand(words);
       expect(splitCommand(joined), `case ${n}: ${JSON.stringify(words)} joined as ${JSON.stringify(joined)}`).toEqual(words);

@@ -12,7 +12,7 @@ import {
   type PatternName,
   type PayloadReader,
   type PayloadSpec,
-} from '../../src/shared/payload.ts';
+} from '../../src/payload/patterns.ts';
 
 const OPENSSL = '/usr/bin/openssl';
 const MiB = 1024 * 1024;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { clip, parseFlags, parseInteger, UsageError, type FlagSpec } from '../../src/shared/flags.ts';
+import { parseFlags, parseInteger, UsageError, type FlagSpec } from '../../src/util/flags.ts';
+import { clip } from '../../src/util/text.ts';
 
 const SPEC: FlagSpec = {
   flags: { port: 'value', output: 'value', naive: 'boolean', verbose: 'boolean' },
@@ -234,7 +235,7 @@ describe('clip', () => {
   });
 
   // Regression (same cause): DEL and C1 controls (e.g. U+009B, the 8-bit CSI that
-  // some terminals honour) are echoed raw; shared/size.ts escapes them.
+  // some terminals honour) are echoed raw; util/size.ts escapes them.
   it('escapes DEL and C1 control characters', () => {
     expect(clip('a\u007fb\u009b31mc\u0080d')).not.toMatch(/[\u007f-\u009f]/);
   });

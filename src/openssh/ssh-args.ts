@@ -2,7 +2,6 @@
  * The argv that makes OpenSSH's `ssh` talk to one server and nothing else:
  * one key, one known_hosts, strict host key checking, no agent, no config.
  */
-import { blobKeyType, publicKeyBlob } from './keys.js';
 
 /** Where the key and known_hosts for {@link opensshArgs} are. */
 export interface OpensshTarget {
@@ -32,23 +31,4 @@ export function opensshArgs(target: OpensshTarget, extra: readonly string[] = []
     '-l', target.user,
     target.host,
   ];
-}
-
-/**
- * The name OpenSSH looks up in `known_hosts` for a host and port:
- * `host` for port 22, `[host]:port` otherwise (lower-cased, as ssh does).
- */
-export function knownHostsName(host: string, port: number): string {
-  const h = host.toLowerCase();
-  return port === 22 ? h : `[${h}]:${port}`;
-}
-
-/**
- * A known_hosts line OpenSSH accepts for `host:port` and a public key given
- * as an OpenSSH line or its wire blob (the comment is dropped).
- */
-export function knownHostsLine(host: string, port: number, publicKey: string | Buffer): string {
-  const blob = publicKeyBlob(publicKey);
-  const type = blobKeyType(blob) ?? '';
-  return `${knownHostsName(host, port)} ${type} ${blob.toString('base64')}`;
 }

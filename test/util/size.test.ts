@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { formatSize, parseSize, SizeError } from '../../src/shared/size.ts';
+import { formatSize, parseSize, SizeError } from '../../src/util/size.ts';
 
 const MAX = Number.MAX_SAFE_INTEGER;
 

@@ -17,19 +17,13 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { peer } from '../helpers/peers.ts';
-import {
-  ensureKeyDir,
-  fingerprint,
-  generateKeyPair,
-  KeyFileError,
-  parseAuthorizedKeys,
-  publicKeyBlob,
-  readPrivateKey,
-} from '../../src/shared/keys.ts';
+import { parseAuthorizedKeys } from '../../src/openssh/authorized-keys.ts';
+import { ensureKeyDir } from '../../src/openssh/key-dir.ts';
+import { fingerprint, generateKeyPair, KeyFileError, publicKeyBlob, readPrivateKey } from '../../src/openssh/key-format.ts';
 
 const execFileP = promisify(execFile);
 const PROJECT_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const KEYS_MODULE = join(PROJECT_ROOT, 'src/shared/keys.ts');
+const KEYS_MODULE = join(PROJECT_ROOT, 'src/openssh/key-dir.ts');
 
 // ssh-keygen is the independent witness here; CI fails without it (test/helpers/peers.ts).
 const SSH_KEYGEN = peer('ssh-keygen');
