@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { Algorithms, ClientChannel } from 'ssh2';
+import { patchClientConnection } from '../ssh2/index.js';
 import { joinCommand } from '../openssh/command-line.js';
 import { FlushTracker, FlushTimeoutError } from '../engine/flush-tracker.js';
 import { fingerprint, readPrivateKey } from '../openssh/key-format.js';
@@ -233,6 +234,8 @@ export async function connect(options: ConnectOptions = {}): Promise<Connection>
         return false;
       },
     });
+    // Before any packet arrives: ssh2 fixes (guessed kex packets, window overruns).
+    patchClientConnection(client);
   });
 }
 

@@ -22,6 +22,12 @@ export interface ServerLimits {
   maxAuthTries: number;
   /** A channel whose peer takes no data (no window) for this long is closed, in ms; 0 = never. Default 60 000. */
   stallTimeoutMs: number;
+  /**
+   * The server starts a key re-exchange this often on each connection, in ms
+   * (the time half of OpenSSH's RekeyLimit); 0 = never (ssh2 never starts
+   * one; the peer still may). Default 0.
+   */
+  rekeyIntervalMs: number;
 }
 
 /** The defaults of {@link ServerLimits}. */
@@ -33,6 +39,7 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   idleTimeoutMs: 0,
   maxAuthTries: 6,
   stallTimeoutMs: 60_000,
+  rekeyIntervalMs: 0,
 });
 
 /** Everything a command handler gets. */
@@ -47,13 +54,17 @@ export interface CommandContext {
   readonly user: string;
   /** The client's stdin; ends at the client's EOF. */
   readonly stdin: Readable;
-  /** Backpressured, lossless stdout (any mix with stderr is safe). */
+  /**
+   * Backpressured, lossless stdout (any mix with stderr is safe). Once the
+   * client is gone, writes fail (the error reaches their callbacks and
+   * {@link signal} aborts); the failure never escapes as an unhandled 'error'.
+   */
   readonly stdout: Writable;
   /** Backpressured, lossless stderr. */
   readonly stderr: Writable;
   /** The low-level writer behind stdout/stderr: `await output.write('stdout', buf)`. */
   readonly output: ChannelOutput;
-  /** Aborted when the channel closes or the server stops. */
+  /** Aborted when the channel closes, the connection is lost, or an output write fails. */
   readonly signal: AbortSignal;
   /** The server's limits, for handlers that size their output. */
   readonly limits: Readonly<ServerLimits>;

@@ -3,7 +3,8 @@
  */
 export { DEFAULT_KEYS_DIR } from '../openssh/key-dir.js';
 export { startServer } from './server.js';
-export type { ServerOptions, ServerHandle, ServerRecord, CommandRecord, AuthRecord, StopOptions, RawExecRequest } from './types.js';
+export type { ServerOptions, ServerHandle, ServerRecord, ConnectionRecord, CommandRecord, AuthRecord, StopOptions, RawExecRequest } from './types.js';
+export { DEFAULT_RECORD_LIMIT } from './record.js';
 export { ChannelOutput, ChannelClosedError, ChannelStalledError, type ExitStatus, type OutputStream } from './channel-output.js';
 export { UsageError } from '../util/flags.js';
 export { DEFAULT_LIMITS, EXIT_SIGNALS, type CommandContext, type CommandHandler, type CommandResult, type ServerLimits } from './commands.js';
