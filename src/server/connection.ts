@@ -37,7 +37,7 @@ export function serveConnection(scope: ConnectionScope, client: Connection, info
   gate.watchIdle(sock, log);
 
   client.on('error', (err) => log.info({ err }, 'connection error'));
-  client.on('rekey', () => log.debug('keys re-exchanged'));
+  client.on('rekey', () => log.debug({}, 'keys re-exchanged'));
 
   client.on('authentication', (ctx: AuthContext) => {
     // Past the limit nothing more is checked or recorded: requests already

@@ -33,7 +33,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
   const log = options.logger ?? createLogger('warn', 'loopssh-server');
   const limits: ServerLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const host = options.host ?? '127.0.0.1';
-  if (isIP(host) === 0 && host !== 'localhost') throw new UsageError(`--host must be an IP address, not '${clip(host)}'`);
+  if (isIP(host) === 0 && host !== 'localhost') throw new UsageError(`host must be an IP address or 'localhost', not '${clip(host)}'`);
   const keys = await loadKeys(options);
   const hostKey = hostPublicKey(keys.hostKey);
   const recorder = new Recorder(options.recordLimit ?? DEFAULT_RECORD_LIMIT);

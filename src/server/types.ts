@@ -3,7 +3,7 @@
  * what it records for tests to assert on.
  */
 import type { Algorithms, Connection, ServerChannel } from 'ssh2';
-import type { Logger } from './log.js';
+import type { ServerLogger } from './log.js';
 import type { ExitStatus } from './channel-output.js';
 import type { CommandHandler, ServerLimits } from './commands.js';
 
@@ -31,8 +31,8 @@ export interface ServerOptions {
   commands?: Readonly<Record<string, CommandHandler>>;
   /** Limits; unspecified ones take {@link DEFAULT_LIMITS}. */
   limits?: Partial<ServerLimits>;
-  /** A pino logger; default: warnings and errors to stderr. */
-  logger?: Logger;
+  /** Where logs go: a pino logger or any {@link ServerLogger}; default: warnings and errors as JSON lines on stderr. */
+  logger?: ServerLogger;
   /** Entries kept per list of {@link ServerHandle.seen} (the newest); 0 keeps only the totals. Default 1000. */
   recordLimit?: number;
   /** ssh2 algorithm overrides (ciphers, kex, …). */
