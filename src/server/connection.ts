@@ -20,6 +20,7 @@ export interface ConnectionScope extends ExecScope {
   readonly users?: ServerOptions['users'];
   /** Commands still running, for stop()'s grace time. */
   readonly running: Set<Promise<void>>;
+  readonly takeOverExec?: ServerOptions['takeOverExec'];
 }
 
 /** Serves one admitted connection until it closes. */
@@ -102,6 +103,7 @@ export function serveConnection(scope: ConnectionScope, client: Connection, info
       session.on('exec', (acceptExec, _rejectExec, info) => {
         const channel = acceptExec();
         channel.on('close', release);
+        if (scope.takeOverExec?.({ command: info.command, user, channel, connection: client })) return;
         const task = runCommand(execScope, client, channel, info.command, user, { ...env }).catch((err: unknown) =>
           log.error({ err }, 'command runner failed'),
         );

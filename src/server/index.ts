@@ -3,7 +3,7 @@
  * gets and returns, and the server on a worker thread.
  */
 export { startServer } from './server.js';
-export type { ServerOptions, ServerHandle, ServerRecord, ConnectionRecord, CommandRecord, AuthRecord, StopOptions } from './types.js';
+export type { ServerOptions, ServerHandle, ServerRecord, ConnectionRecord, CommandRecord, AuthRecord, StopOptions, RawExecRequest } from './types.js';
 export type { ServerLogger } from './log.js';
 export { DEFAULT_RECORD_LIMIT } from './record.js';
 export { ChannelOutput, ChannelClosedError, ChannelStalledError, type ExitStatus, type OutputStream } from './channel-output.js';

@@ -48,6 +48,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
     passwords: options.passwords,
     users: options.users,
     running: new Set(),
+    takeOverExec: options.takeOverExec,
   };
 
   // Compression is off unless asked for: on loopback it costs CPU and buys nothing.

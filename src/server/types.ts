@@ -2,7 +2,7 @@
  * The public shapes of the embedded server: its options, its handle, and
  * what it records for tests to assert on.
  */
-import type { Algorithms } from 'ssh2';
+import type { Algorithms, Connection, ServerChannel } from 'ssh2';
 import type { ServerLogger } from './log.js';
 import type { ExitStatus } from './channel-output.js';
 import type { CommandHandler, ServerLimits } from './commands.js';
@@ -37,6 +37,21 @@ export interface ServerOptions {
   recordLimit?: number;
   /** ssh2 algorithm overrides (ciphers, kex, …). */
   algorithms?: Algorithms;
+  /**
+   * Test hook for behaviours no command handler can express (exit-status
+   * before data, CHANNEL_CLOSE without EOF, a rekey mid-transfer): called for
+   * each exec request before the built-in runner; return true to own the
+   * channel from then on. `loopssh audit` uses it (src/audit/behaviours.ts).
+   */
+  takeOverExec?: (request: RawExecRequest) => boolean;
+}
+
+/** What {@link ServerOptions.takeOverExec} gets: the accepted ssh2 exec channel and its connection. */
+export interface RawExecRequest {
+  command: string;
+  user: string;
+  channel: ServerChannel;
+  connection: Connection;
 }
 
 /** One authentication attempt the server saw. */
