@@ -9,6 +9,7 @@ import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import type { Algorithms } from 'ssh2';
+import { patchClientConnection } from '../ssh2/index.js';
 import { fingerprint, readPrivateKey } from '../openssh/key-format.js';
 import { Connection, type RunOptions, type RunResult } from './connection.js';
 import { AuthenticationError, ConnectionError, HostKeyError } from './errors.js';
@@ -167,6 +168,8 @@ export async function connect(options: ConnectOptions = {}): Promise<Connection>
         return hostKeyFailure === undefined;
       },
     });
+    // Before any packet arrives: ssh2 fixes (guessed kex packets, window overruns).
+    patchClientConnection(client);
   });
 }
 

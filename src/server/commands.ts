@@ -2,7 +2,6 @@
  * What a command handler sees, and how its result becomes an exit status.
  */
 import type { Readable, Writable } from 'node:stream';
-import type { UsageError } from '../util/flags.js';
 import type { ChannelOutput, ExitStatus } from './channel-output.js';
 
 export type { ExitStatus } from './channel-output.js';
@@ -11,8 +10,21 @@ export type { ExitStatus } from './channel-output.js';
 export interface ServerLimits {
   /** Largest `payload`/`digest` size (stdout and stderr each), in bytes. Default 64 GiB. */
   maxPayloadBytes: number;
-  /** Concurrent connections; one more is refused. Default 64. */
+  /**
+   * Concurrent authenticated connections; one more login is refused with
+   * TOO_MANY_CONNECTIONS. Connections still authenticating count toward
+   * {@link maxStartups} instead. Default 64.
+   */
   maxConnections: number;
+  /**
+   * Connections not authenticated yet, as OpenSSH's MaxStartups
+   * `start:rate:full`: from `start` on, a new TCP connection is dropped at
+   * once with probability `rate`%, rising linearly to 100% at `full`.
+   * Default 64:30:256 (OpenSSH: 10:30:100; test suites connect in bursts).
+   */
+  maxStartups: Readonly<MaxStartups>;
+  /** Time a new TCP connection has to send its SSH version line, in ms (at most loginGraceMs). Default 5 000. */
+  versionTimeoutMs: number;
   /** Concurrent channels on one connection. Default 10 (OpenSSH's MaxSessions). */
   maxChannelsPerConnection: number;
   /** Time a client has to authenticate, in ms. Default 30 000. */
@@ -23,17 +35,36 @@ export interface ServerLimits {
   maxAuthTries: number;
   /** A channel whose peer takes no data (no window) for this long is closed, in ms; 0 = never. Default 60 000. */
   stallTimeoutMs: number;
+  /**
+   * The server starts a key re-exchange this often on each connection, in ms
+   * (the time half of OpenSSH's RekeyLimit); 0 = never (ssh2 never starts
+   * one; the peer still may). Default 0.
+   */
+  rekeyIntervalMs: number;
+}
+
+/** OpenSSH's MaxStartups: unauthenticated connections from which new ones are dropped, and how often. */
+export interface MaxStartups {
+  /** Below this many, nothing is dropped. */
+  start: number;
+  /** Percentage dropped at `start`. */
+  rate: number;
+  /** At this many, every new connection is dropped. */
+  full: number;
 }
 
 /** The defaults of {@link ServerLimits}. */
 export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxPayloadBytes: 64 * 1024 ** 3,
   maxConnections: 64,
+  maxStartups: Object.freeze({ start: 64, rate: 30, full: 256 }),
+  versionTimeoutMs: 5_000,
   maxChannelsPerConnection: 10,
   loginGraceMs: 30_000,
   idleTimeoutMs: 0,
   maxAuthTries: 6,
   stallTimeoutMs: 60_000,
+  rekeyIntervalMs: 0,
 });
 
 /** Everything a command handler gets. */
@@ -48,13 +79,17 @@ export interface CommandContext {
   readonly user: string;
   /** The client's stdin; ends at the client's EOF. */
   readonly stdin: Readable;
-  /** Backpressured, lossless stdout (any mix with stderr is safe). */
+  /**
+   * Backpressured, lossless stdout (any mix with stderr is safe). Once the
+   * client is gone, writes fail (the error reaches their callbacks and
+   * {@link signal} aborts); the failure never escapes as an unhandled 'error'.
+   */
   readonly stdout: Writable;
   /** Backpressured, lossless stderr. */
   readonly stderr: Writable;
   /** The low-level writer behind stdout/stderr: `await output.write('stdout', buf)`. */
   readonly output: ChannelOutput;
-  /** Aborted when the channel closes or the server stops. */
+  /** Aborted when the channel closes, the connection is lost, or an output write fails. */
   readonly signal: AbortSignal;
   /** The server's limits, for handlers that size their output. */
   readonly limits: Readonly<ServerLimits>;
@@ -66,7 +101,7 @@ export interface CommandContext {
 
 /**
  * What a handler returns: nothing (exit 0), an exit code, or
- * `{ signal: 'TERM' }`. Throwing a {@link UsageError} exits 2 with its
+ * `{ signal: 'TERM' }`. Throwing a `UsageError` (util/flags) exits 2 with its
  * message; any other error exits 1.
  */
 export type CommandResult = void | number | ExitStatus;

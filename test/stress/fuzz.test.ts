@@ -12,7 +12,6 @@
  * FUZZ_SEED=n reruns one sequence; FUZZ_RUNS=n changes the count.
  */
 import { randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionError, type Connection } from '../../src/client/index.ts';
@@ -30,8 +29,6 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 10_000);
 const SEED = Number(process.env.FUZZ_SEED ?? 20_240_611);
 /** Exec requests up to this many bytes fit in one SSH packet for any cipher. */
 const SAFE_EXEC_BYTES = 32 * 1024;
-/** ssh2's MAX_PACKET_SIZE: an exec request this long can never fit. */
-const SSH2_MAX_PACKET = 35_000;
 const LOOPSSH_CONNECTIONS = 6;
 const RAW_CONNECTIONS = 2;
 const CHANNELS_PER_CONNECTION = 8;
