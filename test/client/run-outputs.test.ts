@@ -200,15 +200,19 @@ describe('output files (loopssh issue 15)', () => {
     expect(sha256(readFileSync(path))).toBe(sha256(OUT));
   });
 
-  it('(c) a failed rename removes the temporary files and throws a TargetError saying which file was already in place', async () => {
-    const out = join(tmp.dir, 'out.bin');
-    const err = join(tmp.dir, 'err.bin');
-    // stderr's target becomes a non-empty folder while the command runs: its rename must fail.
+  /** Runs `hold` into out.bin and err.bin; `blocked` becomes a non-empty folder meanwhile, so its rename fails. */
+  async function blockedRename(blocked: 'out.bin' | 'err.bin'): Promise<{ e: TargetError; out: string; err: string }> {
+    const [out, err] = [join(tmp.dir, 'out.bin'), join(tmp.dir, 'err.bin')];
     const e = (await holdRun(out, err, () => {
-      mkdirSync(err);
-      writeFileSync(join(err, 'x'), 'x');
+      mkdirSync(join(tmp.dir, blocked));
+      writeFileSync(join(tmp.dir, blocked, 'x'), 'x');
     })) as TargetError;
     expect(e).toBeInstanceOf(TargetError);
+    return { e, out, err };
+  }
+
+  it('(c) a failed rename removes the temporary files and throws a TargetError saying which file was already in place', async () => {
+    const { e, out, err } = await blockedRename('err.bin');
     expect(e.target).toBe(`stderr file ${err}`);
     expect(e.message).toContain(`stdout file ${out} already in place`);
     expect(readdirSync(tmp.dir).sort()).toEqual(['err.bin', 'out.bin']);
@@ -216,13 +220,7 @@ describe('output files (loopssh issue 15)', () => {
   });
 
   it('(c) when the first rename fails, nothing is put in place and nothing is left', async () => {
-    const out = join(tmp.dir, 'out.bin');
-    const err = join(tmp.dir, 'err.bin');
-    const e = (await holdRun(out, err, () => {
-      mkdirSync(out);
-      writeFileSync(join(out, 'x'), 'x');
-    })) as TargetError;
-    expect(e).toBeInstanceOf(TargetError);
+    const { e, out } = await blockedRename('out.bin');
     expect(e.message).toMatch(/nothing was put in place/);
     expect(readdirSync(tmp.dir)).toEqual(['out.bin']);
     expect(lstatSync(out).isDirectory()).toBe(true);
