@@ -10,7 +10,8 @@ import type { ParsedKey } from '../openssh/key-format.js';
 import { connectionSocket } from '../ssh2/index.js';
 import { runCommand, refuseShell, type ExecScope } from './exec.js';
 import type { AcceptGate } from './listener.js';
-import type { ServerOptions, ServerRecord } from './types.js';
+import { recordedUser } from './record.js';
+import type { ConnectionRecord, ServerOptions } from './types.js';
 
 /** What every connection of one server shares. */
 export interface ConnectionScope extends ExecScope {
@@ -20,6 +21,7 @@ export interface ConnectionScope extends ExecScope {
   readonly users?: ServerOptions['users'];
   /** Commands still running, for stop()'s grace time. */
   readonly running: Set<Promise<void>>;
+  readonly takeOverExec?: ServerOptions['takeOverExec'];
 }
 
 /** Numbers connections in log lines (`conn`), so one connection's lines can be told apart. */
@@ -46,8 +48,8 @@ export function serveConnection(scope: ConnectionScope, client: Connection, info
   const { limits, gate } = scope;
   // One child logger per connection: every line it writes names the peer.
   const log = scope.log.child({ conn: nextConnectionId++, remote: `${info.ip}:${info.port}` });
-  const record: ServerRecord['connections'][number] = { remoteAddress: info.ip, remotePort: info.port };
-  scope.seen.connections.push(record);
+  const record: ConnectionRecord = { remoteAddress: info.ip, remotePort: info.port };
+  scope.recorder.connection(record);
   let failures = 0;
   let user = '';
   let channels = 0;
@@ -62,7 +64,7 @@ export function serveConnection(scope: ConnectionScope, client: Connection, info
     client.end();
   };
   catchListenerThrows(client, handlerFailed);
-  client.on('rekey', () => log.debug('keys re-exchanged'));
+  client.on('rekey', () => log.debug({}, 'keys re-exchanged'));
 
   client.on('authentication', (ctx: AuthContext) => {
     // Past the limit nothing more is checked or recorded: requests already
@@ -76,17 +78,19 @@ export function serveConnection(scope: ConnectionScope, client: Connection, info
     // An accepted key offer without signature is a query, not a login: the
     // client signs next. A refused offer is a failure, as in OpenSSH.
     const isQuery = ctx.method === 'publickey' && !ctx.signature;
-    if (ctx.method !== 'none' && !(isQuery && accepted)) scope.seen.authAttempts.push({ user: ctx.username, method: ctx.method, accepted });
+    if (ctx.method !== 'none' && !(isQuery && accepted)) scope.recorder.authAttempt({ user: recordedUser(ctx.username), method: ctx.method, accepted });
     if (accepted) {
       if (!isQuery) {
+        // Only now does the connection count toward maxConnections.
+        if (!gate.logIn(client, log)) return;
         user = ctx.username;
-        record.user = user;
+        record.user = recordedUser(user);
       }
       ctx.accept();
       return;
     }
     if (ctx.method !== 'none' && ++failures >= limits.maxAuthTries) {
-      log.warn({ user: ctx.username, failures }, 'too many authentication failures: closing');
+      log.warn({ user: recordedUser(ctx.username), failures }, 'too many authentication failures: closing');
       ctx.reject();
       sock?.destroy();
       return;
@@ -95,13 +99,12 @@ export function serveConnection(scope: ConnectionScope, client: Connection, info
   });
 
   client.on('ready', () => {
-    gate.loggedIn(sock);
     if (limits.rekeyIntervalMs > 0) {
       const rekey = setInterval(() => client.rekey(), limits.rekeyIntervalMs);
       rekey.unref();
       client.once('close', () => clearInterval(rekey));
     }
-    const execScope: ExecScope = { ...scope, log: log.child({ user }) };
+    const execScope: ExecScope = { ...scope, log: log.child({ user: recordedUser(user) }) };
     client.on('session', (accept, reject) => {
       if (gate.stopping || channels >= limits.maxChannelsPerConnection) {
         reject();
@@ -131,6 +134,7 @@ export function serveConnection(scope: ConnectionScope, client: Connection, info
         // exec on a running channel is refused before it gets here (src/ssh2).
         if (!channel) return;
         channel.on('close', release);
+        if (scope.takeOverExec?.({ command: info.command, user, channel, connection: client })) return;
         const task = runCommand(execScope, client, channel, info.command, user, { ...env }).catch((err: unknown) =>
           log.error({ err }, 'command runner failed'),
         );

@@ -17,7 +17,8 @@ import { commandTable } from './exec.js';
 import { clientFixture } from './fixture.js';
 import { AcceptGate } from './listener.js';
 import { hostPublicKey, loadKeys } from './server-keys.js';
-import type { ServerHandle, ServerOptions, ServerRecord, StopOptions } from './types.js';
+import { DEFAULT_RECORD_LIMIT, Recorder } from './record.js';
+import type { ServerHandle, ServerOptions, StopOptions } from './types.js';
 
 /**
  * Starts the server and resolves once it listens.
@@ -32,21 +33,22 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
   const log = options.logger ?? createLogger('warn', 'loopssh-server');
   const limits: ServerLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const host = options.host ?? '127.0.0.1';
-  if (isIP(host) === 0 && host !== 'localhost') throw new UsageError(`--host must be an IP address, not '${clip(host)}'`);
+  if (isIP(host) === 0 && host !== 'localhost') throw new UsageError(`host must be an IP address or 'localhost', not '${clip(host)}'`);
   const keys = await loadKeys(options);
   const hostKey = hostPublicKey(keys.hostKey);
-  const seen: ServerRecord = { connections: [], authAttempts: [], commands: [], refused: 0 };
-  const gate = new AcceptGate(limits, log, seen);
+  const recorder = new Recorder(options.recordLimit ?? DEFAULT_RECORD_LIMIT);
+  const gate = new AcceptGate(limits, log, recorder.seen);
   const scope: ConnectionScope = {
     limits,
     log,
-    seen,
+    recorder,
     gate,
     commands: commandTable(options.commands),
     authorized: keys.authorized,
     passwords: options.passwords,
     users: options.users,
     running: new Set(),
+    takeOverExec: options.takeOverExec,
   };
 
   // Compression is off unless asked for: on loopback it costs CPU and buys nothing.
@@ -93,7 +95,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
     hostPublicKey: hostKey.line,
     keyFiles: keys.keyFiles,
     limits,
-    seen,
+    seen: recorder.seen,
     stop,
     [Symbol.asyncDispose]: () => stop(),
   };

@@ -15,7 +15,7 @@ import { knownHostsLine } from '../../src/openssh/known-hosts.ts';
 import { expectedDigest, tempDir, type Fixture } from '../helpers/fixture.ts';
 import { peer } from '../helpers/peers.ts';
 import { runProcess } from '../helpers/run-process.ts';
-import { bashCli, CountingSink, lines, MiB, useCleanups, waitFor, within } from '../helpers/stress.ts';
+import { bashCli, CountingSink, lines, MiB, offerMany, useCleanups, waitFor, within } from '../helpers/stress.ts';
 
 const { Client: RawClient } = ssh2;
 
@@ -83,42 +83,6 @@ describe('Authentication', () => {
     await verifiedRun(alice);
     expect(fx.server.seen.connections.map((c) => c.user).filter(Boolean)).toEqual(['alice']);
   });
-
-  /**
-   * A raw ssh2 client whose authHandler offers `offers` one by one; resolves
-   * with how many it got to offer and how the connection ended.
-   */
-  function offerMany(server: ServerHandle, user: string, offers: ssh2.AnyAuthMethod[]): Promise<{ offered: number; error?: string; closedBy: 'server' | 'client-gave-up' }> {
-    return within(
-      new Promise((resolve) => {
-        const raw = new RawClient();
-        let offered = 0;
-        let error: string | undefined;
-        raw.on('error', (e) => (error = e.message));
-        raw.on('ready', () => {
-          raw.end();
-          error = 'authenticated!';
-        });
-        raw.on('close', () =>
-          resolve({ offered, error, closedBy: error === 'All configured authentication methods failed' ? 'client-gave-up' : 'server' }),
-        );
-        raw.connect({
-          host: server.host,
-          port: server.port,
-          username: user,
-          hostVerifier: () => true,
-          authHandler: (_methodsLeft, _partial, next) => {
-            const offer = offers[offered];
-            if (!offer) return next(false as unknown as ssh2.AnyAuthMethod);
-            offered++;
-            next(offer);
-          },
-        });
-      }),
-      20_000,
-      'the authentication attempts',
-    );
-  }
 
   it('more than maxAuthTries (6) wrong passwords on one connection: disconnected after 6', async () => {
     const fx = await fixture({ passwords: { u: 'right' } });
