@@ -4,6 +4,7 @@
  * per-connection channel limit.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
 import type { AuthContext, ClientInfo, Connection, Session } from 'ssh2';
 import type { ParsedKey } from '../openssh/key-format.js';
 import { connectionSocket } from '../ssh2/index.js';
@@ -23,11 +24,30 @@ export interface ConnectionScope extends ExecScope {
   readonly takeOverExec?: ServerOptions['takeOverExec'];
 }
 
+/** Numbers connections in log lines (`conn`), so one connection's lines can be told apart. */
+let nextConnectionId = 1;
+
+/**
+ * Makes an exception thrown by one of `emitter`'s listeners go to `onThrow`
+ * instead of up into ssh2, which would report it as a plain connection error.
+ */
+function catchListenerThrows(emitter: EventEmitter, onThrow: (err: unknown) => void): void {
+  const emit = emitter.emit;
+  emitter.emit = function (this: EventEmitter, event: string | symbol, ...args: unknown[]): boolean {
+    try {
+      return emit.call(this, event, ...args);
+    } catch (err) {
+      onThrow(err);
+      return true;
+    }
+  };
+}
+
 /** Serves one admitted connection until it closes. */
 export function serveConnection(scope: ConnectionScope, client: Connection, info: ClientInfo): void {
   const { limits, gate } = scope;
   // One child logger per connection: every line it writes names the peer.
-  const log = scope.log.child({ remote: `${info.ip}:${info.port}` });
+  const log = scope.log.child({ conn: nextConnectionId++, remote: `${info.ip}:${info.port}` });
   const record: ConnectionRecord = { remoteAddress: info.ip, remotePort: info.port };
   scope.recorder.connection(record);
   let failures = 0;
@@ -37,6 +57,13 @@ export function serveConnection(scope: ConnectionScope, client: Connection, info
   gate.watchIdle(sock, log);
 
   client.on('error', (err) => log.info({ err }, 'connection error'));
+  // A handler below that throws is a loopssh bug, not the peer's doing: it is
+  // logged at error level (with the connection's id) and this connection ends.
+  const handlerFailed = (err: unknown): void => {
+    log.error({ err }, 'connection handler failed: closing the connection');
+    client.end();
+  };
+  catchListenerThrows(client, handlerFailed);
   client.on('rekey', () => log.debug({}, 'keys re-exchanged'));
 
   client.on('authentication', (ctx: AuthContext) => {
@@ -85,6 +112,7 @@ export function serveConnection(scope: ConnectionScope, client: Connection, info
       }
       channels++;
       const session: Session = accept();
+      catchListenerThrows(session, handlerFailed);
       const env: Record<string, string> = {};
       let used = true;
       // Both the session's and the exec channel's 'close' release the slot; only the first counts.
@@ -102,6 +130,9 @@ export function serveConnection(scope: ConnectionScope, client: Connection, info
       session.on('shell', (acceptShell) => refuseShell(acceptShell()));
       session.on('exec', (acceptExec, _rejectExec, info) => {
         const channel = acceptExec();
+        // undefined: ssh2 no longer takes it (the session is ending); a second
+        // exec on a running channel is refused before it gets here (src/ssh2).
+        if (!channel) return;
         channel.on('close', release);
         if (scope.takeOverExec?.({ command: info.command, user, channel, connection: client })) return;
         const task = runCommand(execScope, client, channel, info.command, user, { ...env }).catch((err: unknown) =>
