@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { peer, peerVersion } from '../helpers/peers.ts';
@@ -82,11 +83,12 @@ describe('peer-supplied text is escaped (loopssh issue 15)', () => {
   it.skipIf(!python)(`an exit-signal name with escape sequences (${peerVersion('asyncssh')} as the peer) is printed escaped`, async () => {
     const script = fileURLToPath(new URL('./evil_signal_server.py', import.meta.url));
     child = spawn(python as string, ['-W', 'ignore', script, `\x1b[2J\rKILL`], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const [line] = (await once(child.stdout as NodeJS.ReadableStream, 'data')) as [Buffer];
-    const [port, fingerprint] = line.toString().trim().split(' ');
+    // "PORT FINGERPRINT\n" may come in more than one read.
+    const [line] = (await once(createInterface({ input: child.stdout as NodeJS.ReadableStream }), 'line')) as [string];
+    const [port, fingerprint] = line.trim().split(' ');
     const r = await runCli(['exec', '--port', String(port), '--host-key', String(fingerprint), '--keys', tempDir(), '--', 'anything']);
     expect(r.code).toBe(255);
-    expect(r.stdout.toString()).toBe('partial output\n');
+    expect(r.stdout.toString(), `stderr: ${r.stderr}`).toBe('partial output\n');
     expect(rawControls(r.stderr)).toEqual([]);
     expect(isOneLine(r.stderr)).toBe(true);
     expect(r.stderr).toBe('loopssh: remote command killed by signal \\x1b[2J\\rKILL\n');
