@@ -9,13 +9,14 @@ import { authenticate, type AuthPolicy } from './auth.js';
 import { runCommand, refuseShell, type ExecScope } from './exec.js';
 import type { AcceptGate } from './listener.js';
 import { recordedUser } from './record.js';
-import type { ConnectionRecord } from './types.js';
+import type { ConnectionRecord, ServerOptions } from './types.js';
 
 /** What every connection of one server shares. */
 export interface ConnectionScope extends ExecScope, AuthPolicy {
   readonly gate: AcceptGate;
   /** Commands still running, for stop()'s grace time. */
   readonly running: Set<Promise<void>>;
+  readonly takeOverExec?: ServerOptions['takeOverExec'];
 }
 
 /** Serves one admitted connection until it closes. */
@@ -34,7 +35,7 @@ export function serveConnection(scope: ConnectionScope, client: Connection, info
   gate.watchIdle(sock, log);
 
   client.on('error', (err) => log.info({ err }, 'connection error'));
-  client.on('rekey', () => log.debug('keys re-exchanged'));
+  client.on('rekey', () => log.debug({}, 'keys re-exchanged'));
 
   client.on('authentication', (ctx: AuthContext) => {
     // Past the limit nothing more is checked or recorded: requests already
@@ -98,8 +99,9 @@ export function serveConnection(scope: ConnectionScope, client: Connection, info
         acceptEnv?.();
       });
       session.on('pty', (_a, rejectPty) => rejectPty?.());
-      const run = (channel: ServerChannel, command: string, commandEnv: Record<string, string>): void => {
+      const run = (channel: ServerChannel, command: string, commandEnv: Record<string, string>, viaExec: boolean): void => {
         channel.on('close', release);
+        if (viaExec && scope.takeOverExec?.({ command, user, channel, connection: client })) return;
         const task = runCommand(execScope, client, channel, command, user, commandEnv).catch((err: unknown) =>
           log.error({ err }, 'command runner failed'),
         );
@@ -110,11 +112,11 @@ export function serveConnection(scope: ConnectionScope, client: Connection, info
       // the client's command is passed on in SSH_ORIGINAL_COMMAND.
       session.on('shell', (acceptShell) => {
         if (forcedCommand === undefined) refuseShell(acceptShell());
-        else run(acceptShell(), forcedCommand, withoutOriginal(env));
+        else run(acceptShell(), forcedCommand, withoutOriginal(env), false);
       });
       session.on('exec', (acceptExec, _rejectExec, info) => {
-        if (forcedCommand === undefined) run(acceptExec(), info.command, { ...env });
-        else run(acceptExec(), forcedCommand, { ...withoutOriginal(env), SSH_ORIGINAL_COMMAND: info.command });
+        if (forcedCommand === undefined) run(acceptExec(), info.command, { ...env }, true);
+        else run(acceptExec(), forcedCommand, { ...withoutOriginal(env), SSH_ORIGINAL_COMMAND: info.command }, true);
       });
     });
   });

@@ -9,7 +9,7 @@ import { splitCommand, CommandLineError } from '../openssh/command-line.js';
 import { UsageError } from '../util/flags.js';
 import { clip } from '../util/text.js';
 import { connectionSocket, onPeerClosedChannel } from '../ssh2/index.js';
-import type { Logger } from './log.js';
+import type { ServerLogger } from './log.js';
 import { BUILTINS, helpCommand } from './builtins.js';
 import { ChannelClosedError, ChannelOutput, ChannelStalledError, type ExitStatus } from './channel-output.js';
 import type { CommandContext, CommandHandler, CommandResult, ServerLimits } from './commands.js';
@@ -28,7 +28,7 @@ export interface ExecScope {
   readonly limits: Readonly<ServerLimits>;
   readonly commands: Readonly<Record<string, CommandHandler>>;
   readonly recorder: Recorder;
-  readonly log: Logger;
+  readonly log: ServerLogger;
 }
 
 /** Answers a shell request: loopssh has none, so one line on stderr and exit 2. */

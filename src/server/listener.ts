@@ -10,7 +10,7 @@
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Connection, ClientInfo, Server } from 'ssh2';
 import { connectionSocket, disconnectTooManyConnections } from '../ssh2/index.js';
-import type { Logger } from './log.js';
+import type { ServerLogger } from './log.js';
 import type { ServerLimits } from './commands.js';
 import type { ServerRecord } from './types.js';
 
@@ -28,7 +28,7 @@ export class AcceptGate {
 
   constructor(
     private readonly limits: Readonly<ServerLimits>,
-    private readonly log: Logger,
+    private readonly log: ServerLogger,
     private readonly seen: ServerRecord,
   ) {}
 
@@ -69,7 +69,7 @@ export class AcceptGate {
   }
 
   /** Closes `sock` after `idleTimeoutMs` without traffic, if that limit is set. */
-  watchIdle(sock: Socket | undefined, log: Logger): void {
+  watchIdle(sock: Socket | undefined, log: ServerLogger): void {
     const { idleTimeoutMs } = this.limits;
     if (idleTimeoutMs <= 0 || !sock) return;
     // Socket timeouts restart on any traffic, so this fires only when the peer is silent.

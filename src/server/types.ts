@@ -2,8 +2,8 @@
  * The public shapes of the embedded server: its options, its handle, and
  * what it records for tests to assert on.
  */
-import type { Algorithms } from 'ssh2';
-import type { Logger } from './log.js';
+import type { Algorithms, Connection, ServerChannel } from 'ssh2';
+import type { ServerLogger } from './log.js';
 import type { ExitStatus } from './channel-output.js';
 import type { CommandHandler, ServerLimits } from './commands.js';
 
@@ -38,12 +38,27 @@ export interface ServerOptions {
   commands?: Readonly<Record<string, CommandHandler>>;
   /** Limits; unspecified ones take {@link DEFAULT_LIMITS}. */
   limits?: Partial<ServerLimits>;
-  /** A pino logger; default: warnings and errors to stderr. */
-  logger?: Logger;
+  /** Where logs go: a pino logger or any {@link ServerLogger}; default: warnings and errors as JSON lines on stderr. */
+  logger?: ServerLogger;
   /** Entries kept per list of {@link ServerHandle.seen} (the newest); 0 keeps only the totals. Default 1000. */
   recordLimit?: number;
   /** ssh2 algorithm overrides (ciphers, kex, …). */
   algorithms?: Algorithms;
+  /**
+   * Test hook for behaviours no command handler can express (exit-status
+   * before data, CHANNEL_CLOSE without EOF, a rekey mid-transfer): called for
+   * each exec request before the built-in runner; return true to own the
+   * channel from then on. `loopssh audit` uses it (src/audit/behaviours.ts).
+   */
+  takeOverExec?: (request: RawExecRequest) => boolean;
+}
+
+/** What {@link ServerOptions.takeOverExec} gets: the accepted ssh2 exec channel and its connection. */
+export interface RawExecRequest {
+  command: string;
+  user: string;
+  channel: ServerChannel;
+  connection: Connection;
 }
 
 /** One authentication attempt the server saw. */
