@@ -54,6 +54,8 @@ export function serveConnection(scope: ConnectionScope, client: Connection, info
     if (ctx.method !== 'none' && !(isQuery && accepted)) scope.recorder.authAttempt({ user: recordedUser(ctx.username), method: ctx.method, accepted });
     if (accepted) {
       if (!isQuery) {
+        // Only now does the connection count toward maxConnections.
+        if (!gate.logIn(client, log)) return;
         user = ctx.username;
         record.user = recordedUser(user);
         forcedCommand = outcome.key?.options.command;
@@ -71,7 +73,6 @@ export function serveConnection(scope: ConnectionScope, client: Connection, info
   });
 
   client.on('ready', () => {
-    gate.loggedIn(sock);
     if (limits.rekeyIntervalMs > 0) {
       const rekey = setInterval(() => client.rekey(), limits.rekeyIntervalMs);
       rekey.unref();
