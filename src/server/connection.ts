@@ -3,6 +3,7 @@
  * session channels (env, pty refused, shell refused, exec) with the
  * per-connection channel limit.
  */
+import type { EventEmitter } from 'node:events';
 import type { AuthContext, ClientInfo, Connection, ServerChannel, Session } from 'ssh2';
 import { connectionSocket } from '../ssh2/index.js';
 import { authenticate, type AuthPolicy } from './auth.js';
@@ -19,11 +20,30 @@ export interface ConnectionScope extends ExecScope, AuthPolicy {
   readonly takeOverExec?: ServerOptions['takeOverExec'];
 }
 
+/** Numbers connections in log lines (`conn`), so one connection's lines can be told apart. */
+let nextConnectionId = 1;
+
+/**
+ * Makes an exception thrown by one of `emitter`'s listeners go to `onThrow`
+ * instead of up into ssh2, which would report it as a plain connection error.
+ */
+function catchListenerThrows(emitter: EventEmitter, onThrow: (err: unknown) => void): void {
+  const emit = emitter.emit;
+  emitter.emit = function (this: EventEmitter, event: string | symbol, ...args: unknown[]): boolean {
+    try {
+      return emit.call(this, event, ...args);
+    } catch (err) {
+      onThrow(err);
+      return true;
+    }
+  };
+}
+
 /** Serves one admitted connection until it closes. */
 export function serveConnection(scope: ConnectionScope, client: Connection, info: ClientInfo): void {
   const { limits, gate } = scope;
   // One child logger per connection: every line it writes names the peer.
-  const log = scope.log.child({ remote: `${info.ip}:${info.port}` });
+  const log = scope.log.child({ conn: nextConnectionId++, remote: `${info.ip}:${info.port}` });
   const record: ConnectionRecord = { remoteAddress: info.ip, remotePort: info.port };
   scope.recorder.connection(record);
   let failures = 0;
@@ -35,6 +55,13 @@ export function serveConnection(scope: ConnectionScope, client: Connection, info
   gate.watchIdle(sock, log);
 
   client.on('error', (err) => log.info({ err }, 'connection error'));
+  // A handler below that throws is a loopssh bug, not the peer's doing: it is
+  // logged at error level (with the connection's id) and this connection ends.
+  const handlerFailed = (err: unknown): void => {
+    log.error({ err }, 'connection handler failed: closing the connection');
+    client.end();
+  };
+  catchListenerThrows(client, handlerFailed);
   client.on('rekey', () => log.debug({}, 'keys re-exchanged'));
 
   client.on('authentication', (ctx: AuthContext) => {
@@ -86,6 +113,7 @@ export function serveConnection(scope: ConnectionScope, client: Connection, info
       }
       channels++;
       const session: Session = accept();
+      catchListenerThrows(session, handlerFailed);
       const env: Record<string, string> = {};
       let used = true;
       // Both the session's and the exec channel's 'close' release the slot; only the first counts.
@@ -100,7 +128,10 @@ export function serveConnection(scope: ConnectionScope, client: Connection, info
         acceptEnv?.();
       });
       session.on('pty', (_a, rejectPty) => rejectPty?.());
-      const run = (channel: ServerChannel, command: string, commandEnv: Record<string, string>, viaExec: boolean): void => {
+      const run = (channel: ServerChannel | undefined, command: string, commandEnv: Record<string, string>, viaExec: boolean): void => {
+        // undefined: ssh2 no longer takes it (the session is ending); a second
+        // exec on a running channel is refused before it gets here (src/ssh2).
+        if (!channel) return;
         channel.on('close', release);
         if (viaExec && scope.takeOverExec?.({ command, user, channel, connection: client })) return;
         const task = runCommand(execScope, client, channel, command, user, commandEnv).catch((err: unknown) =>
