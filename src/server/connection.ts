@@ -124,8 +124,10 @@ function authenticate(scope: ConnectionScope, ctx: AuthContext): boolean {
     return key.verify(ctx.blob as Buffer, ctx.signature, ctx.hashAlgo) === true;
   }
   if (ctx.method === 'password' && scope.passwords) {
+    // Own properties only: '__proto__' or 'constructor' must not find Object.prototype's.
+    if (!Object.hasOwn(scope.passwords, ctx.username)) return false;
     const expected = scope.passwords[ctx.username];
-    return expected !== undefined && samePassword(ctx.password, expected);
+    return typeof expected === 'string' && samePassword(ctx.password, expected);
   }
   return false;
 }

@@ -6,7 +6,7 @@
  * (exec.ts) and what clients and tests are handed (fixture.ts).
  */
 import { isIP } from 'node:net';
-import ssh2, { type Algorithms } from 'ssh2';
+import ssh2, { type Algorithms, type KexAlgorithm } from 'ssh2';
 import { patchServerConnection } from '../ssh2/index.js';
 import { UsageError } from '../util/flags.js';
 import { clip } from '../util/text.js';
@@ -19,6 +19,21 @@ import { AcceptGate } from './listener.js';
 import { hostPublicKey, loadKeys } from './server-keys.js';
 import { DEFAULT_RECORD_LIMIT, Recorder } from './record.js';
 import type { ServerHandle, ServerOptions, StopOptions } from './types.js';
+
+/**
+ * Key exchanges offered unless `algorithms.kex` says otherwise: ssh2's own
+ * default order with the finite-field Diffie-Hellman groups left out. Those
+ * are chosen before authentication and cost the single thread dearly
+ * (group18: ~57 ms per handshake), so any client could make the server do
+ * that work for free; every peer loopssh is tested with speaks curve25519.
+ */
+const DEFAULT_KEX: readonly KexAlgorithm[] = [
+  'curve25519-sha256@libssh.org',
+  'curve25519-sha256',
+  'ecdh-sha2-nistp256',
+  'ecdh-sha2-nistp384',
+  'ecdh-sha2-nistp521',
+];
 
 /**
  * Starts the server and resolves once it listens.
@@ -52,7 +67,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
   };
 
   // Compression is off unless asked for: on loopback it costs CPU and buys nothing.
-  const algorithms: Algorithms = { compress: ['none'], ...options.algorithms };
+  const algorithms: Algorithms = { kex: [...DEFAULT_KEX], compress: ['none'], ...options.algorithms };
   const server = new ssh2.Server({ hostKeys: [keys.hostKey], algorithms, ident: 'loopssh' }, (client, info) => {
     patchServerConnection(client);
     if (gate.admit(client, info)) serveConnection(scope, client, info);

@@ -228,3 +228,51 @@ describe('pre-authentication limits (issue 15.3)', () => {
     [9, 10, 55, 100, 500].forEach((n, i) => expect(dropProbability(n, m)).toBeCloseTo(expected[i] as number, 12));
   });
 });
+
+/** Logs in with a raw ssh2 client offering only `kex`: 'ready', or the error message. */
+function handshakeWith(f: Fixture, kex: ssh2.KexAlgorithm[]): Promise<string> {
+  return new Promise((resolve) => {
+    const raw = new RawClient();
+    raw.once('ready', () => {
+      raw.end();
+      resolve('ready');
+    });
+    raw.once('error', (e) => resolve(e.message));
+    raw.connect({ host: '127.0.0.1', port: f.server.port, username: 'tester', privateKey: f.connectOptions.privateKey, hostVerifier: () => true, algorithms: { kex } });
+  });
+}
+
+describe('smaller server points (issue 15.9)', () => {
+  // loopssh issue 15, point 9: passwords[user] found Object.prototype's
+  // members for the user names '__proto__' and 'constructor'.
+  it.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty'])("user name '%s' with passwords configured: refused, the server unharmed", async (user) => {
+    fx = await startFixture({ passwords: { tester: 'right' } });
+    const base = { port: fx.server.port, hostKey: fx.server.hostKeyFingerprint, user, privateKey: undefined };
+    for (const password of ['[object Object]', '', 'right', 'function Object() { [native code] }']) {
+      expect(await fx.connect({ ...base, password }).catch((e: unknown) => e)).toBeInstanceOf(AuthenticationError);
+    }
+    expect(fx.server.seen.authAttempts.filter((a) => a.user === user).map((a) => a.accepted)).toEqual([false, false, false, false]);
+    const ok = await fx.connect({ ...base, user: 'tester', password: 'right' });
+    expect((await ok.run('payload 1KiB')).stdoutBytes).toBe(1024);
+  });
+
+  // loopssh issue 15, point 9: ssh2's default kex list includes the DH groups
+  // 14-18, which a client can pick before authenticating (group18: ~57 ms of
+  // the only thread per handshake).
+  it('offers only curve25519 and ECDH key exchanges by default; a DH-group-only client is refused', async () => {
+    fx = await startFixture();
+    const f = fx;
+    const handshake = (kex: ssh2.KexAlgorithm[]): Promise<string> => handshakeWith(f, kex);
+    for (const kex of ['diffie-hellman-group18-sha512', 'diffie-hellman-group16-sha512', 'diffie-hellman-group14-sha256', 'diffie-hellman-group-exchange-sha256'] as const) {
+      expect(await handshake([kex]), kex).toMatch(/no matching key exchange/i);
+    }
+    for (const kex of ['curve25519-sha256', 'curve25519-sha256@libssh.org', 'ecdh-sha2-nistp256', 'ecdh-sha2-nistp521'] as const) {
+      expect(await handshake([kex]), kex).toBe('ready');
+    }
+    // An explicit choice still wins.
+    await fx.stop();
+    fx = await startFixture({ algorithms: { kex: ['diffie-hellman-group14-sha256'] } });
+    const r = await handshakeWith(fx, ['diffie-hellman-group14-sha256']);
+    expect(r).toBe('ready');
+  });
+});
