@@ -52,6 +52,13 @@ stderr (LOOPSSH_LOG_LEVEL=debug|info|warn|error).`,
       help: `connections not logged in yet, as OpenSSH's MaxStartups:\nfrom S on, drop new ones with R% chance, all at F\n(default ${DEFAULT_LIMITS.maxStartups.start}:${DEFAULT_LIMITS.maxStartups.rate}:${DEFAULT_LIMITS.maxStartups.full})`,
     },
     'version-timeout-ms': { kind: 'value', arg: 'N', section: 'limits', help: `time to send the SSH version line (default ${DEFAULT_LIMITS.versionTimeoutMs})` },
+    'password-guess-burst': { kind: 'value', arg: 'N', section: 'limits', help: `wrong passwords one address may send at once (default ${DEFAULT_LIMITS.passwordGuessBurst})` },
+    'password-guesses-per-second': {
+      kind: 'value',
+      arg: 'N',
+      section: 'limits',
+      help: `then this many a second, over all its connections\n(default ${DEFAULT_LIMITS.passwordGuessesPerSecond})`,
+    },
     'max-channels': { kind: 'value', arg: 'N', section: 'limits', help: `channels per connection (default ${DEFAULT_LIMITS.maxChannelsPerConnection})` },
     'login-grace-ms': { kind: 'value', arg: 'N', section: 'limits', help: `time to authenticate (default ${DEFAULT_LIMITS.loginGraceMs})` },
     'idle-timeout-ms': { kind: 'value', arg: 'N', section: 'limits', help: `close silent connections (default ${DEFAULT_LIMITS.idleTimeoutMs} = never)` },
@@ -94,6 +101,8 @@ export function serverOptions(values: FlagValues<typeof SERVE_COMMAND.flags>): P
   set('loginGraceMs', int('login-grace-ms', 100, 3_600_000));
   set('idleTimeoutMs', int('idle-timeout-ms', 0, 86_400_000));
   set('maxAuthTries', int('max-auth-tries', 1, 100));
+  set('passwordGuessBurst', int('password-guess-burst', 1, 100_000));
+  set('passwordGuessesPerSecond', int('password-guesses-per-second', 1, 100_000));
   set('stallTimeoutMs', int('stall-timeout-ms', 0, 86_400_000));
   // Nothing reads `seen` in a standalone server: keep only its totals, so a
   // hostile client's connections and user names cost no memory there.

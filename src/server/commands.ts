@@ -33,6 +33,14 @@ export interface ServerLimits {
   idleTimeoutMs: number;
   /** Authentication attempts per connection (OpenSSH's MaxAuthTries). Default 6. */
   maxAuthTries: number;
+  /**
+   * Wrong passwords one source address may send at once; past them its
+   * wrong passwords are answered only at {@link passwordGuessesPerSecond},
+   * across all its connections. Default 10.
+   */
+  passwordGuessBurst: number;
+  /** Wrong passwords a source address earns back each second. Default 5. */
+  passwordGuessesPerSecond: number;
   /** A channel whose peer takes no data (no window) for this long is closed, in ms; 0 = never. Default 60 000. */
   stallTimeoutMs: number;
   /**
@@ -63,6 +71,8 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   loginGraceMs: 30_000,
   idleTimeoutMs: 0,
   maxAuthTries: 6,
+  passwordGuessBurst: 10,
+  passwordGuessesPerSecond: 5,
   stallTimeoutMs: 60_000,
   rekeyIntervalMs: 0,
 });

@@ -17,6 +17,7 @@ import { commandTable } from './exec.js';
 import { clientFixture } from './fixture.js';
 import { AcceptGate } from './listener.js';
 import { hostPublicKey, loadKeys } from './server-keys.js';
+import { PasswordBudget } from './password-budget.js';
 import { DEFAULT_RECORD_LIMIT, Recorder } from './record.js';
 import type { ServerHandle, ServerOptions, StopOptions } from './types.js';
 
@@ -62,6 +63,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
     authorized: keys.authorized,
     passwords: options.passwords,
     users: options.users,
+    passwordBudget: new PasswordBudget(limits.passwordGuessBurst, limits.passwordGuessesPerSecond),
     running: new Set(),
     takeOverExec: options.takeOverExec,
   };

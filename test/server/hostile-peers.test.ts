@@ -11,6 +11,7 @@ import { DEFAULT_RECORD_LIMIT, type CommandContext, type CommandHandler } from '
 import { serverOptions, SERVE_COMMAND } from '../../src/cli/serve.ts';
 import { parseTable } from '../../src/util/flags.ts';
 import { dropProbability, parseMaxStartups } from '../../src/server/listener.ts';
+import { PasswordBudget } from '../../src/server/password-budget.ts';
 import { expectedDigest, startFixture, type Fixture } from '../helpers/fixture.ts';
 import { offerMany } from '../helpers/stress.ts';
 
@@ -274,5 +275,39 @@ describe('smaller server points (issue 15.9)', () => {
     fx = await startFixture({ algorithms: { kex: ['diffie-hellman-group14-sha256'] } });
     const r = await handshakeWith(fx, ['diffie-hellman-group14-sha256']);
     expect(r).toBe('ready');
+  });
+});
+
+describe('password guessing budget (issue 15.9)', () => {
+  it('a source gets `burst` wrong guesses at once, then one per 1/perSecond s; the budget refills; memory stays bounded', () => {
+    let now = 0;
+    const budget = new PasswordBudget(3, 2, () => now);
+    expect([1, 2, 3, 4, 5].map(() => budget.failure('10.0.0.1'))).toEqual([0, 0, 0, 500, 1000]);
+    // Another source has its own budget.
+    expect(budget.failure('10.0.0.2')).toBe(0);
+    // After the debt is paid and the burst earned back: free again.
+    now += 10_000;
+    expect([1, 2, 3, 4].map(() => budget.failure('10.0.0.1'))).toEqual([0, 0, 0, 500]);
+    // Many sources: the map stays bounded.
+    for (let i = 0; i < 10_000; i++) budget.failure(`fd00::${i.toString(16)}`);
+    expect(budget.size).toBeLessThanOrEqual(4096);
+  });
+
+  // loopssh issue 15, point 9: 1,800 password guesses a second from one client.
+  it('wrong passwords past the burst are answered late, across connections from one source; a right password is not', async () => {
+    fx = await startFixture({ passwords: { tester: 'right' }, limits: { passwordGuessBurst: 3, passwordGuessesPerSecond: 20 } });
+    const f = fx;
+    const wrong = (n: number): ssh2.AnyAuthMethod[] => Array.from({ length: n }, (_, i) => ({ type: 'password' as const, username: 'tester', password: `wrong-${i}` }));
+    // Two connections in parallel, six wrong guesses each: 12 guesses, 3 free.
+    const results = await Promise.all([offerMany(f.server, 'tester', wrong(6)), offerMany(f.server, 'tester', wrong(6))]);
+    expect(results.map((r) => r.offered)).toEqual([6, 6]);
+    expect(f.server.seen.totals.authAttempts).toBe(12);
+    // Every guess past the burst waited (a few may find a token earned back meanwhile).
+    expect(f.server.seen.throttled).toBeGreaterThanOrEqual(6);
+    expect(f.server.seen.throttled).toBeLessThanOrEqual(12 - 3);
+    const throttled = f.server.seen.throttled;
+    const ok = await f.connect({ privateKey: undefined, password: 'right' });
+    expect((await ok.run('payload 1KiB')).stdoutBytes).toBe(1024);
+    expect(f.server.seen.throttled).toBe(throttled);
   });
 });
