@@ -44,6 +44,13 @@ stderr (LOOPSSH_LOG_LEVEL=debug|info|warn|error).`,
     },
     ...helpFlag('options'),
     'max-payload': { kind: 'value', arg: 'SIZE', section: 'limits', help: `largest payload (default ${DEFAULT_LIMITS.maxPayloadBytes / GiB}GiB)` },
+    'max-digest': { kind: 'value', arg: 'SIZE', section: 'limits', help: `largest digest, hashed on the server (default ${DEFAULT_LIMITS.maxDigestBytes / GiB}GiB)` },
+    'max-buffers': {
+      kind: 'value',
+      arg: 'SIZE',
+      section: 'limits',
+      help: `write buffers of all running payload/digest commands\n(default ${DEFAULT_LIMITS.maxBufferBytes / 1024 ** 2}MiB)`,
+    },
     'max-connections': { kind: 'value', arg: 'N', section: 'limits', help: `concurrent logged-in connections (default ${DEFAULT_LIMITS.maxConnections})` },
     'max-startups': {
       kind: 'value',
@@ -91,6 +98,8 @@ export function serverOptions(values: FlagValues<typeof SERVE_COMMAND.flags>): P
   const limits: Partial<ServerLimits> = {};
   const maxPayload = values['max-payload'];
   if (maxPayload !== undefined) limits.maxPayloadBytes = parseSizeFlag(maxPayload, '--max-payload');
+  if (values['max-digest'] !== undefined) limits.maxDigestBytes = parseSizeFlag(values['max-digest'], '--max-digest');
+  if (values['max-buffers'] !== undefined) limits.maxBufferBytes = parseSizeFlag(values['max-buffers'], '--max-buffers');
   const set = <K extends keyof ServerLimits>(key: K, value: number | undefined): void => {
     if (value !== undefined) limits[key] = value as ServerLimits[K];
   };

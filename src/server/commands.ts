@@ -10,6 +10,13 @@ export type { ExitStatus } from './channel-output.js';
 export interface ServerLimits {
   /** Largest `payload`/`digest` size (stdout and stderr each), in bytes. Default 64 GiB. */
   maxPayloadBytes: number;
+  /** Largest `digest` size, in bytes: hashing is CPU on the server's one thread (~1.3 s per GiB). Default 1 GiB. */
+  maxDigestBytes: number;
+  /**
+   * Write buffers of all running built-in commands together, in bytes; past
+   * it each new one gets 16 KiB. Default 64 MiB.
+   */
+  maxBufferBytes: number;
   /**
    * Concurrent authenticated connections; one more login is refused with
    * TOO_MANY_CONNECTIONS. Connections still authenticating count toward
@@ -64,6 +71,8 @@ export interface MaxStartups {
 /** The defaults of {@link ServerLimits}. */
 export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxPayloadBytes: 64 * 1024 ** 3,
+  maxDigestBytes: 1024 ** 3,
+  maxBufferBytes: 64 * 1024 ** 2,
   maxConnections: 64,
   maxStartups: Object.freeze({ start: 64, rate: 30, full: 256 }),
   versionTimeoutMs: 5_000,

@@ -17,6 +17,7 @@ import { commandTable } from './exec.js';
 import { clientFixture } from './fixture.js';
 import { AcceptGate } from './listener.js';
 import { hostPublicKey, loadKeys } from './server-keys.js';
+import { BufferBudget } from './buffer-budget.js';
 import { PasswordBudget } from './password-budget.js';
 import { DEFAULT_RECORD_LIMIT, Recorder } from './record.js';
 import type { ServerHandle, ServerOptions, StopOptions } from './types.js';
@@ -59,7 +60,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
     log,
     recorder,
     gate,
-    commands: commandTable(options.commands),
+    commands: commandTable(new BufferBudget(limits.maxBufferBytes, (peak) => (recorder.seen.bufferBytesPeak = peak)), options.commands),
     authorized: keys.authorized,
     passwords: options.passwords,
     users: options.users,

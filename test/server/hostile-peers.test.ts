@@ -12,6 +12,7 @@ import { serverOptions, SERVE_COMMAND } from '../../src/cli/serve.ts';
 import { parseTable } from '../../src/util/flags.ts';
 import { dropProbability, parseMaxStartups } from '../../src/server/listener.ts';
 import { PasswordBudget } from '../../src/server/password-budget.ts';
+import { BUFFER_FLOOR, BufferBudget } from '../../src/server/buffer-budget.ts';
 import { expectedDigest, startFixture, type Fixture } from '../helpers/fixture.ts';
 import { offerMany } from '../helpers/stress.ts';
 
@@ -309,5 +310,55 @@ describe('password guessing budget (issue 15.9)', () => {
     const ok = await f.connect({ privateKey: undefined, password: 'right' });
     expect((await ok.run('payload 1KiB')).stdoutBytes).toBe(1024);
     expect(f.server.seen.throttled).toBe(throttled);
+  });
+});
+
+describe('built-in command memory and CPU bounds (issue 15.9)', () => {
+  it('BufferBudget grants what is asked while it lasts, then the 16 KiB floor; release gives back once', () => {
+    const peaks: number[] = [];
+    const budget = new BufferBudget(MiB, (p) => peaks.push(p));
+    const a = budget.take(768 * 1024);
+    const b = budget.take(MiB);
+    const c = budget.take(MiB);
+    const tiny = budget.take(100);
+    expect([a.bytes, b.bytes, c.bytes, tiny.bytes]).toEqual([768 * 1024, 256 * 1024, BUFFER_FLOOR, 100]);
+    b.release();
+    b.release();
+    expect(budget.used).toBe(768 * 1024 + BUFFER_FLOOR + 100);
+    // What b gave back (less what c and tiny took past the limit) is there again.
+    expect(budget.take(MiB).bytes).toBe(MiB - (768 * 1024 + BUFFER_FLOOR + 100));
+    expect(budget.peak).toBe(Math.max(...peaks));
+  });
+
+  // loopssh issue 15, point 9: each payload held its own --chunk buffer (up to
+  // 16 MiB), so memory grew with channels × chunk, with no bound over all.
+  it('six parallel 8 MiB payloads with --chunk 1MiB under maxBufferBytes 1 MiB: all byte-exact, buffers held at once stay within the budget', async () => {
+    fx = await startFixture({ limits: { maxBufferBytes: MiB } });
+    const conn = await fx.connect();
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => conn.run(`payload 8MiB --chunk 1MiB --pattern random --seed ${i}`, { stdout: 'ignore', hash: true })),
+    );
+    results.forEach((r, i) => {
+      expect(r.exitCode).toBe(0);
+      expect(r.stdoutBytes).toBe(8 * MiB);
+      expect(r.stdoutSha256).toBe(expectedDigest(8 * MiB, 'random', 'stdout', String(i)));
+    });
+    const peak = fx.server.seen.bufferBytesPeak;
+    expect(peak).toBeGreaterThan(0);
+    expect(peak).toBeLessThanOrEqual(MiB + 6 * BUFFER_FLOOR);
+    // Without the budget all six would have held 1 MiB each.
+    expect(peak / (6 * MiB)).toBeLessThan(0.2);
+  });
+
+  // loopssh issue 15, point 9: digest of the 64 GiB default was ~85 s of the only thread.
+  it('digest is bounded by maxDigestBytes (default 1 GiB): above it, one line and exit 2, at once', async () => {
+    fx = await startFixture();
+    const conn = await fx.connect();
+    const r = await conn.run('digest 2GiB');
+    expect(r.exitCode).toBe(2);
+    expect(r.stdoutBytes).toBe(0);
+    expect(r.stderr?.toString()).toBe("loopssh: SIZE 2147483648 bytes is above this server's limit of 1073741824 bytes\n");
+    const small = await conn.run('digest 1MiB');
+    expect(small.stdout?.toString()).toBe(`${expectedDigest(MiB)}\n`);
   });
 });
