@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import ssh2 from 'ssh2';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { AuthenticationError, connect, ConnectionError, HostKeyError, type Connection, type RunResult } from '../../src/client/index.ts';
-import { startServer, type ServerHandle } from '../../src/server/index.ts';
+import { startServer } from '../../src/server/index.ts';
 import { fingerprint, generateKeyPair } from '../../src/openssh/key-format.ts';
 import { knownHostsLine } from '../../src/openssh/known-hosts.ts';
 import { expectedDigest, tempDir, type Fixture } from '../helpers/fixture.ts';
