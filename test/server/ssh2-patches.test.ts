@@ -166,3 +166,18 @@ describe('the start-up shape check', () => {
     expect(() => assertSsh2Shape(() => ({ ...real, version: '1.18.0' }))).toThrow('loopssh: ssh2 1.18.0 has an unexpected shape: version is not 1.17.x — loopssh was checked against 1.17.0');
   });
 });
+
+describe('the connection limit (loopssh issue 10, "also seen")', () => {
+  it('a connection is free once its client is gone: at the limit, end one and reconnect at once (no wait for close), 30 times', async () => {
+    const config = await start({ limits: { maxConnections: 2 } });
+    const live = [await connectHostile(config), await connectHostile(config)];
+    let reconnected = 0;
+    for (let i = 0; i < 30; i++) {
+      (live.shift() as Client).end();
+      live.push(await within(connectHostile(config), 10_000, `reconnect ${i}`));
+      reconnected++;
+    }
+    clients.push(...live);
+    expect([reconnected, (server as ServerHandle).seen.refused]).toEqual([30, 0]);
+  });
+});
