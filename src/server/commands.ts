@@ -71,11 +71,19 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
 export interface CommandContext {
   /** The words of the exec request; `argv[0]` is the command name. */
   readonly argv: readonly string[];
-  /** The exec request string as the client sent it. */
+  /**
+   * The exec request string as the client sent it, or the key's forced
+   * `command=` (then the client's request is in `env.SSH_ORIGINAL_COMMAND`).
+   */
   readonly command: string;
   /** Environment variables the client set with `env` requests. */
   readonly env: Readonly<Record<string, string>>;
-  /** The authenticated user name. */
+  /**
+   * The user name the client logged in as. It is proven only as far as the
+   * server binds keys to names: with `authorizedKeys` per user (or a
+   * password for that name) it is that user's; with a flat key list or a
+   * keys folder's `authorized_keys`, any authorized key may claim any name.
+   */
   readonly user: string;
   /** The client's stdin; ends at the client's EOF. */
   readonly stdin: Readable;

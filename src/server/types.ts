@@ -21,8 +21,15 @@ export interface ServerOptions {
   keysDir?: string;
   /** Host private key (OpenSSH PEM); overrides the one in `keysDir`. */
   hostKey?: string | Buffer;
-  /** authorized_keys text or public key lines; overrides the file in `keysDir`. */
-  authorizedKeys?: string | readonly string[];
+  /**
+   * Public keys that may log in, overriding the file in `keysDir`:
+   * `authorized_keys` text or lines (each key logs in as any user name), or
+   * a record from user name to that user's keys (each key logs in as that
+   * name only). Options `from=`, `expiry-time=`, `command=` and `restrict`
+   * are enforced; a line with an option loopssh cannot honour is not used,
+   * and the server logs why.
+   */
+  authorizedKeys?: string | readonly string[] | Readonly<Record<string, string | readonly string[]>>;
   /** Enables password auth for exactly these users (compared in constant time). Off by default. */
   passwords?: Readonly<Record<string, string>>;
   /** User names allowed to log in; default any name with an authorized key. */
