@@ -66,7 +66,8 @@ describe.skipIf(!PYTHON)(`${peerVersion('paramiko')} → loopssh server`, () => 
 
   it('the unknown key still counts toward maxAuthTries: with a limit of 1 the right key comes too late', async () => {
     const r = await login(1);
-    expect([r.code, r.stdout]).toEqual([3, 'login failed: SSHException']);
+    // paramiko names the cut connection SSHException or EOFError, depending on timing.
+    expect([r.code, r.stdout.startsWith('login failed: ')]).toEqual([3, true]);
     expect(r.attempts.map((a) => a.accepted)).toEqual([false]);
   });
 });
