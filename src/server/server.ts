@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 import ssh2, { type Algorithms } from 'ssh2';
 import { patchServerConnection } from '../ssh2/index.js';
 import { UsageError } from '../util/flags.js';
+import { isLoopback } from '../util/loopback.js';
 import { clip } from '../util/text.js';
 import { createLogger } from './log.js';
 import { DEFAULT_LIMITS, type ServerLimits } from './commands.js';
@@ -69,7 +70,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
   listener.on('error', (err: Error) => log.error({ err }, 'server error'));
   const address = listener.address();
   const port = typeof address === 'object' && address ? address.port : (options.port ?? 0);
-  if (host !== '127.0.0.1' && host !== '::1' && host !== 'localhost') {
+  if (!isLoopback(host)) {
     log.warn({ host, port }, `listening on ${host}, which is not loopback: reachable from other machines`);
   }
   const fixture = clientFixture(host, port, hostKey, keys.clientKey);
