@@ -5,26 +5,25 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuthenticationError, ChannelLostError, ConnectionError, HostKeyError } from '../../src/client/index.ts';
 import { UsageError, type CommandHandler } from '../../src/server/index.ts';
 import { generateKeyPair } from '../../src/openssh/key-format.ts';
-import { createPayloadReader } from '../../src/payload/patterns.ts';
 import { expectedDigest, sha256, startFixture, type Fixture } from '../helpers/fixture.ts';
+import { referenceBytes } from '../helpers/oracle.ts';
 
 const MiB = 1024 * 1024;
 
 /** `size` bytes of the lines pattern for `stream`, as one Buffer. */
 function patternBytes(size: number, stream: 'stdout' | 'stderr' = 'stdout'): Buffer {
-  const buf = Buffer.alloc(size);
-  createPayloadReader({ size, pattern: 'lines', seed: '0', stream }).read(buf);
-  return buf;
+  return referenceBytes({ size, pattern: 'lines', seed: '0', stream });
 }
 
 /** A Readable of the lines pattern in 64 KiB pieces. */
 function patternStream(size: number, stream: 'stdout' | 'stderr'): Readable {
-  const reader = createPayloadReader({ size, pattern: 'lines', seed: '0', stream });
+  const all = patternBytes(size, stream);
+  let at = 0;
   return new Readable({
     read() {
-      const buf = Buffer.allocUnsafe(64 * 1024);
-      const n = reader.read(buf);
-      this.push(n === 0 ? null : buf.subarray(0, n));
+      const piece = all.subarray(at, at + 64 * 1024);
+      at += piece.length;
+      this.push(piece.length === 0 ? null : piece);
     },
   });
 }

@@ -12,7 +12,6 @@ import ssh2 from 'ssh2';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ChannelLostError, connect, ConnectionError, RunTimeoutError, type Connection, type RunResult } from '../../src/client/index.ts';
 import type { CommandContext } from '../../src/server/index.ts';
-import { createPayloadReader } from '../../src/payload/patterns.ts';
 import { expectedDigest, startFixture, tempDir, type Fixture } from '../helpers/fixture.ts';
 import {
   BIN,
@@ -31,14 +30,13 @@ import {
   within,
   type Proxy,
 } from '../helpers/stress.ts';
+import { referenceBytes } from '../helpers/oracle.ts';
 
 const { Client: RawClient } = ssh2;
 
 /** Bytes of the default `lines` payload from offset 0 (for prefix checks). */
 function payloadPrefix(n: number): Buffer {
-  const buf = Buffer.alloc(n);
-  createPayloadReader({ size: n, pattern: 'lines', seed: '0', stream: 'stdout' }).read(buf);
-  return buf;
+  return referenceBytes({ size: n });
 }
 
 /** A library run that must succeed byte-exact. */

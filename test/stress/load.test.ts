@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connect, ConnectionError, type Connection } from '../../src/client/index.ts';
-import { payloadDigest } from '../../src/payload/patterns.ts';
+import { referenceDigest } from '../helpers/oracle.ts';
 import { expectedDigest, startFixture, tempDir, type Fixture } from '../helpers/fixture.ts';
 import { peakRss, startServeProcess, withTimeout, type ServeProcess } from '../helpers/load.ts';
 
@@ -65,7 +65,7 @@ describe('load: 200 connections × 4 channels × 4 MiB from a loopssh serve proc
     // Verified: every channel got its own seed's bytes, exactly.
     const wrong: string[] = [];
     for (const { seed, r } of results) {
-      const expected = payloadDigest({ size: SIZE, pattern: 'random', seed, stream: 'stdout' });
+      const expected = referenceDigest({ size: SIZE, pattern: 'random', seed, stream: 'stdout' });
       if (r.exitCode !== 0 || r.signal !== null || r.stdoutBytes !== SIZE || r.stderrBytes !== 0 || r.stdoutSha256 !== expected) {
         wrong.push(`seed ${seed}: exit ${r.exitCode ?? r.signal}, ${r.stdoutBytes} bytes, sha ${r.stdoutSha256?.slice(0, 12)} (expected ${expected.slice(0, 12)})`);
       }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeEach, describe, expect, test as base, type ExpectStatic } from 'vitest';
 import type { RunResult } from '../../src/client/index.ts';
-import { payloadDigest } from '../../src/payload/patterns.ts';
+import { referenceDigest } from '../helpers/oracle.ts';
 import { expectedDigest, startFixture, tempDir, type Fixture } from '../helpers/fixture.ts';
 import {
   BIN,
@@ -345,7 +345,7 @@ describe('Sink errors', () => {
       expect(r.timedOut, `CLI did not exit within ${boundMs} ms after EPIPE`).toBe(false);
       const report = readerReport(r.stdout);
       expect(report.bytes).toBe(100);
-      expect(report.sha256).toBe(payloadDigest({ size: 100, pattern: 'lines', seed: '0', stream: 'stdout' }));
+      expect(report.sha256).toBe(referenceDigest({ size: 100, pattern: 'lines', seed: '0', stream: 'stdout' }));
       expect(statusLines(r.stdout).cli).toBe('141');
       expect(r.stderr).toBe('');
       await serverStillServes();
