@@ -11,9 +11,9 @@
  * (temporary sibling, renamed when complete), `pipe` this process's stdout.
  * On exit it prints one line `BENCH-RESULT {json}` on stderr.
  */
-import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { connect } from '../src/client/index.ts';
+import { nativeCryptoAvailable } from '../src/ssh2/native-crypto.ts';
 
 const { values, positionals } = parseArgs({
   options: {
@@ -32,7 +32,7 @@ const loaded = performance.now();
 const size = Number(values.size);
 const target = values.target ?? 'null';
 const command = positionals.join(' ');
-const binding = Boolean((createRequire(import.meta.url)('ssh2/lib/protocol/crypto.js') as { bindingAvailable?: boolean }).bindingAvailable);
+const binding = nativeCryptoAvailable() === true;
 
 const connection = await connect({
   port: Number(values.port),

@@ -17,7 +17,6 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, statSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
@@ -25,6 +24,7 @@ import { connect, type Connection } from '../src/client/index.ts';
 import { startServer, startServerWorker } from '../src/server/index.ts';
 import { generateKeyPair } from '../src/openssh/key-format.ts';
 import { createLogger } from '../src/server/log.ts';
+import { nativeCryptoAvailable } from '../src/ssh2/native-crypto.ts';
 
 const { values, positionals } = parseArgs({
   options: {
@@ -42,7 +42,7 @@ const loaded = performance.now();
 const size = Number(values.size ?? 0);
 const order = Number(values.order ?? 0);
 const algorithms = values.cipher ? { cipher: [values.cipher as never] } : undefined;
-const binding = Boolean((createRequire(import.meta.url)('ssh2/lib/protocol/crypto.js') as { bindingAvailable?: boolean }).bindingAvailable);
+const binding = nativeCryptoAvailable() === true;
 
 const MiB = 1024 * 1024;
 /** Bytes per channel in scale mode (16 MiB unless the bench was asked for a smaller --size). */

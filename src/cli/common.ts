@@ -7,7 +7,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ConnectionError, RunError, TargetError, ChannelLostError, type ConnectOptions } from '../client/index.js';
 import { knownHostsLine } from '../openssh/known-hosts.js';
-import { UsageError, parseFlags, parseInteger, type FlagKind, type FlagSpec, type ParsedFlags } from '../util/flags.js';
+import { UsageError, flagHelp, flagTable, parseInteger, parseTable, type FlagTable, type FlagValues, type ParsedTable } from '../util/flags.js';
 import { DEFAULT_KEYS_DIR, ensureKeyDir } from '../openssh/key-dir.js';
 import { KeyFileError } from '../openssh/key-format.js';
 import { SizeError } from '../util/size.js';
@@ -15,51 +15,72 @@ import { SizeError } from '../util/size.js';
 /** The port `serve` listens on and `get` connects to by default. */
 export const DEFAULT_LOOPSSH_PORT = 2222;
 
-/** Flags every client command takes. */
-export const CONNECTION_FLAGS: Record<string, FlagKind> = {
-  host: 'value',
-  port: 'value',
-  user: 'value',
-  identity: 'value',
-  'host-key': 'value',
-  'known-hosts': 'value',
-  keys: 'value',
-  cipher: 'value',
-  help: 'boolean',
-};
+/**
+ * Flags every client command takes; `defaultPort` is what `--port` says
+ * when absent (22 for `exec`, loopssh's own port for `get`).
+ */
+export function connectionFlags(defaultPort: number) {
+  const section = 'connection';
+  return flagTable({
+    host: { kind: 'value', arg: 'HOST', section, help: 'server address (default 127.0.0.1)' },
+    port: { kind: 'value', alias: 'p', arg: 'PORT', section, help: `server port (default ${defaultPort})` },
+    user: { kind: 'value', arg: 'NAME', section, help: 'user name (default: yours)' },
+    identity: { kind: 'value', alias: 'i', arg: 'FILE', section, help: 'private key (default: KEYS/client_ed25519)' },
+    'host-key': { kind: 'value', arg: 'SHA256:..', section, help: "pin the server's host key fingerprint" },
+    'known-hosts': {
+      kind: 'value',
+      arg: 'FILE',
+      section,
+      help: "check the host key against this known_hosts file\n(default: ~/.ssh/known_hosts, plus, for a loopback\nhost, KEYS/host_ed25519.pub: loopssh serve's own key)",
+    },
+    keys: { kind: 'value', arg: 'DIR', section, help: "key folder (default: the package's keys/)" },
+    cipher: { kind: 'value', arg: 'NAME', section, help: 'e.g. aes128-gcm@openssh.com, chacha20-poly1305@openssh.com' },
+  });
+}
 
-/** Help text for {@link CONNECTION_FLAGS}. */
-export const CONNECTION_HELP = `connection:
-  --host HOST           server address (default 127.0.0.1)
-  --port PORT           server port
-  --user NAME           user name (default: yours)
-  --identity FILE       private key (default: KEYS/client_ed25519)
-  --host-key SHA256:..  pin the server's host key fingerprint
-  --known-hosts FILE    check the host key against this known_hosts file
-                        (default: ~/.ssh/known_hosts, plus, for a loopback
-                        host, KEYS/host_ed25519.pub: loopssh serve's own key)
-  --keys DIR            key folder (default: the package's keys/)
-  --cipher NAME         e.g. aes128-gcm@openssh.com, chacha20-poly1305@openssh.com`;
+/** The values {@link connectionFlags} parses into. */
+export type ConnectionValues = FlagValues<ReturnType<typeof connectionFlags>>;
+
+/** `-h`/`--help`, listed under `section`. */
+export function helpFlag(section: string) {
+  return flagTable({ help: { kind: 'boolean', alias: 'h', section, help: 'print this help and exit' } });
+}
+
+/** A CLI subcommand: its usage line, description and the one table its flags, parser and help come from. */
+export interface CliCommand<T extends FlagTable> {
+  /** The subcommand's name, e.g. `serve`. */
+  readonly name: string;
+  /** What follows `usage: loopssh `, e.g. `serve [options]`. */
+  readonly usage: string;
+  /** Paragraphs between the usage line and the flags. */
+  readonly about: string;
+  readonly flags: T;
+  /** Flags end at the first positional (the rest is a remote command). */
+  readonly stopAtPositional?: boolean;
+}
+
+/** The help text of `command`, generated from its flag table. */
+export function commandHelp(command: CliCommand<FlagTable>): string {
+  return `usage: loopssh ${command.usage}\n\n${command.about}\n\n${flagHelp(command.flags, { sections: true })}\n`;
+}
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
 /** Builds client connect options from parsed flags, with the CLI's defaults. */
-export async function connectOptions(values: Map<string, string | true>, defaultPort: number): Promise<ConnectOptions> {
-  const get = (k: string): string | undefined => values.get(k) as string | undefined;
-  const host = get('host') ?? '127.0.0.1';
-  const port = get('port') === undefined ? defaultPort : parseInteger(get('port') as string, '--port', 1, 65535);
-  const keysDir = get('keys') ?? DEFAULT_KEYS_DIR;
-  const explicitIdentity = get('identity');
-  const identityFile = explicitIdentity ?? (await ensureKeyDir(keysDir)).clientKeyPath;
-  const options: ConnectOptions = { host, port, identityFile, user: get('user') };
-  const cipher = get('cipher');
+export async function connectOptions(values: ConnectionValues, defaultPort: number): Promise<ConnectOptions> {
+  const host = values.host ?? '127.0.0.1';
+  const port = values.port === undefined ? defaultPort : parseInteger(values.port, '--port', 1, 65535);
+  const keysDir = values.keys ?? DEFAULT_KEYS_DIR;
+  const identityFile = values.identity ?? (await ensureKeyDir(keysDir)).clientKeyPath;
+  const options: ConnectOptions = { host, port, identityFile, user: values.user };
+  const cipher = values.cipher;
   if (cipher) options.algorithms = { cipher: [cipher as never] };
-  if (get('host-key')) {
-    options.hostKey = get('host-key');
-  } else if (get('known-hosts')) {
-    const file = get('known-hosts') as string;
+  if (values['host-key']) {
+    options.hostKey = values['host-key'];
+  } else if (values['known-hosts']) {
+    const file = values['known-hosts'];
     if (!existsSync(file)) throw new UsageError(`--known-hosts ${file}: no such file`);
     options.knownHosts = readFileSync(file, 'utf8');
   } else {
@@ -130,11 +151,11 @@ export function reportError(err: unknown): number {
   return 70;
 }
 
-/** Parses a subcommand's flags; with `--help` prints `help` and returns undefined. */
-export function parseOrHelp(args: readonly string[], spec: FlagSpec, help: string, context: string): ParsedFlags | undefined {
-  const parsed = parseFlags(args, spec, context);
-  if (parsed.values.has('help')) {
-    process.stdout.write(help);
+/** Parses a subcommand's arguments; with `--help` prints its help and returns undefined. */
+export function parseOrHelp<T extends FlagTable>(args: readonly string[], command: CliCommand<T>): ParsedTable<T> | undefined {
+  const parsed = parseTable(args, command.flags, command.name, command.stopAtPositional);
+  if ('help' in parsed.values) {
+    process.stdout.write(commandHelp(command));
     return undefined;
   }
   return parsed;

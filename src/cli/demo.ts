@@ -16,21 +16,29 @@ import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import { connect, type Connection } from '../client/index.js';
 import { DEFAULT_KEYS_DIR } from '../openssh/key-dir.js';
-import { startServer, type ServerHandle } from '../server/server.js';
+import { startServer } from '../server/server.js';
+import type { ServerHandle } from '../server/types.js';
 import { joinCommand } from '../openssh/command-line.js';
 import { payloadDigest, type PatternName } from '../payload/patterns.js';
 import { formatSize } from '../util/size.js';
-import { parseOrHelp } from './common.js';
+import { flagTable, type FlagTable } from '../util/flags.js';
+import { nativeCryptoWarning } from '../ssh2/native-crypto.js';
+import { helpFlag, parseOrHelp, type CliCommand } from './common.js';
 
-/** Help for `loopssh demo`. */
-export const DEMO_HELP = `usage: loopssh demo [--keys DIR]
-
-Starts a loopssh server in this process on a free port (keys are generated
+/** `loopssh demo`: flags, parser and help in one table. */
+export const DEMO_COMMAND = {
+  name: 'demo',
+  usage: 'demo [--keys DIR]',
+  about: `Starts a loopssh server in this process on a free port (keys are generated
 on first run), fetches payloads into a file, a slow sink and a stalled stdout
 pipe, each with the tracked close (FlushTracker) and the naive one (done at
 the channel's 'close'), and prints what arrived. Exits 0 only if every
-tracked transfer is byte-exact.
-`;
+tracked transfer is byte-exact.`,
+  flags: flagTable({
+    keys: { kind: 'value', arg: 'DIR', section: 'options', help: "key folder (default: the package's keys/)" },
+    ...helpFlag('options'),
+  }),
+} satisfies CliCommand<FlagTable>;
 
 /** One line of the demo's table. */
 export interface DemoRow {
@@ -149,11 +157,13 @@ export function formatTable(rows: readonly DemoRow[]): string {
 
 /** `loopssh demo`. */
 export async function demoCommand(args: string[]): Promise<number> {
-  const parsed = parseOrHelp(args, { flags: { keys: 'value', help: 'boolean' }, alias: { h: 'help' } }, DEMO_HELP, 'demo');
+  const parsed = parseOrHelp(args, DEMO_COMMAND);
   if (!parsed) return 0;
-  const keysDir = (parsed.values.get('keys') as string | undefined) ?? DEFAULT_KEYS_DIR;
+  const keysDir = parsed.values.keys ?? DEFAULT_KEYS_DIR;
   const out = process.stdout;
   out.write('loopssh demo: an SSH server in this process, its client, and what "done" means\n\n');
+  const slowCrypto = nativeCryptoWarning();
+  if (slowCrypto) out.write(`${slowCrypto}\n\n`);
   const server = await startServer({ port: 0, keysDir });
   const dir = mkdtempSync(join(tmpdir(), 'loopssh-demo-'));
   out.write(`server listening on ${server.host}:${server.port}, host key ${server.hostKeyFingerprint}\n`);

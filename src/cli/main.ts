@@ -1,10 +1,10 @@
 /**
  * The `loopssh` command line: a thin layer over the library API.
  */
-import { reportError, EXIT_USAGE } from './common.js';
-import { demoCommand, DEMO_HELP } from './demo.js';
-import { execCommand, EXEC_HELP, getCommand, GET_HELP } from './run.js';
-import { serveCommand, SERVE_HELP } from './serve.js';
+import { commandHelp, reportError, EXIT_USAGE } from './common.js';
+import { demoCommand, DEMO_COMMAND } from './demo.js';
+import { execCommand, EXEC_COMMAND, getCommand, GET_COMMAND } from './run.js';
+import { serveCommand, SERVE_COMMAND } from './serve.js';
 
 const MAIN_HELP = `loopssh: an SSH server + client pair that never loses output
 
@@ -19,10 +19,10 @@ Run 'loopssh COMMAND --help' for a command's options.
 `;
 
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help: string }> = {
-  serve: { run: serveCommand, help: SERVE_HELP },
-  exec: { run: execCommand, help: EXEC_HELP },
-  get: { run: getCommand, help: GET_HELP },
-  demo: { run: demoCommand, help: DEMO_HELP },
+  serve: { run: serveCommand, help: commandHelp(SERVE_COMMAND) },
+  exec: { run: execCommand, help: commandHelp(EXEC_COMMAND) },
+  get: { run: getCommand, help: commandHelp(GET_COMMAND) },
+  demo: { run: demoCommand, help: commandHelp(DEMO_COMMAND) },
 };
 
 /** Runs the CLI with `args` (without node and script) and resolves to the exit status. */

@@ -3,55 +3,60 @@
  */
 import { connect, RunAbortedError, type Connection, type RunOptions, type RunResult } from '../client/index.js';
 import { joinCommand } from '../openssh/command-line.js';
-import { UsageError } from '../util/flags.js';
+import { flagTable, UsageError, type FlagTable, type FlagValues } from '../util/flags.js';
 import { payloadDigest } from '../payload/patterns.js';
 import { formatSize } from '../util/size.js';
-import { parsePayloadCommand } from '../server/builtins.js';
+import { PAYLOAD_FLAGS, parsePayloadCommand } from '../server/builtins.js';
 import { keepStdioBlocking } from './stdio.js';
-import { CONNECTION_FLAGS, CONNECTION_HELP, DEFAULT_LOOPSSH_PORT, EXIT_REMOTE_SIGNAL, InterruptedError, connectOptions, parseOrHelp } from './common.js';
+import { DEFAULT_LOOPSSH_PORT, EXIT_REMOTE_SIGNAL, InterruptedError, connectOptions, connectionFlags, helpFlag, parseOrHelp, type CliCommand } from './common.js';
 
-const REDIRECT_FLAGS = { output: 'value', 'stderr-to': 'value', stdin: 'value', naive: 'boolean' } as const;
+/** Where stdout, stderr and stdin go; shared by `exec` and `get`. */
+const REDIRECT_FLAGS = flagTable({
+  output: {
+    kind: 'value',
+    alias: 'o',
+    arg: 'FILE',
+    section: 'redirects',
+    help: "stdout into FILE (written as FILE's temporary sibling,\nrenamed only when complete); default: this stdout",
+  },
+  'stderr-to': { kind: 'value', arg: 'FILE', section: 'redirects', help: 'stderr into FILE; default: this stderr' },
+  stdin: { kind: 'value', arg: 'FILE', section: 'redirects', help: 'send FILE as stdin; default: none (EOF at once)' },
+  naive: {
+    kind: 'boolean',
+    section: 'redirects',
+    help: "finish at the channel's 'close' and exit at once,\nwithout waiting for output to flush: the bug of\nAsyncSSH #629, for demonstration only",
+  },
+});
 
-const REDIRECT_HELP = `redirects:
-  -o, --output FILE     stdout into FILE (written as FILE's temporary sibling,
-                        renamed only when complete); default: this stdout
-  --stderr-to FILE      stderr into FILE; default: this stderr
-  --stdin FILE          send FILE as stdin; default: none (EOF at once)
-  --naive               finish at the channel's 'close' and exit at once,
-                        without waiting for output to flush: the bug of
-                        AsyncSSH #629, for demonstration only`;
-
-/** Help for `loopssh exec`. */
-export const EXEC_HELP = `usage: loopssh exec [options] [--] COMMAND [ARG...]
-
-Options stop at the first word of COMMAND; '--' also ends them.
+/** `loopssh exec`: flags, parser and help in one table. */
+export const EXEC_COMMAND = {
+  name: 'exec',
+  usage: 'exec [options] [--] COMMAND [ARG...]',
+  about: `Options stop at the first word of COMMAND; '--' also ends them.
 
 Runs COMMAND on an SSH server (loopssh's or any other, e.g. OpenSSH's sshd)
 and exits with its exit status, like ssh (255 if the connection or
 authentication fails, or the command is killed by a signal). The words are
-quoted and joined into one exec request.
+quoted and joined into one exec request.`,
+  flags: flagTable({ ...REDIRECT_FLAGS, ...connectionFlags(22), ...helpFlag('connection') }),
+  stopAtPositional: true,
+} satisfies CliCommand<FlagTable>;
 
-${REDIRECT_HELP}
-
-${CONNECTION_HELP.replace('--port PORT           server port', '--port PORT           server port (default 22)')}
-`;
-
-/** Help for `loopssh get`. */
-export const GET_HELP = `usage: loopssh get SIZE [payload options] [options]
-
-Runs 'payload SIZE ...' on a loopssh server, then checks the length and
+/** `loopssh get`: flags, parser and help in one table. */
+export const GET_COMMAND = {
+  name: 'get',
+  usage: 'get SIZE [payload options] [options]',
+  about: `Runs 'payload SIZE ...' on a loopssh server, then checks the length and
 SHA-256 of what arrived against the digest computed here. Says so on stderr;
-exits 1 on any mismatch.
-
-payload options (passed to the server):
-  --pattern zero|lines|random  --seed N  --stderr SIZE  --chunk SIZE
-  --rate BYTES_PER_SECOND  --delay-ms N  --exit CODE | --signal NAME
-
-${REDIRECT_HELP}
-  -q, --quiet           no verdict line on success
-
-${CONNECTION_HELP.replace('--port PORT           server port', `--port PORT           server port (default ${DEFAULT_LOOPSSH_PORT})`)}
-`;
+exits 1 on any mismatch.`,
+  flags: flagTable({
+    ...PAYLOAD_FLAGS,
+    ...REDIRECT_FLAGS,
+    quiet: { kind: 'boolean', alias: 'q', section: 'redirects', help: 'no verdict line on success' },
+    ...connectionFlags(DEFAULT_LOOPSSH_PORT),
+    ...helpFlag('connection'),
+  }),
+} satisfies CliCommand<FlagTable>;
 
 /**
  * A progress line on a terminal's stderr while output goes elsewhere (a file
@@ -73,16 +78,15 @@ function progressLine(expected?: number): Pick<RunOptions, 'onProgress'> & { don
   };
 }
 
-function redirects(values: Map<string, string | true>): RunOptions {
-  const get = (k: string): string | undefined => values.get(k) as string | undefined;
-  const naive = values.has('naive');
+function redirects(values: FlagValues<typeof REDIRECT_FLAGS>): RunOptions {
+  const naive = values.naive === true;
   if (!naive) keepStdioBlocking();
   return {
     // Tracked: fds 1 and 2 through FdWriteStream (blocking fd, no O_NONBLOCK
     // on a shared pipe). Naive: process.stdout, as a naive program writes it.
-    stdout: get('output') ?? (naive ? 'inherit' : 1),
-    stderr: get('stderr-to') ?? (naive ? 'inherit' : 2),
-    stdin: get('stdin'),
+    stdout: values.output ?? (naive ? 'inherit' : 1),
+    stderr: values['stderr-to'] ?? (naive ? 'inherit' : 2),
+    stdin: values.stdin,
     naive,
   };
 }
@@ -131,7 +135,7 @@ function naiveExit(code: number): never {
 
 /** `loopssh exec`. */
 export async function execCommand(args: string[]): Promise<number> {
-  const parsed = parseOrHelp(args, { flags: { ...CONNECTION_FLAGS, ...REDIRECT_FLAGS }, alias: { o: 'output', i: 'identity', p: 'port', h: 'help' }, stopAtPositional: true }, EXEC_HELP, 'exec');
+  const parsed = parseOrHelp(args, EXEC_COMMAND);
   if (!parsed) return 0;
   if (parsed.positionals.length === 0) throw new UsageError("exec needs a COMMAND (e.g. 'loopssh exec --port 2222 -- payload 1MiB')");
   const options = await connectOptions(parsed.values, 22);
@@ -146,18 +150,12 @@ export async function execCommand(args: string[]): Promise<number> {
 
 /** `loopssh get`. */
 export async function getCommand(args: string[]): Promise<number> {
-  const payloadFlags = { pattern: 'value', seed: 'value', stderr: 'value', chunk: 'value', rate: 'value', 'delay-ms': 'value', exit: 'value', signal: 'value' } as const;
-  const parsed = parseOrHelp(
-    args,
-    { flags: { ...CONNECTION_FLAGS, ...REDIRECT_FLAGS, ...payloadFlags, quiet: 'boolean' }, alias: { o: 'output', i: 'identity', p: 'port', q: 'quiet', h: 'help' } },
-    GET_HELP,
-    'get',
-  );
+  const parsed = parseOrHelp(args, GET_COMMAND);
   if (!parsed) return 0;
   // Rebuild the payload's own arguments and check them here first, with no limit: the server applies its own.
   const payloadArgs: string[] = [...parsed.positionals];
-  for (const name of Object.keys(payloadFlags)) {
-    const v = parsed.values.get(name);
+  for (const name of Object.keys(PAYLOAD_FLAGS) as (keyof typeof PAYLOAD_FLAGS)[]) {
+    const v = parsed.values[name];
     if (typeof v === 'string') payloadArgs.push(`--${name}`, v);
   }
   const spec = parsePayloadCommand(payloadArgs, { maxPayloadBytes: Number.MAX_SAFE_INTEGER }, 'get');
@@ -183,7 +181,7 @@ export async function getCommand(args: string[]): Promise<number> {
     if (run.naive) naiveExit(1);
     return 1;
   }
-  if (!parsed.values.has('quiet')) {
+  if (parsed.values.quiet !== true) {
     process.stderr.write(`loopssh: verified ${formatSize(result.stdoutBytes)} (${result.stdoutBytes} bytes, SHA-256 ${result.stdoutSha256?.slice(0, 16)}…)${rate}\n`);
   }
   if (run.naive) naiveExit(0);

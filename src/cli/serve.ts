@@ -1,63 +1,81 @@
 /**
  * `loopssh serve`: the standalone server.
  */
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { DEFAULT_KEYS_DIR } from '../openssh/key-dir.js';
 import { startServer } from '../server/server.js';
+import type { ServerOptions } from '../server/types.js';
 import { DEFAULT_LIMITS, type ServerLimits } from '../server/commands.js';
-import { parseInteger, UsageError } from '../util/flags.js';
+import { flagTable, parseInteger, parseSizeFlag, UsageError, type FlagTable, type FlagValues } from '../util/flags.js';
 import { clip } from '../util/text.js';
 import { createLogger } from '../server/log.js';
-import { parseSize } from '../util/size.js';
-import { DEFAULT_LOOPSSH_PORT, parseOrHelp } from './common.js';
+import { DEFAULT_LOOPSSH_PORT, helpFlag, parseOrHelp, type CliCommand } from './common.js';
 
-/** Help for `loopssh serve`. */
-export const SERVE_HELP = `usage: loopssh serve [options]
+const GiB = 1024 ** 3;
 
-Runs the loopssh server until SIGINT or SIGTERM. On ready it prints
+/** `loopssh serve`: flags, parser and help in one table. */
+export const SERVE_COMMAND = {
+  name: 'serve',
+  usage: 'serve [options]',
+  about: `Runs the loopssh server until SIGINT or SIGTERM. On ready it prints
 'listening HOST:PORT hostkey SHA256:...' on stderr. Logs are JSON lines on
-stderr (LOOPSSH_LOG_LEVEL=debug|info|warn|error).
+stderr (LOOPSSH_LOG_LEVEL=debug|info|warn|error).`,
+  flags: flagTable({
+    host: {
+      kind: 'value',
+      arg: 'ADDR',
+      section: 'options',
+      help: 'bind address, an IP (default 127.0.0.1; anything else\nis reachable from other machines and is logged)',
+    },
+    port: { kind: 'value', alias: 'p', arg: 'PORT', section: 'options', help: `port (default ${DEFAULT_LOOPSSH_PORT}; 0 = any free port)` },
+    keys: {
+      kind: 'value',
+      arg: 'DIR',
+      section: 'options',
+      help: "host key and authorized_keys, generated if absent\n(default: the package's keys/)",
+    },
+    'pid-file': {
+      kind: 'value',
+      arg: 'FILE',
+      section: 'options',
+      help: 'write the server\'s pid to FILE when ready, remove\nit on stop (`kill "$(cat FILE)"` stops it; npx\ndoes not pass SIGTERM on to the server)',
+    },
+    ...helpFlag('options'),
+    'max-payload': { kind: 'value', arg: 'SIZE', section: 'limits', help: `largest payload (default ${DEFAULT_LIMITS.maxPayloadBytes / GiB}GiB)` },
+    'max-connections': { kind: 'value', arg: 'N', section: 'limits', help: `concurrent connections (default ${DEFAULT_LIMITS.maxConnections})` },
+    'max-channels': { kind: 'value', arg: 'N', section: 'limits', help: `channels per connection (default ${DEFAULT_LIMITS.maxChannelsPerConnection})` },
+    'login-grace-ms': { kind: 'value', arg: 'N', section: 'limits', help: `time to authenticate (default ${DEFAULT_LIMITS.loginGraceMs})` },
+    'idle-timeout-ms': { kind: 'value', arg: 'N', section: 'limits', help: `close silent connections (default ${DEFAULT_LIMITS.idleTimeoutMs} = never)` },
+    'stall-timeout-ms': {
+      kind: 'value',
+      arg: 'N',
+      section: 'limits',
+      help: `close a channel whose client takes no data for this\nlong (default ${DEFAULT_LIMITS.stallTimeoutMs}; 0 = never)`,
+    },
+    'max-auth-tries': { kind: 'value', arg: 'N', section: 'limits', help: `authentication attempts per connection (default ${DEFAULT_LIMITS.maxAuthTries})` },
+  }),
+} satisfies CliCommand<FlagTable>;
 
-options:
-  --host ADDR               bind address (default 127.0.0.1; anything else
-                            is reachable from other machines and is logged)
-  --port PORT               port (default ${DEFAULT_LOOPSSH_PORT}; 0 = any free port)
-  --keys DIR                host key and authorized_keys, generated if absent
-                            (default: the package's keys/)
-limits:
-  --max-payload SIZE        largest payload (default ${DEFAULT_LIMITS.maxPayloadBytes / 1024 ** 3}GiB)
-  --max-connections N       concurrent connections (default ${DEFAULT_LIMITS.maxConnections})
-  --max-channels N          channels per connection (default ${DEFAULT_LIMITS.maxChannelsPerConnection})
-  --login-grace-ms N        time to authenticate (default ${DEFAULT_LIMITS.loginGraceMs})
-  --idle-timeout-ms N       close silent connections (default 0 = never)
-  --max-auth-tries N        authentication attempts per connection (default ${DEFAULT_LIMITS.maxAuthTries})
-`;
+/** Writes this process's pid to `path` atomically (temp name, then rename). */
+function writePidFile(path: string): void {
+  const temp = `${path}.${process.pid}.tmp`;
+  writeFileSync(temp, `${process.pid}\n`, { mode: 0o644 });
+  renameSync(temp, path);
+}
 
-/** `loopssh serve`. */
-export async function serveCommand(args: string[]): Promise<number> {
-  const flags = {
-    host: 'value',
-    port: 'value',
-    keys: 'value',
-    'max-payload': 'value',
-    'max-connections': 'value',
-    'max-channels': 'value',
-    'login-grace-ms': 'value',
-    'idle-timeout-ms': 'value',
-    'max-auth-tries': 'value',
-    help: 'boolean',
-  } as const;
-  const parsed = parseOrHelp(args, { flags, alias: { p: 'port', h: 'help' } }, SERVE_HELP, 'serve');
-  if (!parsed) return 0;
-  const { values, positionals } = parsed;
-  if (positionals.length > 0) throw new UsageError(`serve takes no arguments, got '${clip(positionals[0] as string)}'`);
-  const get = (k: string): string | undefined => values.get(k) as string | undefined;
-  const int = (k: string, min: number, max: number): number | undefined => {
-    const v = get(k);
-    return v === undefined ? undefined : parseInteger(v, `--${k}`, min, max);
+/** The server options `serve`'s flags ask for (checked; defaults filled in by startServer). */
+export function serverOptions(values: FlagValues<typeof SERVE_COMMAND.flags>): Pick<ServerOptions, 'host' | 'port' | 'keysDir' | 'limits'> {
+  const int = (k: keyof typeof SERVE_COMMAND.flags, min: number, max: number): number | undefined => {
+    const v = values[k];
+    return typeof v === 'string' ? parseInteger(v, `--${k}`, min, max) : undefined;
   };
+  const host = values.host;
+  // The library takes host names too; the command line asks for an address, like sshd's ListenAddress.
+  if (host !== undefined && isIP(host) === 0 && host !== 'localhost') throw new UsageError(`--host must be an IP address, not '${clip(host)}'`);
   const limits: Partial<ServerLimits> = {};
-  const maxPayload = get('max-payload');
-  if (maxPayload !== undefined) limits.maxPayloadBytes = parseSize(maxPayload);
+  const maxPayload = values['max-payload'];
+  if (maxPayload !== undefined) limits.maxPayloadBytes = parseSizeFlag(maxPayload, '--max-payload');
   const set = <K extends keyof ServerLimits>(key: K, value: number | undefined): void => {
     if (value !== undefined) limits[key] = value as ServerLimits[K];
   };
@@ -66,7 +84,16 @@ export async function serveCommand(args: string[]): Promise<number> {
   set('loginGraceMs', int('login-grace-ms', 100, 3_600_000));
   set('idleTimeoutMs', int('idle-timeout-ms', 0, 86_400_000));
   set('maxAuthTries', int('max-auth-tries', 1, 100));
+  set('stallTimeoutMs', int('stall-timeout-ms', 0, 86_400_000));
+  return { host, port: int('port', 0, 65535) ?? DEFAULT_LOOPSSH_PORT, keysDir: values.keys ?? DEFAULT_KEYS_DIR, limits };
+}
 
+/** `loopssh serve`. */
+export async function serveCommand(args: string[]): Promise<number> {
+  const parsed = parseOrHelp(args, SERVE_COMMAND);
+  if (!parsed) return 0;
+  if (parsed.positionals.length > 0) throw new UsageError(`serve takes no arguments, got '${clip(parsed.positionals[0] as string)}'`);
+  const options = serverOptions(parsed.values);
   const logger = createLogger('info', 'loopssh-server');
   // Signal handlers first: a SIGTERM during start-up still stops cleanly.
   const stopRequested = new Promise<void>((resolve) => {
@@ -79,16 +106,20 @@ export async function serveCommand(args: string[]): Promise<number> {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
-  const server = await startServer({
-    host: get('host'),
-    port: int('port', 0, 65535) ?? DEFAULT_LOOPSSH_PORT,
-    keysDir: get('keys') ?? DEFAULT_KEYS_DIR,
-    limits,
-    logger,
-  });
+  const server = await startServer({ ...options, logger });
+  const pidFile = parsed.values['pid-file'];
+  if (pidFile !== undefined) {
+    try {
+      writePidFile(pidFile);
+    } catch (err) {
+      await server.stop();
+      throw new UsageError(`--pid-file: cannot write '${clip(pidFile)}': ${(err as Error).message}`);
+    }
+  }
   process.stderr.write(`listening ${server.host}:${server.port} hostkey ${server.hostKeyFingerprint}\n`);
   await stopRequested;
   await server.stop();
+  if (pidFile !== undefined) rmSync(pidFile, { force: true });
   logger.info('stopped');
   return 0;
 }

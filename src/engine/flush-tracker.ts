@@ -5,7 +5,12 @@
  * This is AsyncSSH's fix for its issue 629 (a `_PipeWriter` close tracked as a
  * cleanup task until `connection_lost`), done for Node streams:
  * - an owned writable (we end it) is done at `'close'`, not `'finish'`:
- *   fs.WriteStream emits `'finish'` before its fd is closed;
+ *   fs.WriteStream emits `'finish'` before its fd is closed. Only a stream
+ *   that will emit `'close'` by itself can be waited for that way (Node's own
+ *   rule, `willEmitClose()` in lib/internal/streams/utils.js: `autoDestroy`
+ *   and `emitClose` both true); any other is done at `'finish'`, or at a
+ *   `'close'` its owner emits by hand, whichever comes first (see
+ *   {@link willEmitClose} and docs/ssh2-traps.md);
  * - a borrowed writable (process.stdout, a caller's stream kept open) is never
  *   ended; it is done when a final `write('', cb)` queued after the last byte
  *   has called back, i.e. everything before it was handed to the OS;
@@ -13,10 +18,26 @@
  *   while its separate stderr stream still holds undelivered data;
  * - any other promise can be added as a cleanup task.
  *
- * ssh2's Channel sets `emitClose: false` and emits `'close'` itself, so
- * `stream.finished()` is not used here: we listen for the events directly.
+ * `stream.finished()` is not used: on an ssh2 client channel it rejects with
+ * ERR_STREAM_PREMATURE_CLOSE on clean runs (ssh2 emits `'close'` by hand
+ * before Node's deferred `'finish'`) and it never covers `channel.stderr`;
+ * docs/ssh2-traps.md has the measured order. We listen for the events.
  */
 import type { Readable, Writable } from 'node:stream';
+
+/**
+ * Whether `stream` will emit `'close'` by itself after `'finish'` or
+ * `destroy()`: Node's own test (`willEmitClose()` in
+ * lib/internal/streams/utils.js, used by `stream.finished()`), i.e.
+ * `autoDestroy` and `emitClose` both true. A stream without Node's writable
+ * state is assumed to emit it.
+ */
+export function willEmitClose(stream: Writable): boolean {
+  // _writableState is Node's (stable since Node 10), not ssh2's.
+  const state = (stream as { _writableState?: { autoDestroy?: boolean; emitClose?: boolean } })._writableState;
+  if (!state) return true;
+  return state.autoDestroy === true && state.emitClose === true;
+}
 
 /** How a tracked entry is closed and what "done" means for it. */
 export type TrackedKind = 'owned' | 'borrowed' | 'source' | 'task';
@@ -75,23 +96,39 @@ export class FlushTracker {
   /** Completion order, e.g. `['stdout-source:done', 'file:done']`. */
   readonly events: TrackerEvent[] = [];
 
-  /** An owned writable: the caller ends it; done when it has emitted `'close'`. */
+  /**
+   * An owned writable: the caller ends it. Done at `'close'` when the stream
+   * will emit it by itself ({@link willEmitClose}); otherwise at `'finish'`
+   * or at a hand-emitted `'close'`, whichever comes first: a stream with
+   * `autoDestroy: false` keeps its resource after `'finish'` by design
+   * (`fs.createWriteStream(p, { autoClose: false })` keeps its fd), and
+   * ssh2's SFTP WriteStream (`emitClose: false`, `autoDestroy: false`)
+   * destroys itself in `_final`, so it never emits `'finish'` and emits
+   * `'close'` by hand once the server has answered its CLOSE request.
+   */
   owned(stream: Writable, name: string): void {
     const entry = this.#add(name, 'owned', stream);
-    if (stream.closed) {
+    const closesItself = willEmitClose(stream);
+    if (stream.closed || (!closesItself && stream.writableFinished)) {
       this.#settle(entry, stream.errored ?? undefined);
       return;
     }
     const onClose = (): void => this.#settle(entry, stream.errored ?? undefined);
+    // Without a 'close' of its own, 'finish' is the last event Node promises.
+    const onFinish = (): void => {
+      if (!closesItself) this.#settle(entry, undefined);
+    };
     const onError = (err: Error): void => {
       // A stream with autoDestroy: false stays open after an error: release it.
       if (!stream.destroyed) stream.destroy();
       this.#settle(entry, err);
     };
     stream.on('close', onClose);
+    stream.on('finish', onFinish);
     stream.on('error', onError);
     entry.detach = () => {
       stream.off('close', onClose);
+      stream.off('finish', onFinish);
       stream.off('error', onError);
     };
   }

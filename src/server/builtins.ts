@@ -3,10 +3,9 @@
  */
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseFlags, parseInteger, UsageError } from '../util/flags.js';
+import { flagHelp, flagTable, parseInteger, parseSizeFlag, parseTable, UsageError } from '../util/flags.js';
 import { clip } from '../util/text.js';
 import { createPayloadReader, PATTERNS, type PatternName, type PayloadSpec } from '../payload/patterns.js';
-import { parseSize, SizeError } from '../util/size.js';
 import type { ExitStatus } from './channel-output.js';
 import { EXIT_SIGNALS, type CommandContext, type CommandHandler, type CommandResult, type ServerLimits } from './commands.js';
 
@@ -27,34 +26,31 @@ export interface PayloadCommand {
 export const DEFAULT_CHUNK = 256 * 1024;
 const MAX_CHUNK = 16 * 1024 * 1024;
 
-const PAYLOAD_FLAGS = {
-  flags: {
-    pattern: 'value',
-    seed: 'value',
-    stderr: 'value',
-    chunk: 'value',
-    rate: 'value',
-    'delay-ms': 'value',
-    exit: 'value',
-    signal: 'value',
-  },
-} as const;
+const section = 'payload options (passed to the server)';
 
-function size(text: string, what: string): number {
-  try {
-    return parseSize(text);
-  } catch (err) {
-    if (err instanceof SizeError) throw new UsageError(`${what}: ${err.message}`);
-    throw err;
-  }
-}
+/** The flags of `payload` and `digest` (and of `loopssh get`, which passes them on). */
+export const PAYLOAD_FLAGS = flagTable({
+  pattern: {
+    kind: 'value',
+    arg: 'zero|lines|random',
+    section,
+    help: "lines (default): 16-byte records, each its own\nzero-padded offset and '\\n'; random: AES-128-CTR\nkeystream; zero: 0x00 bytes",
+  },
+  seed: { kind: 'value', arg: 'N', section, help: 'seed for random (default 0)' },
+  stderr: { kind: 'value', arg: 'SIZE', section, help: 'also write SIZE bytes to stderr, interleaved' },
+  chunk: { kind: 'value', arg: 'SIZE', section, help: 'bytes per write (default 256KiB)' },
+  rate: { kind: 'value', arg: 'BYTES_PER_SECOND', section, help: 'pace the output (sizes like 4MB allowed)' },
+  'delay-ms': { kind: 'value', arg: 'N', section, help: 'wait before the first byte' },
+  exit: { kind: 'value', arg: 'CODE', section, help: 'exit status to end with (default 0)' },
+  signal: { kind: 'value', arg: 'NAME', section, help: 'end killed by this signal instead (e.g. TERM)' },
+});
+
 
 /** Parses `payload`/`digest` arguments (without the command name) against the limits. */
 export function parsePayloadCommand(args: readonly string[], limits: Pick<ServerLimits, 'maxPayloadBytes'>, name = 'payload'): PayloadCommand {
-  const { values, positionals } = parseFlags(args, PAYLOAD_FLAGS, name);
+  const { values, positionals } = parseTable(args, PAYLOAD_FLAGS, name);
   if (positionals.length === 0) throw new UsageError(`${name} needs a SIZE (e.g. '${name} 160KiB')`);
   if (positionals.length > 1) throw new UsageError(`${name} takes one SIZE, got extra argument '${clip(positionals[1] as string)}'`);
-  const get = (k: string): string | undefined => values.get(k) as string | undefined;
 
   const checkMax = (n: number, what: string): number => {
     if (n > limits.maxPayloadBytes) {
@@ -62,31 +58,31 @@ export function parsePayloadCommand(args: readonly string[], limits: Pick<Server
     }
     return n;
   };
-  const stdoutSize = checkMax(size(positionals[0] as string, 'SIZE'), 'SIZE');
-  const patternText = get('pattern') ?? 'lines';
+  const stdoutSize = checkMax(parseSizeFlag(positionals[0] as string, 'SIZE'), 'SIZE');
+  const patternText = values.pattern ?? 'lines';
   if (!(PATTERNS as readonly string[]).includes(patternText)) {
     throw new UsageError(`unknown pattern '${clip(patternText)}' (expected ${PATTERNS.join(', ')})`);
   }
   const pattern = patternText as PatternName;
-  const seed = get('seed') ?? '0';
+  const seed = values.seed ?? '0';
   if (!/^\d{1,20}$/.test(seed)) throw new UsageError(`--seed must be a whole number of at most 20 digits, not '${clip(seed)}'`);
 
-  const stderrText = get('stderr');
-  const stderrSize = stderrText === undefined ? undefined : checkMax(size(stderrText, '--stderr'), '--stderr');
+  const stderrText = values.stderr;
+  const stderrSize = stderrText === undefined ? undefined : checkMax(parseSizeFlag(stderrText, '--stderr'), '--stderr');
 
-  const chunkText = get('chunk');
-  const chunk = chunkText === undefined ? DEFAULT_CHUNK : size(chunkText, '--chunk');
+  const chunkText = values.chunk;
+  const chunk = chunkText === undefined ? DEFAULT_CHUNK : parseSizeFlag(chunkText, '--chunk');
   if (chunk < 1 || chunk > MAX_CHUNK) throw new UsageError(`--chunk must be between 1 and ${MAX_CHUNK} bytes, not ${chunk}`);
 
-  const rateText = get('rate');
-  const rate = rateText === undefined ? undefined : size(rateText, '--rate');
+  const rateText = values.rate;
+  const rate = rateText === undefined ? undefined : parseSizeFlag(rateText, '--rate');
   if (rate === 0) throw new UsageError('--rate must be at least 1 byte per second');
 
-  const delayText = get('delay-ms');
+  const delayText = values['delay-ms'];
   const delayMs = delayText === undefined ? 0 : parseInteger(delayText, '--delay-ms', 0, 3_600_000);
 
-  const exitText = get('exit');
-  const signalText = get('signal');
+  const exitText = values.exit;
+  const signalText = values.signal;
   if (exitText !== undefined && signalText !== undefined) throw new UsageError('--exit and --signal cannot be used together');
   let exit: ExitStatus = { code: 0 };
   if (exitText !== undefined) exit = { code: parseInteger(exitText, '--exit', 0, 255) };
@@ -190,15 +186,7 @@ export const echo: CommandHandler = async (ctx) => {
 export const HELP_TEXT = `loopssh server commands (words are split without a shell; nothing is expanded):
 
   payload SIZE [options]   write SIZE bytes of a reproducible pattern to stdout
-      --pattern zero|lines|random   lines (default): 16-byte records, each its own
-                                    zero-padded offset and '\\n'; random: AES-128-CTR
-                                    keystream; zero: 0x00 bytes
-      --seed N                      seed for random (default 0)
-      --stderr SIZE                 also write SIZE bytes to stderr, interleaved
-      --chunk SIZE                  bytes per write (default 256KiB)
-      --rate BYTES_PER_SECOND       pace the output (sizes like 4MB allowed)
-      --delay-ms N                  wait before the first byte
-      --exit CODE | --signal NAME   how to end (default exit 0)
+${flagHelp(PAYLOAD_FLAGS, { indent: 6 })}
   digest SIZE [options]    print the SHA-256 of what payload would write to stdout
   sink                     read stdin to EOF, print '<bytes> <sha256 hex>'
   echo                     copy stdin to stdout

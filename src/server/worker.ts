@@ -5,7 +5,7 @@
  * built-in commands are served, not registered handlers.
  */
 import { Worker } from 'node:worker_threads';
-import type { ClientOptions, ServerHandle, ServerOptions, ServerRecord, StopOptions } from './server.js';
+import type { ClientOptions, ServerHandle, ServerOptions, ServerRecord, StopOptions } from './types.js';
 
 /** Options of {@link startServerWorker}: those of startServer that are plain data. */
 export type WorkerServerOptions = Omit<ServerOptions, 'commands' | 'logger' | 'hostKey'> & { hostKey?: string; logLevel?: string };

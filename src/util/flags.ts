@@ -1,9 +1,15 @@
 /**
  * A small strict flag parser shared by the server's built-in commands and the
  * CLI. Strict means: an unknown flag, a missing value or a repeated flag is an
- * error naming it, never silently ignored.
+ * error naming it, never silently ignored (the server parses words that come
+ * from the network).
+ *
+ * A command describes its flags once, in a {@link FlagTable}: the parser, the
+ * typed result and the help text all come from that table, so they cannot
+ * drift apart.
  */
 
+import { parseSize, SizeError } from './size.js';
 import { clip } from './text.js';
 
 /** Bad arguments: the message is one line, fit to print after `loopssh: `. */
@@ -84,4 +90,100 @@ export function parseInteger(text: string, name: string, min: number, max: numbe
     throw new UsageError(`${name} must be between ${min} and ${max}, not ${clip(text)}`);
   }
   return n;
+}
+
+/** Parses a byte size (`4MiB`, `1000`) given for flag `name`, naming it in the error. */
+export function parseSizeFlag(text: string, name: string): number {
+  try {
+    return parseSize(text);
+  } catch (err) {
+    if (err instanceof SizeError) throw new UsageError(`${name}: ${err.message}`);
+    throw err;
+  }
+}
+
+/** One flag of a command: what it takes, its short form and its help. */
+export interface FlagDef {
+  /** `value` takes the next word (or `--flag=value`); `boolean` takes none. */
+  readonly kind: FlagKind;
+  /** One-letter short form: `o` makes `-o FILE` mean `--output FILE`. */
+  readonly alias?: string;
+  /** How help names the value, e.g. `FILE`. Default `VALUE`. */
+  readonly arg?: string;
+  /** What the flag does; each `\n` starts a continuation line. */
+  readonly help: string;
+  /** Heading help lists the flag under, e.g. `connection`. */
+  readonly section: string;
+}
+
+/** A command's flags by long name (without `--`), in help order. */
+export type FlagTable = Readonly<Record<string, FlagDef>>;
+
+/** The parsed values of a table: a string per given value flag, `true` per given boolean. */
+export type FlagValues<T extends FlagTable> = {
+  readonly [K in keyof T]?: T[K]['kind'] extends 'boolean' ? true : string;
+};
+
+/** Typed result of {@link parseTable}. */
+export interface ParsedTable<T extends FlagTable> {
+  values: FlagValues<T>;
+  positionals: string[];
+}
+
+/** Declares a flag table, keeping each flag's literal kind for {@link FlagValues}. */
+export function flagTable<const T extends FlagTable>(table: T): T {
+  return table;
+}
+
+/** The parser's view of a table: kinds by name and aliases. */
+export function flagSpec(table: FlagTable, stopAtPositional = false): FlagSpec {
+  const flags: Record<string, FlagKind> = {};
+  const alias: Record<string, string> = {};
+  for (const [name, def] of Object.entries(table)) {
+    flags[name] = def.kind;
+    if (def.alias !== undefined) alias[def.alias] = name;
+  }
+  return { flags, alias, stopAtPositional };
+}
+
+/** Parses `args` strictly against `table` (see {@link parseFlags}), with typed values. */
+export function parseTable<T extends FlagTable>(
+  args: readonly string[],
+  table: T,
+  context = '',
+  stopAtPositional = false,
+): ParsedTable<T> {
+  const { values, positionals } = parseFlags(args, flagSpec(table, stopAtPositional), context);
+  // A prototype-free object: a flag named like an Object.prototype member stays just a flag.
+  const typed: Record<string, string | true> = Object.create(null);
+  for (const [name, value] of values) typed[name] = value;
+  return { values: typed as FlagValues<T>, positionals };
+}
+
+/** Help column where descriptions start (wider when a flag needs it). */
+const HELP_COLUMN = 24;
+
+/**
+ * Help lines for the flags of `table`, aligned in one column; with
+ * `sections`, grouped under `heading:` lines in first-seen order.
+ */
+export function flagHelp(table: FlagTable, options: { indent?: number; sections?: boolean } = {}): string {
+  const indent = ' '.repeat(options.indent ?? 2);
+  const left = (name: string, def: FlagDef): string =>
+    `${indent}${def.alias === undefined ? '' : `-${def.alias}, `}--${name}${def.kind === 'value' ? ` ${def.arg ?? 'VALUE'}` : ''}`;
+  const entries = Object.entries(table);
+  const column = Math.max(HELP_COLUMN, ...entries.map(([name, def]) => left(name, def).length + 2));
+  const render = ([name, def]: [string, FlagDef]): string =>
+    def.help
+      .split('\n')
+      .map((text, i) => (i === 0 ? left(name, def).padEnd(column) : ' '.repeat(column)) + text)
+      .join('\n');
+  if (!options.sections) return entries.map(render).join('\n');
+  const bySection = new Map<string, [string, FlagDef][]>();
+  for (const entry of entries) {
+    const list = bySection.get(entry[1].section) ?? [];
+    list.push(entry);
+    bySection.set(entry[1].section, list);
+  }
+  return [...bySection].map(([section, list]) => `${section}:\n${list.map(render).join('\n')}`).join('\n\n');
 }

@@ -10,7 +10,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, type ServerHandle, type ServerOptions } from '../../src/server/server.ts';
+import { startServer } from '../../src/server/server.ts';
+import type { ServerHandle, ServerOptions } from '../../src/server/types.ts';
 import { referenceBytes, type ReferencePattern } from '../helpers/oracle.ts';
 
 /** The CLI launcher. */

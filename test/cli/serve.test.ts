@@ -3,7 +3,7 @@
  * a clean exit on SIGTERM and SIGINT.
  */
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, it, type TestContext } from 'vitest';
 import { fingerprint } from '../../src/openssh/key-format.ts';
@@ -123,6 +123,43 @@ describe.concurrent('loopssh serve', () => {
     expect(exited?.code).toBe(0);
   });
 
+  // loopssh issue 9: `npx loopssh serve &` then `kill $!` killed npm exec
+  // only and left the server running. The README's way: --pid-file.
+  it('npx loopssh serve --pid-file: kill "$(cat FILE)" stops the server and removes the file', async (ctx) => {
+    const { expect } = ctx;
+    const dir = tempDir();
+    const keys = join(dir, 'keys');
+    const pidFile = join(dir, 'serve.pid');
+    const npx = spawnCli(['npx', '--no-install', 'loopssh', 'serve', '--port', '0', '--keys', keys, '--pid-file', pidFile], { raw: true });
+    ctx.onTestFinished(() => killTree(npx, 'SIGKILL'));
+    const done = collect(npx, 120_000);
+    let text = '';
+    npx.stderr?.on('data', (c: Buffer) => (text += c.toString()));
+    await new Promise<void>((resolve, reject) => {
+      npx.stderr?.on('data', () => READY.test(text) && resolve());
+      void done.then((r) => reject(new Error(`serve exited early: ${r.stderr}`)));
+    });
+    const pid = Number(readFileSync(pidFile, 'utf8').trim());
+    expect(pid).toBeGreaterThan(0);
+    expect(pid).not.toBe(npx.pid);
+    const kill = await runCli(['sh', '-c', `kill "$(cat '${pidFile}')"`], { raw: true });
+    expect(kill.code).toBe(0);
+    const exited = await exitWithin(done, 10_000);
+    expect(exited, `still running 10 s after kill; stderr: ${text}`).toBeDefined();
+    expect(exited?.code).toBe(0);
+    expect(existsSync(pidFile)).toBe(false);
+  });
+
+  it('--pid-file in a missing folder: one line naming the flag, exit 2, no server left', async (ctx) => {
+    const { expect } = ctx;
+    const keys = join(tempDir(), 'keys');
+    const r = await runCli(['serve', '--port', '0', '--keys', keys, '--pid-file', '/nonexistent/dir/serve.pid'], { timeoutMs: 20_000 });
+    expect(r.timedOut).toBe(false);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^loopssh: --pid-file: cannot write '\/nonexistent\/dir\/serve\.pid'/);
+  });
+
   it('a port already in use exits non-zero with one line, no stack trace', async (ctx) => {
     const { expect } = ctx;
     const keys = join(tempDir(), 'keys');
@@ -136,5 +173,16 @@ describe.concurrent('loopssh serve', () => {
     expect(second.stderr.trim().split('\n')).toHaveLength(1);
     expect(second.stderr).toMatch(/^loopssh: .*(EADDRINUSE|in use)/);
     expect((await exitWithin(first.done, 10_000))?.code).toBe(0);
+  });
+
+  // loopssh issue 13, point 7: pino's own throw for an unknown level is a multi-line stack.
+  it('a LOOPSSH_LOG_LEVEL pino does not know exits 2 with one line naming it, no stack trace', async ({ expect }) => {
+    const keys = join(tempDir(), 'keys');
+    const r = await runCli(['serve', '--port', '0', '--keys', keys], { env: { LOOPSSH_LOG_LEVEL: 'loud' }, timeoutMs: 20_000 });
+    expect(r.timedOut).toBe(false);
+    expect(r.code).toBe(2);
+    expect(r.stderr).not.toContain('    at ');
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^loopssh: LOOPSSH_LOG_LEVEL must be one of .*; got 'loud'$/m);
   });
 });

@@ -69,6 +69,10 @@ const BAD: [string[], RegExp][] = [
   [['serve', '--port', '-1', '--keys', KEYS], /--port must be between/],
   [['serve', '--port', '1', '--port', '2'], /--port given twice/],
   [['serve', '--max-payload', '1.5M', '--keys', KEYS], /invalid size '1\.5M'/],
+  // loopssh issue 13.5: the error names the flag; serve has a flag for stallTimeoutMs; -p is --port
+  [['serve', '--max-payload', '2X', '--keys', KEYS], /^loopssh: --max-payload: invalid size '2X'/],
+  [['serve', '--stall-timeout-ms', '-1', '--keys', KEYS], /--stall-timeout-ms must be between/],
+  [['serve', '-p', 'abc', '--keys', KEYS], /--port must be a whole number/],
   [['serve', '--max-connections', '0', '--keys', KEYS], /--max-connections must be between/],
   [['serve', 'extra', '--keys', KEYS], /serve takes no arguments/],
   [['serve', '--host', 'not-an-ip', '--port', '0', '--keys', KEYS], /--host must be an IP address/],
@@ -79,6 +83,9 @@ const BAD: [string[], RegExp][] = [
   [['exec', '--port', 'abc', '--keys', KEYS, 'payload', '1'], /--port must be a whole number/],
   [['exec', '--port', '70000', '--keys', KEYS, 'payload', '1'], /--port must be between/],
   [['exec', '--port', '0', '--keys', KEYS, 'payload', '1'], /--port must be between/],
+  // loopssh issue 13.5: -p and -i, listed in help, are --port and --identity
+  [['exec', '-p', '0', '--keys', KEYS, 'payload', '1'], /--port must be between/],
+  [['exec', '-i', KEYS, '-i', KEYS, 'payload', '1'], /--identity given twice/],
   [['exec', '--port', '2222', '--keys', KEYS], /exec needs a COMMAND/],
   [['exec', '--port', '2222', '--keys', KEYS, '--'], /exec needs a COMMAND/],
   [['exec'], /exec needs a COMMAND/],

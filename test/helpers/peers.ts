@@ -11,16 +11,36 @@ import { connect as netConnect, createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair, type KeyPair } from '../../src/openssh/key-format.ts';
+import { recordMissingPeer } from './missing-peers.ts';
 
 /** Peers a test can ask for. */
-export type PeerName = 'ssh' | 'ssh-keygen' | 'sshd' | 'asyncssh' | 'openssl';
+export type PeerName =
+  | 'ssh'
+  | 'ssh-keygen'
+  | 'sshd'
+  | 'sftp'
+  | 'scp'
+  | 'sftp-server'
+  | 'asyncssh'
+  | 'paramiko'
+  | 'dbclient'
+  | 'dropbear'
+  | 'plink'
+  | 'openssl';
 
 const CANDIDATES: Record<PeerName, string[]> = {
   ssh: ['/usr/bin/ssh'],
   'ssh-keygen': ['/usr/bin/ssh-keygen'],
   sshd: ['/usr/sbin/sshd'],
-  // Debian's python3 (not a pyenv one): python3-asyncssh installs there.
+  sftp: ['/usr/bin/sftp'],
+  scp: ['/usr/bin/scp'],
+  'sftp-server': ['/usr/lib/openssh/sftp-server'],
+  // Debian's python3 (not a pyenv one): python3-asyncssh and python3-paramiko install there.
   asyncssh: ['/usr/bin/python3'],
+  paramiko: ['/usr/bin/python3'],
+  dbclient: ['/usr/bin/dbclient'],
+  dropbear: ['/usr/sbin/dropbear'],
+  plink: ['/usr/bin/plink'],
   openssl: ['/usr/bin/openssl'],
 };
 
@@ -28,17 +48,28 @@ const INSTALL_HINT: Record<PeerName, string> = {
   ssh: 'apt-get install openssh-client',
   'ssh-keygen': 'apt-get install openssh-client',
   sshd: 'apt-get install openssh-server',
+  sftp: 'apt-get install openssh-client',
+  scp: 'apt-get install openssh-client',
+  'sftp-server': 'apt-get install openssh-sftp-server',
   asyncssh: 'apt-get install python3-asyncssh',
+  paramiko: 'apt-get install python3-paramiko',
+  dbclient: 'apt-get install dropbear-bin',
+  dropbear: 'apt-get install dropbear-bin',
+  plink: 'apt-get install putty-tools',
   openssl: 'apt-get install openssl',
 };
+
+/** Python modules that must import for a peer that is a python3. */
+const PYTHON_MODULE: Partial<Record<PeerName, string>> = { asyncssh: 'asyncssh', paramiko: 'paramiko' };
 
 const found = new Map<PeerName, string | undefined>();
 
 function locate(name: PeerName): string | undefined {
   if (found.has(name)) return found.get(name);
   let path = CANDIDATES[name].find((p) => existsSync(p));
-  if (path && name === 'asyncssh') {
-    const probe = spawnSync(path, ['-W', 'ignore', '-c', 'import asyncssh'], { stdio: 'ignore' });
+  const module = PYTHON_MODULE[name];
+  if (path && module) {
+    const probe = spawnSync(path, ['-W', 'ignore', '-c', `import ${module}`], { stdio: 'ignore' });
     if (probe.status !== 0) path = undefined;
   }
   found.set(name, path);
@@ -54,8 +85,10 @@ export function peer(name: PeerName): string | undefined {
   if (path) return path;
   const why = `peer '${name}' is missing (${INSTALL_HINT[name]})`;
   if (process.env.CI) throw new Error(`${why}: required under CI`);
-  // Loud on a developer's machine: one line per missing peer per file.
+  // Loud on a developer's machine: one line per missing peer per file, and a
+  // record the end-of-run reporter (test/helpers/missing-peers.ts) sums up.
   process.stderr.write(`\n*** SKIPPING tests that need ${why} ***\n\n`);
+  recordMissingPeer(name, INSTALL_HINT[name]);
   return undefined;
 }
 
@@ -65,6 +98,9 @@ export function peerVersion(name: PeerName): string {
   if (!path) return 'missing';
   if (name === 'asyncssh') {
     return spawnSync(path, ['-W', 'ignore', '-c', 'import asyncssh; print("AsyncSSH", asyncssh.__version__)'], { encoding: 'utf8' }).stdout.trim();
+  }
+  if (name === 'paramiko') {
+    return spawnSync(path, ['-W', 'ignore', '-c', 'import paramiko; print("paramiko", paramiko.__version__)'], { encoding: 'utf8' }).stdout.trim();
   }
   if (name === 'openssl') return spawnSync(path, ['version'], { encoding: 'utf8' }).stdout.trim();
   const r = spawnSync(path, ['-V'], { encoding: 'utf8' });

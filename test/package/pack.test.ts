@@ -1,12 +1,13 @@
 /**
  * loopssh as another project installs it: `npm pack`, install the tarball
- * into a fresh temporary project (offline, from the tarball and npm's cache),
+ * into a fresh temporary project (from the tarball, npm's cache where it has
+ * the packages and the registry where it does not: loopssh issue 9),
  * then run the examples/testing suites there (vitest and node:test: they
  * start the server, run commands with the loopssh client and OpenSSH's ssh,
  * and assert on `seen`), and the installed CLI.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +17,7 @@ import { runProcess } from '../helpers/run-process.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SSH = peer('ssh');
-const rootPackage = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; devDependencies: Record<string, string> };
+const vitestVersion = (JSON.parse(readFileSync(join(ROOT, 'node_modules', 'vitest', 'package.json'), 'utf8')) as { version: string }).version;
 
 describe('the packed package, installed into a fresh project', () => {
   const tmp = tempDir('loopssh-pack-');
@@ -29,11 +30,14 @@ describe('the packed package, installed into a fresh project', () => {
     tarball = join(tmp.dir, packed);
     mkdirSync(project);
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'loopssh-user', private: true, type: 'module' }, null, 2));
-    // Offline: only the tarball and what npm's cache already holds. Install
-    // scripts are skipped (ssh2 then uses its JS crypto: slower, same bytes).
+    // --prefer-offline, not --offline: an empty npm cache (a fresh machine)
+    // has never seen vitest's registry document, so an offline install of a
+    // version cannot resolve (ENOTCACHED). The exact vitest this checkout
+    // installed. Install scripts are skipped (ssh2 then uses its JS crypto:
+    // slower, same bytes).
     const install = await runProcess(
       'npm',
-      ['install', '--offline', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error', tarball, `vitest@${rootPackage.devDependencies.vitest}`],
+      ['install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error', tarball, `vitest@${vitestVersion}`],
       { cwd: project, timeoutMs: 240_000 },
     );
     if (install.code !== 0) throw new Error(`npm install of the tarball failed: ${install.stderr}`);
@@ -67,11 +71,19 @@ describe('the packed package, installed into a fresh project', () => {
     expect(r.code).toBe(0);
   }, 150_000);
 
-  it('the installed CLI serves and fetches a verified payload (npx loopssh)', async () => {
+  it('the installed CLI serves and fetches a verified payload (npx loopssh), and stops by its --pid-file', async () => {
     const keys = join(tmp.dir, 'cli-keys');
+    const pidFile = join(tmp.dir, 'serve.pid');
     const help = await runProcess('npx', ['--no-install', 'loopssh', '--help'], { cwd: project });
     expect(help.stdoutHead).toContain('loopssh serve');
-    const serve = spawn('npx', ['--no-install', 'loopssh', 'serve', '--port', '0', '--keys', keys], { cwd: project, stdio: ['ignore', 'ignore', 'pipe'] });
+    // npm exec does not pass SIGTERM on to the node process it started
+    // (loopssh issue 9): the pid file names the server itself.
+    const serve = spawn('npx', ['--no-install', 'loopssh', 'serve', '--port', '0', '--keys', keys, '--pid-file', pidFile], {
+      cwd: project,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => serve.once('exit', (code) => resolve(code)));
+    let serverPid = 0;
     try {
       const port = await new Promise<string>((resolve, reject) => {
         let err = '';
@@ -82,12 +94,29 @@ describe('the packed package, installed into a fresh project', () => {
         });
         serve.once('exit', () => reject(new Error(`serve exited: ${err}`)));
       });
+      serverPid = Number(readFileSync(pidFile, 'utf8').trim());
+      expect(serverPid).toBeGreaterThan(0);
+      expect(serverPid).not.toBe(serve.pid);
       const get = await runProcess('npx', ['--no-install', 'loopssh', 'get', '1MiB', '--pattern', 'random', '--port', port, '--keys', keys], { cwd: project });
       expect(get.code).toBe(0);
       expect(get.stdoutBytes).toBe(1024 * 1024);
       expect(get.stderr).toMatch(/verified 1 MiB/);
+      process.kill(serverPid, 'SIGTERM');
+      // The server exits 0, and npx with it; its pid file is removed.
+      expect(await exited).toBe(0);
+      expect(existsSync(pidFile)).toBe(false);
     } finally {
-      serve.kill('SIGTERM');
+      if (serverPid && isAlive(serverPid)) process.kill(serverPid, 'SIGKILL');
+      serve.kill('SIGKILL');
     }
   }, 120_000);
 });
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

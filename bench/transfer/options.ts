@@ -1,0 +1,144 @@
+/**
+ * `npm run bench` flags: one table of what the bench can measure, and the
+ * parse of the command line into a typed {@link BenchOptions}.
+ */
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { parseSize } from '../../src/util/size.ts';
+import type { Rgb } from '../png.ts';
+
+/** The checkout's root. */
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const MiB = 1024 * 1024;
+
+export const PATH_IDS = ['loop2', 'loop1', 'ssh-loop', 'loop-sshd', 'ssh-sshd'] as const;
+/** A client → server path measured end to end. */
+export type PathId = (typeof PATH_IDS)[number];
+export const EXTRAS = ['setup', 'rss', 'flush', 'scale'] as const;
+/** A measurement besides the path × target table. */
+export type Extra = (typeof EXTRAS)[number];
+export const TARGETS = ['null', 'file', 'pipe'] as const;
+/** Where the client writes what it receives. */
+export type Target = (typeof TARGETS)[number];
+
+/** What each path runs on each end. */
+export const PATH_INFO: Record<PathId, { label: string; short: string; client: 'loopssh' | 'ssh' | 'inproc'; server: 'serve' | 'sshd' | 'inproc' }> = {
+  loop2: { label: 'loopssh → loopssh, 2 processes', short: 'loopssh -> loopssh (2 proc)', client: 'loopssh', server: 'serve' },
+  loop1: { label: 'loopssh → loopssh, 1 process', short: 'loopssh -> loopssh (1 proc)', client: 'inproc', server: 'inproc' },
+  'ssh-loop': { label: 'OpenSSH ssh → loopssh serve', short: 'ssh -> loopssh serve', client: 'ssh', server: 'serve' },
+  'loop-sshd': { label: 'loopssh → OpenSSH sshd', short: 'loopssh -> sshd', client: 'loopssh', server: 'sshd' },
+  'ssh-sshd': { label: 'OpenSSH ssh → OpenSSH sshd (baseline)', short: 'ssh -> sshd (baseline)', client: 'ssh', server: 'sshd' },
+};
+export const TARGET_LABEL: Record<Target, string> = { null: '/dev/null', file: 'file', pipe: 'pipe' };
+export const TARGET_COLOR: Record<Target, Rgb> = { null: [66, 133, 244], file: [244, 160, 0], pipe: [15, 157, 88] };
+
+export const HELP = `usage: npm run bench -- [options]
+
+  --size SIZE          bytes per transfer (default 1GiB; e.g. 64MiB for a quick run)
+  --runs N             interleaved runs (default 5)
+  --cipher NAME        cipher for every client, ssh -c and loopssh's (default aes128-gcm@openssh.com)
+  --only LIST          comma-separated: ${PATH_IDS.join(', ')}
+                       (paths) and ${EXTRAS.join(', ')} (extras); default all
+  --targets LIST       ${TARGETS.join(', ')} (default all three)
+  --out DIR            where bench.md, bench.png and bench.json go (default bench/results)
+  --runner R           how loopssh processes run: compiled (default: the checkout
+                       transpiled to plain JS, as an installed package runs) or tsx
+  --profile            also profile (node --cpu-prof) one loop1 transfer and one
+                       loop2 client, and list the top self-time functions
+  --allow-js-crypto    run even though ssh2's native crypto binding is missing
+                       (loopssh figures are then marked as not representative)
+`;
+
+/** A bad flag: the message is the one line the bench prints. */
+export class BenchUsageError extends Error {
+  override readonly name = 'BenchUsageError';
+}
+
+/** What one `npm run bench` invocation measures. */
+export interface BenchOptions {
+  help: boolean;
+  /** Bytes per transfer. */
+  size: number;
+  runs: number;
+  cipher: string;
+  /** Output folder (absolute). */
+  out: string;
+  runner: 'compiled' | 'tsx';
+  profile: boolean;
+  allowJsCrypto: boolean;
+  /** Paths selected by --only (before dropping those whose peers are missing). */
+  paths: PathId[];
+  targets: Target[];
+  /** Whether --only selected this path or extra (everything without --only). */
+  wanted(name: PathId | Extra): boolean;
+  /**
+   * Bytes per channel in the scaling figure: 16 MiB, 64 of them at once. A
+   * --size below 1 GiB shrinks the channels in proportion (at least 64 KiB),
+   * so quick runs stay quick; the report says which size was used.
+   */
+  scaleChannel: number;
+  /** Paths of the peak-RSS-vs-size check (they run whether or not --only selects them as paths). */
+  rssPaths: PathId[];
+}
+
+/** Parses the bench's command line; throws {@link BenchUsageError} naming the bad flag. */
+export function parseBenchOptions(argv: string[]): BenchOptions {
+  let values;
+  try {
+    values = parseArgs({
+      args: argv,
+      options: {
+        size: { type: 'string', default: '1GiB' },
+        runs: { type: 'string', default: '5' },
+        cipher: { type: 'string', default: 'aes128-gcm@openssh.com' },
+        only: { type: 'string' },
+        targets: { type: 'string' },
+        out: { type: 'string', default: join(ROOT, 'bench', 'results') },
+        runner: { type: 'string', default: 'compiled' },
+        profile: { type: 'boolean', default: false },
+        'allow-js-crypto': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+    }).values;
+  } catch (err) {
+    throw new BenchUsageError(`${(err as Error).message} (try --help)`);
+  }
+  let size: number;
+  try {
+    size = parseSize(values.size);
+  } catch (err) {
+    throw new BenchUsageError(`--size: ${(err as Error).message}`);
+  }
+  if (size < 1) throw new BenchUsageError('--size must be at least 1 byte');
+  const runs = Number(values.runs);
+  if (!Number.isInteger(runs) || runs < 1 || runs > 1000) throw new BenchUsageError(`--runs must be a whole number from 1, not '${values.runs}'`);
+  if (!/^[\w.@-]+$/.test(values.cipher)) throw new BenchUsageError(`--cipher: '${values.cipher}' is not a cipher name`);
+  const runner = values.runner;
+  if (runner !== 'compiled' && runner !== 'tsx') throw new BenchUsageError(`--runner must be compiled or tsx, not '${runner}'`);
+  const only = values.only?.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const name of only ?? []) {
+    if (!(PATH_IDS as readonly string[]).includes(name) && !(EXTRAS as readonly string[]).includes(name)) {
+      throw new BenchUsageError(`--only: unknown '${name}' (paths: ${PATH_IDS.join(', ')}; extras: ${EXTRAS.join(', ')})`);
+    }
+  }
+  const selected = values.targets?.split(',').map((s) => s.trim()) ?? [...TARGETS];
+  for (const t of selected) if (!(TARGETS as readonly string[]).includes(t)) throw new BenchUsageError(`--targets: unknown '${t}' (${TARGETS.join(', ')})`);
+  const wanted = (name: PathId | Extra): boolean => only === undefined || only.includes(name);
+  return {
+    help: values.help,
+    size,
+    runs,
+    cipher: values.cipher,
+    out: resolve(values.out),
+    runner,
+    profile: values.profile,
+    allowJsCrypto: values['allow-js-crypto'],
+    paths: PATH_IDS.filter((p) => wanted(p)),
+    targets: TARGETS.filter((t) => selected.includes(t)),
+    wanted,
+    scaleChannel: Math.max(64 * 1024, Math.min(16 * MiB, Math.floor(size / 64 / 65536) * 65536)),
+    rssPaths: wanted('rss') ? ['loop2', 'loop1'] : [],
+  };
+}

@@ -1,0 +1,22 @@
+/** What one bench invocation measured, as the report reads it. */
+import type { ExtraSample, Sample } from './measure.ts';
+import type { BenchOptions, PathId, Target } from './options.ts';
+
+export interface BenchRecord {
+  options: BenchOptions;
+  /** The selected paths whose peers exist. */
+  paths: PathId[];
+  /** Samples by {@link resultKey}. */
+  results: Map<string, Sample[]>;
+  flush: ExtraSample[];
+  scale: ExtraSample[];
+  runnerUsed: 'compiled' | 'tsx';
+  binding: boolean;
+  startedAt: Date;
+  loadAtStart: number;
+  /** `ssh -V` (or sshd's), when OpenSSH is installed. */
+  opensshVersion: string | undefined;
+}
+
+/** The key of a sample list: which measurement, path and target. */
+export const resultKey = (tag: string, path: PathId, target: Target): string => `${tag}|${path}|${target}`;

@@ -1,0 +1,110 @@
+/**
+ * The public shapes of the embedded server: its options, its handle, and
+ * what it records for tests to assert on.
+ */
+import type { Algorithms } from 'ssh2';
+import type { Logger } from './log.js';
+import type { ExitStatus } from './channel-output.js';
+import type { CommandHandler, ServerLimits } from './commands.js';
+
+/** Options of {@link startServer}. Everything has a safe default. */
+export interface ServerOptions {
+  /** Address to bind. Default `127.0.0.1`; anything else is logged as a warning. */
+  host?: string;
+  /** Port; 0 (the default) picks a free one, reported in the handle. */
+  port?: number;
+  /**
+   * Folder with `host_ed25519`, `client_ed25519` and `authorized_keys`,
+   * generated on first use (the CLI uses the package's `keys/`). Without it,
+   * keys not given below are generated in memory for this server alone.
+   */
+  keysDir?: string;
+  /** Host private key (OpenSSH PEM); overrides the one in `keysDir`. */
+  hostKey?: string | Buffer;
+  /** authorized_keys text or public key lines; overrides the file in `keysDir`. */
+  authorizedKeys?: string | readonly string[];
+  /** Enables password auth for exactly these users (compared in constant time). Off by default. */
+  passwords?: Readonly<Record<string, string>>;
+  /** User names allowed to log in; default any name with an authorized key. */
+  users?: readonly string[];
+  /** Extra commands by name; they take precedence over the built-ins. */
+  commands?: Readonly<Record<string, CommandHandler>>;
+  /** Limits; unspecified ones take {@link DEFAULT_LIMITS}. */
+  limits?: Partial<ServerLimits>;
+  /** A pino logger; default: warnings and errors to stderr. */
+  logger?: Logger;
+  /** ssh2 algorithm overrides (ciphers, kex, …). */
+  algorithms?: Algorithms;
+}
+
+/** One authentication attempt the server saw. */
+export interface AuthRecord {
+  user: string;
+  method: string;
+  accepted: boolean;
+}
+
+/** One exec request the server saw, and how it ended. */
+export interface CommandRecord {
+  user: string;
+  command: string;
+  argv: string[];
+  env: Record<string, string>;
+  /** Set when the command ended: its exit status, or `'dropped'` (by the handler), `'closed'` (by the peer) or `'stalled'` (the peer stopped reading) if it never got one. */
+  exit?: ExitStatus | 'dropped' | 'closed' | 'stalled';
+}
+
+/** What the server saw, for tests to assert on. */
+export interface ServerRecord {
+  connections: { remoteAddress: string; remotePort: number; user?: string }[];
+  authAttempts: AuthRecord[];
+  commands: CommandRecord[];
+  /** Connections refused by the connection limit. */
+  refused: number;
+}
+
+/** Options of {@link ServerHandle.stop}. */
+export interface StopOptions {
+  /** How long running commands may go on before their channels are cut, in ms. Default 5000. */
+  graceMs?: number;
+}
+
+/** A running server. */
+export interface ServerHandle extends AsyncDisposable {
+  readonly host: string;
+  readonly port: number;
+  /** `SHA256:...` of the host key, as `ssh-keygen -l` prints it. */
+  readonly hostKeyFingerprint: string;
+  /** The host public key as an OpenSSH line (`ssh-ed25519 AAAA...`), for known_hosts. */
+  readonly hostPublicKey: string;
+  /** The key files in use when `keysDir` was used (for the CLI and demos). */
+  readonly keyFiles?: { clientKeyPath: string; authorizedKeysPath: string };
+  readonly limits: Readonly<ServerLimits>;
+  readonly seen: ServerRecord;
+  /**
+   * Everything the loopssh client (or ssh2) needs to connect: host, port,
+   * user, the client private key this server authorizes, the pinned host key.
+   * Throws if the server was given `authorizedKeys` without a client key it knows.
+   */
+  clientOptions(overrides?: Partial<ClientOptions>): ClientOptions;
+  /**
+   * argv for OpenSSH's `ssh` (append the remote command): a temporary key
+   * file and known_hosts, written on first call, removed by {@link stop}.
+   */
+  sshArgs(extra?: readonly string[]): string[];
+  /** Stops accepting, lets running commands finish (up to `graceMs`), then closes every connection. */
+  stop(options?: StopOptions): Promise<void>;
+}
+
+/** What {@link ServerHandle.clientOptions} returns: the shape the loopssh client and ssh2 take. */
+export interface ClientOptions {
+  host: string;
+  port: number;
+  user: string;
+  /** Client private key (OpenSSH PEM). */
+  privateKey: string;
+  /** Pinned host key fingerprint, `SHA256:...` (loopssh client). */
+  hostKey: string;
+  /** The same pin as a known_hosts line, for clients that want one. */
+  knownHosts: string;
+}

@@ -1,0 +1,76 @@
+/**
+ * The bench's importable parts: flag parsing (one line naming the flag),
+ * the per-run schedule (every item once, rotated), and its statistics.
+ */
+import { describe, expect, it } from 'vitest';
+import { BenchUsageError, PATH_IDS, parseBenchOptions } from '../../bench/transfer/options.ts';
+import { itemsForRun } from '../../bench/transfer/schedule.ts';
+import { maxOf, mbps, median, medOf } from '../../bench/transfer/stats.ts';
+
+describe('bench options', () => {
+  it('defaults: 1 GiB, 5 runs, every path and target', () => {
+    const o = parseBenchOptions([]);
+    expect(o.size).toBe(1024 ** 3);
+    expect(o.runs).toBe(5);
+    expect(o.paths).toEqual([...PATH_IDS]);
+    expect(o.targets).toEqual(['null', 'file', 'pipe']);
+    expect(o.scaleChannel).toBe(16 * 1024 * 1024);
+    expect(o.rssPaths).toEqual(['loop2', 'loop1']);
+  });
+
+  it('--only and --targets select; --size shrinks the scale channels', () => {
+    const o = parseBenchOptions(['--only', 'loop1,flush', '--targets', 'file', '--size', '64MiB']);
+    expect(o.paths).toEqual(['loop1']);
+    expect(o.targets).toEqual(['file']);
+    expect(o.wanted('flush')).toBe(true);
+    expect(o.wanted('rss')).toBe(false);
+    expect(o.scaleChannel).toBe(1024 * 1024);
+  });
+
+  for (const [args, message] of [
+    [['--size', 'lots'], /^--size: /],
+    [['--size', '0'], /^--size must be at least 1 byte$/],
+    [['--runs', '0'], /^--runs must be a whole number from 1, not '0'$/],
+    [['--only', 'loop3'], /^--only: unknown 'loop3' \(paths: /],
+    [['--targets', 'disk'], /^--targets: unknown 'disk'/],
+    [['--runner', 'bun'], /^--runner must be compiled or tsx, not 'bun'$/],
+    [['--cipher', 'a;b'], /^--cipher: 'a;b' is not a cipher name$/],
+    [['--bogus'], /--bogus.*\(try --help\)$/],
+  ] as const) {
+    it(`refuses ${args.join(' ')} with one line naming the flag`, () => {
+      expect(() => parseBenchOptions([...args])).toThrow(BenchUsageError);
+      expect(() => parseBenchOptions([...args])).toThrow(message);
+    });
+  }
+});
+
+describe('bench schedule', () => {
+  it('each run has every path × target once plus each extra once, in a rotated order', () => {
+    const o = parseBenchOptions(['--only', 'loop2,loop1,ssh-sshd,setup,flush,scale']);
+    const runs = [0, 1, 2].map((run) => itemsForRun(o, o.paths, run));
+    for (const items of runs) {
+      const transfers = items.filter((i) => i.kind === 'transfer' && i.tag === 'main');
+      expect(transfers).toHaveLength(3 * 3);
+      expect(new Set(transfers.map((i) => (i.kind === 'transfer' ? `${i.path}|${i.target}` : ''))).size).toBe(9);
+      expect(items.filter((i) => i.kind === 'transfer' && i.tag === 'setup')).toHaveLength(3);
+      expect(items.filter((i) => i.kind === 'flush')).toHaveLength(1);
+      expect(items.filter((i) => i.kind === 'scale')).toHaveLength(1);
+    }
+    const first = (items: ReturnType<typeof itemsForRun>): string => {
+      const i = items[0];
+      return i?.kind === 'transfer' ? i.path : String(i?.kind);
+    };
+    expect(new Set(runs.map(first)).size).toBe(3);
+  });
+});
+
+describe('bench statistics', () => {
+  it('median, MB/s and the undefined-tolerant folds', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(mbps(1e9, 2000)).toBe(500);
+    expect(medOf([undefined, 5, 1, undefined, 3])).toBe(3);
+    expect(medOf([undefined])).toBeUndefined();
+    expect(maxOf([2, undefined, 7])).toBe(7);
+  });
+});
