@@ -12,6 +12,7 @@ import { connect, ConnectionError, type Connection } from '../../src/client/inde
 import { referenceDigest } from '../helpers/oracle.ts';
 import { expectedDigest, startFixture, tempDir, type Fixture } from '../helpers/fixture.ts';
 import { peakRss, startServeProcess, withTimeout, type ServeProcess } from '../helpers/load.ts';
+import { waitFor } from '../helpers/stress.ts';
 
 const MiB = 1024 * 1024;
 const CONNECTIONS = 200;
@@ -102,15 +103,15 @@ describe('connection limit: maxConnections 200', () => {
     expect(f.server.seen.refused).toBe(1);
     // Soft: whatever the refusal looked like, the rest (the 200 still work) is checked too.
     expect.soft(refused, `the 201st connect() must reject with a ConnectionError, got: ${String(refused)} after ${Math.round(ms)} ms`).toBeInstanceOf(ConnectionError);
-    expect.soft(ms).toBeLessThan(5000);
+    // How fast the refusal came is the bench's business; withTimeout above only detects a hang.
 
     const results = await Promise.all(held.map((c, i) => c.run(`payload 64KiB --pattern random --seed ${i}`, { stdout: 'ignore', hash: true })));
     results.forEach((r, i) => expect(r.stdoutSha256).toBe(expectedDigest(64 * 1024, 'random', 'stdout', String(i))));
 
     // One slot freed: a new connection is accepted again.
     await held[0]?.close();
-    await new Promise((r) => setTimeout(r, 100));
-    const again = await withTimeout(f.connect(), 10_000, 'connect() after a slot was freed');
+    // The server frees the slot when it sees the close: retry until it has (no guessed sleep).
+    const again = await waitFor(() => f.connect().catch(() => undefined), 10_000, 'a connection once a slot was freed');
     expect((await again.run('payload 1KiB', { stdout: 'ignore', hash: true })).stdoutSha256).toBe(expectedDigest(1024));
   });
 });
