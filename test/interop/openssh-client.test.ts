@@ -56,7 +56,7 @@ describe.skipIf(!SSH || !OPENSSL)(`${peerVersion('ssh')} → loopssh server`, ()
     expect([r.code, r.stdoutBytes, r.stdoutSha256]).toEqual([0, 8 * MiB, expectedDigest(8 * MiB, 'random')]);
     expect(await pipelineDigest(`cat '${stderrPath}'`)).toEqual({ bytes: 8 * MiB, sha256: expectedDigest(8 * MiB, 'random', 'stderr') });
     const small = await ssh('payload 1 --stderr 16MiB');
-    expect([small.code, small.stdoutBytes, small.stderr.length]).toEqual([0, 1, 16 * MiB]);
+    expect([small.code, small.stdoutBytes, small.stdoutSha256, small.stderr.length]).toEqual([0, 1, expectedDigest(1), 16 * MiB]);
     expect(sha256(small.stderr)).toBe(expectedDigest(16 * MiB, 'lines', 'stderr'));
   });
 
@@ -77,12 +77,12 @@ describe.skipIf(!SSH || !OPENSSL)(`${peerVersion('ssh')} → loopssh server`, ()
 
   it.each([0, 1, 2, 255])('exit code %i is ssh\'s own exit status', async (code) => {
     const r = await ssh(`payload 100 --exit ${code}`);
-    expect([r.code, r.stdoutBytes]).toEqual([code, 100]);
+    expect([r.code, r.stdoutBytes, r.stdoutSha256]).toEqual([code, 100, expectedDigest(100)]);
   });
 
   it('--signal TERM is reported as ssh reports a remote signal: exit 255', async () => {
     const r = await ssh('payload 100 --signal TERM');
-    expect([r.code, r.stdoutBytes]).toEqual([255, 100]);
+    expect([r.code, r.stdoutBytes, r.stdoutSha256]).toEqual([255, 100, expectedDigest(100)]);
     expect(fx.server.seen.commands[0]?.exit).toEqual({ signal: 'TERM' });
   });
 
@@ -99,7 +99,9 @@ describe.skipIf(!SSH || !OPENSSL)(`${peerVersion('ssh')} → loopssh server`, ()
     ['aes256-gcm@openssh.com', []],
     ['chacha20-poly1305@openssh.com', []],
     ['aes128-ctr', ['-m', 'hmac-sha2-256-etm@openssh.com']],
-  ])('cipher %s carries 32 MiB byte-exact', async (cipher, mac) => {
+    ['aes192-ctr', ['-m', 'hmac-sha2-256-etm@openssh.com']],
+    ['aes256-ctr', ['-m', 'hmac-sha2-512-etm@openssh.com']],
+  ])('cipher %s (each of ssh2 1.17\'s six default ciphers) carries 32 MiB byte-exact', async (cipher, mac) => {
     const r = await ssh('payload 32MiB --pattern random', ['-c', cipher, ...mac, '-v']);
     expect([r.code, r.stdoutBytes, r.stdoutSha256]).toEqual([0, 32 * MiB, expectedDigest(32 * MiB, 'random')]);
     // ssh -v names the negotiated cipher: it really was this one.
