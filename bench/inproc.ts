@@ -131,8 +131,10 @@ async function flushMode(): Promise<void> {
   const conn = await open();
   await conn.run(command(MiB), { stdout: '/dev/null' }); // warm-up
   const expected = zeroSha256(size);
-  const combos: { target: 'file' | 'null'; naive: boolean }[] = [
+  const combos: { target: 'file' | 'null'; naive: boolean; fsync?: boolean }[] = [
     { target: 'file', naive: false },
+    // The opt-in fsync of the file and its folder (loopssh issue 16): what durability costs.
+    { target: 'file', naive: false, fsync: true },
     { target: 'file', naive: true },
     { target: 'null', naive: false },
     { target: 'null', naive: true },
@@ -141,9 +143,10 @@ async function flushMode(): Promise<void> {
   const rotated = [...combos.slice(k), ...combos.slice(0, k)];
   const results: Record<string, { ms: number; ok: boolean; verify: string }> = {};
   for (const combo of rotated) {
-    const path = combo.target === 'file' ? join(dir, `flush-${combo.naive ? 'naive' : 'tracked'}.bin`) : '/dev/null';
+    const name = `${combo.target}-${combo.naive ? 'naive' : combo.fsync ? 'fsync' : 'tracked'}`;
+    const path = combo.target === 'file' ? join(dir, `flush-${name}.bin`) : '/dev/null';
     const started = performance.now();
-    const r = await conn.run(command(size), { stdout: path, naive: combo.naive });
+    const r = await conn.run(command(size), { stdout: path, naive: combo.naive, fsync: combo.fsync });
     if (combo.target === 'file') {
       while ((statSync(path, { throwIfNoEntry: false })?.size ?? 0) < size) await new Promise((resolve) => setImmediate(resolve));
     }
@@ -157,7 +160,7 @@ async function flushMode(): Promise<void> {
       verify = 'size + SHA-256';
       rmSync(path, { force: true });
     }
-    results[`${combo.target}-${combo.naive ? 'naive' : 'tracked'}`] = { ms, ok, verify };
+    results[name] = { ms, ok, verify };
   }
   await conn.close();
   const ok = Object.values(results).every((x) => x.ok);

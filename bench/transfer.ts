@@ -27,7 +27,6 @@
  * OUT/bench.json; progress goes to stderr. Exit status 1 if any transfer
  * failed verification, 2 on bad usage or missing prerequisites.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';

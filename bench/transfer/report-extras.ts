@@ -80,6 +80,15 @@ export function extraSections(r: BenchRecord): { md: string[]; goals: string[] }
         `| ${TARGET_LABEL[target]} | ${tr.length ? fmtRate(median(tr)) : '—'} | ${nv.length ? fmtRate(median(nv)) : '—'} | ${ratio?.toFixed(3) ?? '—'} | ${ratio === undefined ? '—' : `${((1 - ratio) * 100).toFixed(1)}%`} | ${okCount}/${r.flush.length} ✓ |`,
       );
     }
+    // The opt-in fsync (file, then folder) against the tracked file run of the same sample.
+    const fsyncRatios = r.flush
+      .map((s) => (s.results['file-tracked']?.ok && s.results['file-fsync']?.ok ? s.results['file-tracked'].ms / s.results['file-fsync'].ms : undefined))
+      .filter((x): x is number => x !== undefined);
+    if (fsyncRatios.length) {
+      const synced = defined(r.flush.map((s) => s.results['file-fsync'])).filter((x) => x.ok).map((x) => mbps(o.size, x.ms));
+      const ratio = median(fsyncRatios);
+      md.push(`| file, \`fsync: true\` (vs tracked) | ${fmtRate(median(synced))} | — | ${ratio.toFixed(3)} | ${((1 - ratio) * 100).toFixed(1)}% | ${fsyncRatios.length}/${r.flush.length} ✓ |`);
+    }
     md.push('');
     if (overheads.length) goals.push(`FlushTracker overhead ≤ 2%: ${overheads.every((o) => o <= 0.02) ? 'PASS' : 'FAIL'} (${overheads.map((o) => `${(o * 100).toFixed(1)}%`).join(', ')})`);
   }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { ConnectionError, RunError, TargetError, ChannelLostError, type ConnectOptions } from '../client/index.js';
 import { knownHostsLine } from '../openssh/known-hosts.js';
 import { UsageError, flagHelp, flagTable, parseInteger, parseTable, type FlagTable, type FlagValues, type ParsedTable } from '../util/flags.js';
-import { DEFAULT_KEYS_DIR, ensureKeyDir } from '../openssh/key-dir.js';
+import { DEFAULT_KEYS_DIR, ensureKeyDir, folderHostPublicKey } from '../openssh/key-dir.js';
 import { KeyFileError } from '../openssh/key-format.js';
 import { SizeError } from '../util/size.js';
 
@@ -31,7 +31,7 @@ export function connectionFlags(defaultPort: number) {
       kind: 'value',
       arg: 'FILE',
       section,
-      help: "check the host key against this known_hosts file\n(default: ~/.ssh/known_hosts, plus, for a loopback\nhost, KEYS/host_ed25519.pub: loopssh serve's own key)",
+      help: "check the host key against this known_hosts file\n(default: ~/.ssh/known_hosts, plus, for a loopback\nhost, the key of KEYS/host_ed25519: loopssh serve's own)",
     },
     keys: { kind: 'value', arg: 'DIR', section, help: "key folder (default: the package's keys/)" },
     cipher: { kind: 'value', arg: 'NAME', section, help: 'e.g. aes128-gcm@openssh.com, chacha20-poly1305@openssh.com' },
@@ -87,8 +87,9 @@ export async function connectOptions(values: ConnectionValues, defaultPort: numb
     // Like ssh: the user's known_hosts; and loopssh's own server key on loopback.
     const userFile = join(homedir(), '.ssh', 'known_hosts');
     let text = existsSync(userFile) ? readFileSync(userFile, 'utf8') : '';
-    const ownPub = join(keysDir, 'host_ed25519.pub');
-    if (isLoopback(host) && existsSync(ownPub)) text += `\n${knownHostsLine(host, port, readFileSync(ownPub, 'utf8').trim())}\n`;
+    // Derived from the private key: a host_ed25519.pub that says otherwise is not trusted.
+    const own = isLoopback(host) ? folderHostPublicKey(keysDir) : undefined;
+    if (own !== undefined) text += `\n${knownHostsLine(host, port, own)}\n`;
     options.knownHosts = text;
   }
   return options;

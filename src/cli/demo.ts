@@ -4,8 +4,8 @@
  *
  * The naive loss is staged, not left to luck: each naive target is slower
  * than the network at the moment the channel closes, as a stalled stdout pipe
- * is (shared/facts/ssh2-and-node-traps.md: one pipe buffer, 65,536 bytes,
- * reached a sleeping reader, every time).
+ * is (docs/close-semantics.md, "process.exit() vs process.exitCode": one
+ * pipe buffer, 65,536 bytes, reached a sleeping reader, every time).
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';

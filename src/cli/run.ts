@@ -21,6 +21,11 @@ const REDIRECT_FLAGS = flagTable({
   },
   'stderr-to': { kind: 'value', arg: 'FILE', section: 'redirects', help: 'stderr into FILE; default: this stderr' },
   stdin: { kind: 'value', arg: 'FILE', section: 'redirects', help: 'send FILE as stdin; default: none (EOF at once)' },
+  fsync: {
+    kind: 'boolean',
+    section: 'redirects',
+    help: 'fsync each FILE before renaming it into place, then\nits folder (survives a power loss; costs time)',
+  },
   naive: {
     kind: 'boolean',
     section: 'redirects',
@@ -87,6 +92,7 @@ function redirects(values: FlagValues<typeof REDIRECT_FLAGS>): RunOptions {
     stdout: values.output ?? (naive ? 'inherit' : 1),
     stderr: values['stderr-to'] ?? (naive ? 'inherit' : 2),
     stdin: values.stdin,
+    fsync: values.fsync === true,
     naive,
   };
 }

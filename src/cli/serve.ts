@@ -65,7 +65,7 @@ function writePidFile(path: string): void {
 }
 
 /** The server options `serve`'s flags ask for (checked; defaults filled in by startServer). */
-export function serverOptions(values: FlagValues<typeof SERVE_COMMAND.flags>): Pick<ServerOptions, 'host' | 'port' | 'keysDir' | 'limits'> {
+export function serverOptions(values: FlagValues<typeof SERVE_COMMAND.flags>): Pick<ServerOptions, 'host' | 'port' | 'keysDir' | 'limits' | 'recordLimit'> {
   const int = (k: keyof typeof SERVE_COMMAND.flags, min: number, max: number): number | undefined => {
     const v = values[k];
     return typeof v === 'string' ? parseInteger(v, `--${k}`, min, max) : undefined;
@@ -85,7 +85,10 @@ export function serverOptions(values: FlagValues<typeof SERVE_COMMAND.flags>): P
   set('idleTimeoutMs', int('idle-timeout-ms', 0, 86_400_000));
   set('maxAuthTries', int('max-auth-tries', 1, 100));
   set('stallTimeoutMs', int('stall-timeout-ms', 0, 86_400_000));
-  return { host, port: int('port', 0, 65535) ?? DEFAULT_LOOPSSH_PORT, keysDir: values.keys ?? DEFAULT_KEYS_DIR, limits };
+  // Nothing reads `seen` in a standalone server: keep only its totals, so a
+  // hostile client's connections and user names cost no memory there.
+  const recordLimit = 0;
+  return { host, port: int('port', 0, 65535) ?? DEFAULT_LOOPSSH_PORT, keysDir: values.keys ?? DEFAULT_KEYS_DIR, limits, recordLimit };
 }
 
 /** `loopssh serve`. */

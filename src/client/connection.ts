@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { Algorithms, ClientChannel } from 'ssh2';
+import { patchClientConnection } from '../ssh2/index.js';
 import { joinCommand } from '../openssh/command-line.js';
 import { FlushTracker, FlushTimeoutError } from '../engine/flush-tracker.js';
 import { fingerprint, readPrivateKey } from '../openssh/key-format.js';
@@ -88,6 +89,12 @@ export interface RunOptions {
   maxBuffer?: number;
   /** Compute the SHA-256 of stdout and stderr as they arrive (`result.stdoutSha256`). Default false. */
   hash?: boolean;
+  /**
+   * File targets: fsync the complete file before renaming it into place, then
+   * its folder, so the output survives a power loss. Default false (the run
+   * resolves when the kernel has every byte).
+   */
+  fsync?: boolean;
   /** Give up waiting for targets to flush after this long once the channel closed, in ms. Default: wait. */
   flushTimeoutMs?: number;
   /**
@@ -227,6 +234,8 @@ export async function connect(options: ConnectOptions = {}): Promise<Connection>
         return false;
       },
     });
+    // Before any packet arrives: ssh2 fixes (guessed kex packets, window overruns).
+    patchClientConnection(client);
   });
 }
 
@@ -304,7 +313,7 @@ export class Connection implements AsyncDisposable {
     const facts: RunFacts = { command: cmd, exitCode: null, signal: null, stdoutBytes: 0, stderrBytes: 0, durationMs: 0 };
     const snapshot = (): RunFacts => ({ ...facts, durationMs: Math.round(performance.now() - started) });
     const naive = options.naive === true;
-    const sinkOptions = { maxBuffer: options.maxBuffer ?? DEFAULT_MAX_BUFFER, naive };
+    const sinkOptions = { maxBuffer: options.maxBuffer ?? DEFAULT_MAX_BUFFER, naive, fsync: options.fsync === true };
     options.signal?.throwIfAborted();
 
     const sinks: OutputSink[] = [];

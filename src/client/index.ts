@@ -1,7 +1,7 @@
 /**
- * loopssh client: `connect()` then `run()`, or `exec()` for one command.
+ * loopssh client (`loopssh/client`): `connect()` then `run()`, or `exec()`
+ * for one command; where output goes; the errors a run rejects with.
  */
 export { connect, exec, Connection, type ConnectOptions, type RunOptions, type RunResult } from './connection.js';
 export * from './errors.js';
 export { MaxBufferError, type InputSource, type OutputTarget } from '../engine/targets.js';
-export { knownHostsLine, parseKnownHosts, verifyHostKey } from '../openssh/known-hosts.js';

@@ -10,6 +10,10 @@
  * | process.stdout/stderr, fd,    | never closed       | a final `write('', cb)` called  |
  * | `{ stream, end: false }`      |                    | back                            |
  * | `'buffer'`, `'ignore'`        | `end()`            | `'close'`                       |
+ *
+ * `'close'` of a file means the kernel has every byte, not the disk: with
+ * `fsync` a file target is fsynced before its rename and its folder after it
+ * (docs/close-semantics.md, "What done does not guarantee").
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -83,7 +87,39 @@ export interface SinkOptions {
   maxBuffer: number;
   /** Naive mode writes straight to the path, no temporary name (it exists to show the bug). */
   naive: boolean;
+  /**
+   * Make a file target durable before the run resolves: fsync the complete
+   * temporary file, rename it into place, then fsync its folder (so the new
+   * name survives a power loss too). Default false. Devices, FIFOs and naive
+   * runs are written in place and never fsynced.
+   */
+  fsync?: boolean;
+  /** The fsync calls; replaced only by tests that record them. */
+  sync?: SyncCalls;
 }
+
+/** How a file and a folder are fsynced. */
+export interface SyncCalls {
+  /** fsyncs the regular file at `path` (a new fd syncs the inode's data all the same). */
+  file(path: string): Promise<void>;
+  /** fsyncs the folder at `path`, making a rename inside it durable. */
+  folder(path: string): Promise<void>;
+}
+
+async function fsyncPath(path: string, flags: string): Promise<void> {
+  const handle = await open(path, flags);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The real fsync calls (Linux and macOS: a folder opens read-only and fsyncs). */
+export const FS_SYNC: SyncCalls = {
+  file: (path) => fsyncPath(path, 'r+'),
+  folder: (path) => fsyncPath(path, 'r'),
+};
 
 /**
  * File and fd writes: one 32 KiB SSH packet must fit without a pause (fs
@@ -145,7 +181,8 @@ function bufferSink(label: string, limit: number): OutputSink {
 }
 
 /** Opens a file target: a temporary name beside the path, renamed on commit. */
-async function fileSink(which: string, path: string, naive: boolean): Promise<OutputSink> {
+async function fileSink(which: string, path: string, options: SinkOptions): Promise<OutputSink> {
+  const naive = options.naive;
   const label = `${which} file ${path}`;
   // A device or FIFO (/dev/null, a named pipe) is written in place: renaming
   // a temporary file over it would replace the device with a regular file.
@@ -161,8 +198,20 @@ async function fileSink(which: string, path: string, naive: boolean): Promise<Ou
     throw Object.assign(new Error(`${path}: ${why}`), { code: err.code });
   });
   const stream = createWriteStream(temp, { fd: handle, highWaterMark: FILE_HIGH_WATER_MARK });
+  const sync = options.fsync ? (options.sync ?? FS_SYNC) : undefined;
   return ownedSink(label, stream, {
-    commit: () => rename(temp, path),
+    commit: async () => {
+      if (sync) {
+        // Data first, under the temporary name: a crash before the rename
+        // leaves a .loopssh-partial file, never a short file at `path`.
+        await sync.file(temp).catch(async (err: Error) => {
+          await rm(temp, { force: true });
+          throw new Error(`${path}: fsync failed: ${err.message}`, { cause: err });
+        });
+      }
+      await rename(temp, path);
+      if (sync) await sync.folder(dirname(path)).catch((err: Error) => Promise.reject(new Error(`${dirname(path)}: fsync of the folder failed: ${err.message}`, { cause: err })));
+    },
     discard: async () => {
       stream.destroy();
       await rm(temp, { force: true });
@@ -178,7 +227,7 @@ export async function openSink(target: OutputTarget, which: 'stdout' | 'stderr',
   }
   // process.stdout is read only here: touching it makes a pipe O_NONBLOCK.
   if (target === 'inherit') return borrowedSink(`${which} → process.${which}`, which === 'stdout' ? process.stdout : process.stderr);
-  if (typeof target === 'string') return fileSink(which, target, options.naive);
+  if (typeof target === 'string') return fileSink(which, target, options);
   if (typeof target === 'number') {
     return borrowedSink(`${which} → fd ${target}`, new FdWriteStream(target, FILE_HIGH_WATER_MARK));
   }
@@ -186,7 +235,7 @@ export async function openSink(target: OutputTarget, which: 'stdout' | 'stderr',
     if (target === process.stdout || target === process.stderr) return borrowedSink(`${which} → process stream`, target);
     return ownedSink(`${which} → stream`, target);
   }
-  if ('file' in target) return fileSink(which, target.file, options.naive);
+  if ('file' in target) return fileSink(which, target.file, options);
   if ('stream' in target && isWritable(target.stream)) {
     return target.end === false ? borrowedSink(`${which} → stream (kept open)`, target.stream) : ownedSink(`${which} → stream`, target.stream);
   }

@@ -5,12 +5,14 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, link, lstat, mkdir, open, unlink } from 'node:fs/promises';
+import { accessSync, constants } from 'node:fs';
+import { chmod, link, lstat, mkdir, open, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { errCode } from '../util/errors.js';
 import { generateKeyPair, KeyFileError, parseFirstKey, readPrivateKey, type ParsedKey } from './key-format.js';
+import { checkKeyFolder, strictFileCheck } from './strict-modes.js';
 
 /** Where the default keys live: `keys/` at the package root. */
 export const DEFAULT_KEYS_DIR = fileURLToPath(new URL('../../keys/', import.meta.url));
@@ -86,6 +88,12 @@ async function writeFileIfAbsent(path: string, content: string, mode: number): P
   return true;
 }
 
+/** StrictModes for an existing file of the folder (see ./strict-modes.ts). */
+async function checkStrict(path: string): Promise<void> {
+  const problem = strictFileCheck(await stat(path));
+  if (problem !== undefined) throw new KeyFileError(path, `key file ${path}: ${problem}`);
+}
+
 async function exists(path: string): Promise<boolean> {
   try {
     await lstat(path);
@@ -129,11 +137,12 @@ async function ensurePair(privPath: string, pubPath: string, comment: string, cr
   }
   if (publicLine === undefined) {
     // Existing key (possibly created concurrently by another process).
-    const parsed = parseFirstKey(readPrivateKey(privPath));
+    const parsed = parseFirstKey(readPrivateKey(privPath, strictFileCheck));
     if (parsed instanceof Error) throw parsed; // unreachable: readPrivateKey parsed it
     publicLine = publicLineOf(parsed, comment);
   }
   if (await writeFileIfAbsent(pubPath, `${publicLine}\n`, 0o644)) created.push(pubPath);
+  else await checkStrict(pubPath);
   return publicLine;
 }
 
@@ -150,10 +159,16 @@ async function ensurePair(privPath: string, pubPath: string, comment: string, cr
  * linked into place only if absent, so concurrent calls (e.g. two processes
  * starting at once) agree on one set of keys and never see partial files.
  *
+ * The folder and every file in it must pass OpenSSH's StrictModes (owner is
+ * the current user or root, no group or other write; see ./strict-modes.ts),
+ * else nothing is used. A folder of the current user's that others can read
+ * (e.g. the package's `keys/`, unpacked 0755) is narrowed to 0700.
+ *
  * @param dir - the key folder
  * @returns the paths of the key files and which ones this call created
- * @throws KeyFileError if an existing private key is unusable (see
- *   {@link readPrivateKey}) or a `.pub` exists without its private key
+ * @throws KeyFileError if the folder or a file fails StrictModes, an existing
+ *   private key is unusable (see {@link readPrivateKey}) or a `.pub` exists
+ *   without its private key
  */
 export async function ensureKeyDir(dir: string): Promise<KeyFiles> {
   const abs = resolve(dir);
@@ -163,6 +178,8 @@ export async function ensureKeyDir(dir: string): Promise<KeyFiles> {
     await chmod(abs, 0o700);
     created.push(abs);
   }
+  const folder = checkKeyFolder(abs);
+  if (folder.uid === process.getuid?.() && (folder.mode & 0o077) !== 0) await chmod(abs, folder.mode & 0o700);
   const files: KeyFiles = {
     dir: abs,
     hostKeyPath: join(abs, 'host_ed25519'),
@@ -177,6 +194,30 @@ export async function ensureKeyDir(dir: string): Promise<KeyFiles> {
   const clientLine = await ensurePair(files.clientKeyPath, files.clientPublicKeyPath, `loopssh-client@${host}`, created);
   if (await writeFileIfAbsent(files.authorizedKeysPath, `${clientLine}\n`, 0o600)) {
     created.push(files.authorizedKeysPath);
-  }
+  } else await checkStrict(files.authorizedKeysPath);
   return files;
+}
+
+/**
+ * The public key of the key folder's own host key (`host_ed25519`), derived
+ * from the private key: the client trusts it for loopback hosts, and a
+ * `host_ed25519.pub` that says otherwise must not decide what is trusted.
+ * The folder and the key must pass StrictModes (see ./strict-modes.ts).
+ *
+ * @param dir - the key folder
+ * @returns `type base64`, or undefined when the folder has no host key this
+ *   user may read (then nothing is trusted from it)
+ * @throws KeyFileError when the folder or the key fails StrictModes or the key does not parse
+ */
+export function folderHostPublicKey(dir: string): string | undefined {
+  const path = join(resolve(dir), 'host_ed25519');
+  try {
+    accessSync(path, constants.R_OK);
+  } catch {
+    return undefined;
+  }
+  checkKeyFolder(resolve(dir));
+  const parsed = parseFirstKey(readPrivateKey(path, strictFileCheck));
+  if (parsed instanceof Error) throw parsed; // unreachable: readPrivateKey parsed it
+  return `${parsed.type} ${parsed.getPublicSSH().toString('base64')}`;
 }

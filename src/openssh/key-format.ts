@@ -6,7 +6,7 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, type Stats } from 'node:fs';
 import ssh2 from 'ssh2';
 import type { ParsedKey as Ssh2ParsedKey } from 'ssh2';
 import { errCode, errMessage } from '../util/errors.js';
@@ -147,21 +147,15 @@ export function generateKeyPair(comment?: string): KeyPair {
 }
 
 /**
- * Reads and validates a private key file (an "identity file"), the way
- * OpenSSH does before using one.
+ * Opens `path`, checks what it is on the open descriptor (so a swap between
+ * the check and the read cannot slip another file in) and reads it.
  *
- * Checks, each failing with a one-line {@link KeyFileError}:
- * the file exists and is readable; on POSIX systems it is not accessible by
- * group or others (`mode & 0o077`, OpenSSH's "UNPROTECTED PRIVATE KEY FILE");
- * ssh2's `utils.parseKey` can parse it; and it is a private (not public) key.
- *
- * @param path - path of the private key file
- * @returns the file contents, ready to pass to ssh2 as `privateKey`/`hostKeys`
- * @throws KeyFileError e.g.
- *   `identity file /x/y: permissions 0644 are too open (must not be readable by group or others)`
+ * @param label - how messages name the file, e.g. `identity file /x/y`
+ * @param check - extra check of the opened file's stat: a one-line problem or undefined
+ * @throws KeyFileError `<label>: <problem>` for a missing, unreadable or
+ *   non-regular file, or when `check` names a problem
  */
-export function readPrivateKey(path: string): Buffer {
-  const label = `identity file ${path}`;
+export function readKeyFile(path: string, label: string, check?: (st: Stats) => string | undefined): Buffer {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -172,20 +166,14 @@ export function readPrivateKey(path: string): Buffer {
     if (code === 'ENOTDIR') throw new KeyFileError(path, `${label}: no such file (a parent is not a directory)`);
     throw new KeyFileError(path, `${label}: cannot open (${code ?? errMessage(err)})`);
   }
-  let data: Buffer;
   try {
     const st = fstatSync(fd);
     if (st.isDirectory()) throw new KeyFileError(path, `${label}: is a directory, not a key file`);
     if (!st.isFile()) throw new KeyFileError(path, `${label}: is not a regular file`);
-    if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
-      const perms = (st.mode & 0o7777).toString(8).padStart(4, '0');
-      throw new KeyFileError(
-        path,
-        `${label}: permissions ${perms} are too open (must not be readable by group or others)`,
-      );
-    }
+    const problem = check?.(st);
+    if (problem !== undefined) throw new KeyFileError(path, `${label}: ${problem}`);
     try {
-      data = readFileSync(fd);
+      return readFileSync(fd);
     } catch (err) {
       const code = errCode(err);
       if (code === 'EISDIR') throw new KeyFileError(path, `${label}: is a directory, not a key file`);
@@ -194,6 +182,33 @@ export function readPrivateKey(path: string): Buffer {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Reads and validates a private key file (an "identity file"), the way
+ * OpenSSH does before using one.
+ *
+ * Checks, each failing with a one-line {@link KeyFileError}:
+ * the file exists and is readable; on POSIX systems it is not accessible by
+ * group or others (`mode & 0o077`, OpenSSH's "UNPROTECTED PRIVATE KEY FILE");
+ * `check`, if given, finds no problem; ssh2's `utils.parseKey` can parse it;
+ * and it is a private (not public) key.
+ *
+ * @param path - path of the private key file
+ * @param check - extra check of the opened file (e.g. its owner), see {@link readKeyFile}
+ * @returns the file contents, ready to pass to ssh2 as `privateKey`/`hostKeys`
+ * @throws KeyFileError e.g.
+ *   `identity file /x/y: permissions 0644 are too open (must not be readable by group or others)`
+ */
+export function readPrivateKey(path: string, check?: (st: Stats) => string | undefined): Buffer {
+  const label = `identity file ${path}`;
+  const data = readKeyFile(path, label, (st) => {
+    if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
+      const perms = (st.mode & 0o7777).toString(8).padStart(4, '0');
+      return `permissions ${perms} are too open (must not be readable by group or others)`;
+    }
+    return check?.(st);
+  });
   const parsed = parseFirstKey(data);
   if (parsed instanceof Error) {
     throw new KeyFileError(path, `${label}: cannot parse private key (ssh2: ${parsed.message})`);

@@ -11,6 +11,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { blobKeyType, fingerprint, publicKeyBlob } from './key-format.js';
+import { wildcardMatch } from './patterns.js';
 
 /** One comma-separated element of a plain host field. */
 export interface HostPattern {
@@ -116,34 +117,6 @@ export function parseKnownHosts(text: string): KnownHostEntry[] {
     entries.push({ line: n + 1, marker, hostField, hosts, keyType, key, comment: rest.join(' ') });
   }
   return entries;
-}
-
-/**
- * OpenSSH wildcard match (`*` = any sequence, `?` = any one character) of a
- * whole string; both sides are expected lower-cased.
- */
-function wildcardMatch(s: string, p: string): boolean {
-  let si = 0;
-  let pi = 0;
-  let starP = -1;
-  let starS = 0;
-  while (si < s.length) {
-    const pc = p[pi];
-    if (pc === '*') {
-      starP = pi++;
-      starS = si;
-    } else if (pc !== undefined && (pc === '?' || pc === s[si])) {
-      pi++;
-      si++;
-    } else if (starP >= 0) {
-      pi = starP + 1;
-      si = ++starS;
-    } else {
-      return false;
-    }
-  }
-  while (p[pi] === '*') pi++;
-  return pi === p.length;
 }
 
 /** Whether an entry's host field matches a lookup name (already lower-cased). */

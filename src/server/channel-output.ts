@@ -1,12 +1,10 @@
 /**
  * Lossless output for an ssh2 1.17 server exec channel.
  *
- * Measured traps (shared/facts/ssh2-and-node-traps.md) and what this does:
- * - `Channel._write` stores a window-blocked remainder in `_chunk`/`_chunkcb`
- *   (`_chunkErr`/`_chunkcbErr` for stderr) and never clears them; the
- *   WINDOW_ADJUST handler checks `_chunk` first, so a later stderr wait
- *   replays old stdout bytes (1 MiB duplicated, ERR_MULTIPLE_CALLBACK).
- *   → each `_write` callback is wrapped to clear its stale fields.
+ * Measured traps (docs/ssh2-traps.md) and what this does:
+ * - ssh2 never clears a window-blocked write's parked remainder, so a later
+ *   stderr wait replayed old stdout bytes. → src/ssh2 clears it
+ *   ({@link clearStaleChunksOnWrite}).
  * - stdout and stderr share one window and one `_waitWindow` flag, so
  *   concurrent writes on both hang. → one write outstanding at a time,
  *   across both streams (what worked in every probe).
@@ -17,6 +15,7 @@
  *   (ssh2 issue 1508). → every wait also ends at the channel's 'close'.
  */
 import type { ServerChannel } from 'ssh2';
+import { channelOutputClosed, channelSocket, clearStaleChunksOnWrite } from '../ssh2/index.js';
 
 /** Which of the channel's two output streams. */
 export type OutputStream = 'stdout' | 'stderr';
@@ -40,46 +39,12 @@ export class ChannelClosedError extends Error {
   }
 }
 
-type WriteFn = (data: Buffer, encoding: BufferEncoding | null, cb: (err?: Error | null) => void) => void;
-
-interface Ssh2ChannelInternals {
-  _client?: { _sock?: import('node:net').Socket };
-  _write: WriteFn;
-  _chunk?: Buffer;
-  _chunkcb?: unknown;
-  _chunkErr?: Buffer;
-  _chunkcbErr?: unknown;
-  outgoing: { state: string };
-  stderr: { _write: WriteFn };
-}
-
-/** Wraps ssh2's `_write` so a completed write clears the remainder it may have parked. */
-function patchStaleChunk(channel: Ssh2ChannelInternals): void {
-  const stdoutWrite = channel._write;
-  channel._write = function (data, encoding, cb) {
-    stdoutWrite.call(this, data, encoding, (err) => {
-      channel._chunk = undefined;
-      channel._chunkcb = undefined;
-      cb(err);
-    });
-  };
-  const stderrWrite = channel.stderr._write;
-  channel.stderr._write = function (data, encoding, cb) {
-    stderrWrite.call(this, data, encoding, (err) => {
-      channel._chunkErr = undefined;
-      channel._chunkcbErr = undefined;
-      cb(err);
-    });
-  };
-}
-
 /**
  * Serialised, backpressured writer over one server channel. Use
  * {@link write} for data and {@link finish} exactly once at the end.
  */
 export class ChannelOutput {
   readonly #channel: ServerChannel;
-  readonly #internals: Ssh2ChannelInternals;
   /** Every write chains here: one write outstanding at a time across both streams. */
   #tail: Promise<void> = Promise.resolve();
   #closed = false;
@@ -97,8 +62,7 @@ export class ChannelOutput {
   constructor(channel: ServerChannel, stallTimeoutMs = 0) {
     this.#channel = channel;
     this.#stallTimeoutMs = stallTimeoutMs;
-    this.#internals = channel as unknown as Ssh2ChannelInternals;
-    patchStaleChunk(this.#internals);
+    clearStaleChunksOnWrite(channel);
     channel.once('close', () => this.#markClosed());
   }
 
@@ -128,7 +92,7 @@ export class ChannelOutput {
 
   /** True once the channel is closed or no longer open for output. */
   get closed(): boolean {
-    return this.#closed || this.#internals.outgoing.state !== 'open';
+    return this.#closed || channelOutputClosed(this.#channel);
   }
 
   /**
@@ -181,7 +145,7 @@ export class ChannelOutput {
     // ssh2 writes packets into the socket whatever its buffer holds: with many
     // channels each would park up to a 2 MiB window in it. Wait for the socket
     // to drain first, so memory stays bounded per connection, not per channel.
-    const sock = this.#internals._client?._sock;
+    const sock = channelSocket(this.#channel);
     if (sock?.writableNeedDrain) await this.#untilClosed<void>((resolve) => sock.once('drain', resolve));
     return this.#send(stream, data);
   }

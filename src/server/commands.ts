@@ -2,7 +2,6 @@
  * What a command handler sees, and how its result becomes an exit status.
  */
 import type { Readable, Writable } from 'node:stream';
-import type { UsageError } from '../util/flags.js';
 import type { ChannelOutput, ExitStatus } from './channel-output.js';
 
 export type { ExitStatus } from './channel-output.js';
@@ -23,6 +22,12 @@ export interface ServerLimits {
   maxAuthTries: number;
   /** A channel whose peer takes no data (no window) for this long is closed, in ms; 0 = never. Default 60 000. */
   stallTimeoutMs: number;
+  /**
+   * The server starts a key re-exchange this often on each connection, in ms
+   * (the time half of OpenSSH's RekeyLimit); 0 = never (ssh2 never starts
+   * one; the peer still may). Default 0.
+   */
+  rekeyIntervalMs: number;
 }
 
 /** The defaults of {@link ServerLimits}. */
@@ -34,6 +39,7 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   idleTimeoutMs: 0,
   maxAuthTries: 6,
   stallTimeoutMs: 60_000,
+  rekeyIntervalMs: 0,
 });
 
 /** Everything a command handler gets. */
@@ -48,13 +54,17 @@ export interface CommandContext {
   readonly user: string;
   /** The client's stdin; ends at the client's EOF. */
   readonly stdin: Readable;
-  /** Backpressured, lossless stdout (any mix with stderr is safe). */
+  /**
+   * Backpressured, lossless stdout (any mix with stderr is safe). Once the
+   * client is gone, writes fail (the error reaches their callbacks and
+   * {@link signal} aborts); the failure never escapes as an unhandled 'error'.
+   */
   readonly stdout: Writable;
   /** Backpressured, lossless stderr. */
   readonly stderr: Writable;
   /** The low-level writer behind stdout/stderr: `await output.write('stdout', buf)`. */
   readonly output: ChannelOutput;
-  /** Aborted when the channel closes or the server stops. */
+  /** Aborted when the channel closes, the connection is lost, or an output write fails. */
   readonly signal: AbortSignal;
   /** The server's limits, for handlers that size their output. */
   readonly limits: Readonly<ServerLimits>;
@@ -66,7 +76,7 @@ export interface CommandContext {
 
 /**
  * What a handler returns: nothing (exit 0), an exit code, or
- * `{ signal: 'TERM' }`. Throwing a {@link UsageError} exits 2 with its
+ * `{ signal: 'TERM' }`. Throwing a `UsageError` (util/flags) exits 2 with its
  * message; any other error exits 1.
  */
 export type CommandResult = void | number | ExitStatus;

@@ -4,12 +4,13 @@
  * per-connection channel limit.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Socket } from 'node:net';
 import type { AuthContext, ClientInfo, Connection, Session } from 'ssh2';
 import type { ParsedKey } from '../openssh/key-format.js';
+import { connectionSocket } from '../ssh2/index.js';
 import { runCommand, refuseShell, type ExecScope } from './exec.js';
 import type { AcceptGate } from './listener.js';
-import type { ServerOptions, ServerRecord } from './types.js';
+import { recordedUser } from './record.js';
+import type { ConnectionRecord, ServerOptions } from './types.js';
 
 /** What every connection of one server shares. */
 export interface ConnectionScope extends ExecScope {
@@ -26,15 +27,16 @@ export function serveConnection(scope: ConnectionScope, client: Connection, info
   const { limits, gate } = scope;
   // One child logger per connection: every line it writes names the peer.
   const log = scope.log.child({ remote: `${info.ip}:${info.port}` });
-  const record: ServerRecord['connections'][number] = { remoteAddress: info.ip, remotePort: info.port };
-  scope.seen.connections.push(record);
+  const record: ConnectionRecord = { remoteAddress: info.ip, remotePort: info.port };
+  scope.recorder.connection(record);
   let failures = 0;
   let user = '';
   let channels = 0;
-  const sock = (client as unknown as { _sock?: Socket })._sock;
+  const sock = connectionSocket(client);
   gate.watchIdle(sock, log);
 
   client.on('error', (err) => log.info({ err }, 'connection error'));
+  client.on('rekey', () => log.debug({}, 'keys re-exchanged'));
 
   client.on('authentication', (ctx: AuthContext) => {
     // Past the limit nothing more is checked or recorded: requests already
@@ -48,17 +50,17 @@ export function serveConnection(scope: ConnectionScope, client: Connection, info
     // An accepted key offer without signature is a query, not a login: the
     // client signs next. A refused offer is a failure, as in OpenSSH.
     const isQuery = ctx.method === 'publickey' && !ctx.signature;
-    if (ctx.method !== 'none' && !(isQuery && accepted)) scope.seen.authAttempts.push({ user: ctx.username, method: ctx.method, accepted });
+    if (ctx.method !== 'none' && !(isQuery && accepted)) scope.recorder.authAttempt({ user: recordedUser(ctx.username), method: ctx.method, accepted });
     if (accepted) {
       if (!isQuery) {
         user = ctx.username;
-        record.user = user;
+        record.user = recordedUser(user);
       }
       ctx.accept();
       return;
     }
     if (ctx.method !== 'none' && ++failures >= limits.maxAuthTries) {
-      log.warn({ user: ctx.username, failures }, 'too many authentication failures: closing');
+      log.warn({ user: recordedUser(ctx.username), failures }, 'too many authentication failures: closing');
       ctx.reject();
       sock?.destroy();
       return;
@@ -68,7 +70,12 @@ export function serveConnection(scope: ConnectionScope, client: Connection, info
 
   client.on('ready', () => {
     gate.loggedIn(sock);
-    const execScope: ExecScope = { ...scope, log: log.child({ user }) };
+    if (limits.rekeyIntervalMs > 0) {
+      const rekey = setInterval(() => client.rekey(), limits.rekeyIntervalMs);
+      rekey.unref();
+      client.once('close', () => clearInterval(rekey));
+    }
+    const execScope: ExecScope = { ...scope, log: log.child({ user: recordedUser(user) }) };
     client.on('session', (accept, reject) => {
       if (gate.stopping || channels >= limits.maxChannelsPerConnection) {
         reject();

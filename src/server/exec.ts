@@ -8,11 +8,13 @@ import type { Connection, ServerChannel } from 'ssh2';
 import { splitCommand, CommandLineError } from '../openssh/command-line.js';
 import { UsageError } from '../util/flags.js';
 import { clip } from '../util/text.js';
-import type { Logger } from './log.js';
+import { connectionSocket, onPeerClosedChannel } from '../ssh2/index.js';
+import type { ServerLogger } from './log.js';
 import { BUILTINS, helpCommand } from './builtins.js';
 import { ChannelClosedError, ChannelOutput, ChannelStalledError, type ExitStatus } from './channel-output.js';
 import type { CommandContext, CommandHandler, CommandResult, ServerLimits } from './commands.js';
-import type { CommandRecord, ServerRecord } from './types.js';
+import type { Recorder } from './record.js';
+import type { CommandRecord } from './types.js';
 
 /** Commands by name: the built-ins, then `extra` over them, and a `help` that lists the extras. */
 export function commandTable(extra: Readonly<Record<string, CommandHandler>> = {}): Record<string, CommandHandler> {
@@ -25,8 +27,8 @@ export function commandTable(extra: Readonly<Record<string, CommandHandler>> = {
 export interface ExecScope {
   readonly limits: Readonly<ServerLimits>;
   readonly commands: Readonly<Record<string, CommandHandler>>;
-  readonly seen: ServerRecord;
-  readonly log: Logger;
+  readonly recorder: Recorder;
+  readonly log: ServerLogger;
 }
 
 /** Answers a shell request: loopssh has none, so one line on stderr and exit 2. */
@@ -56,7 +58,7 @@ export async function runCommand(
   const abort = new AbortController();
   channel.once('close', () => abort.abort(new ChannelClosedError()));
   const record: CommandRecord = { user, command, argv: [], env };
-  scope.seen.commands.push(record);
+  scope.recorder.command(record);
   let dropped = false;
   const fail = async (code: number, message: string): Promise<void> => {
     await output.write('stderr', Buffer.from(`loopssh: ${message}\n`)).catch(() => {});
@@ -89,19 +91,24 @@ export async function runCommand(
   // which a handler that never reads stdin would hold back forever. So the
   // peer's CHANNEL_CLOSE (or a dead connection) aborts the handler here and
   // discards the unread stdin.
-  const internals = channel as unknown as { push(chunk: unknown, encoding?: BufferEncoding): boolean; incoming: { state: string } };
-  const push = internals.push.bind(channel);
-  internals.push = (chunk, encoding) => {
-    if (chunk === null && internals.incoming.state === 'closed' && !abort.signal.aborted) {
-      abort.abort(new ChannelClosedError());
-      channel.unpipe(stdin);
-      stdin.destroy();
-      channel.resume();
-    }
-    return push(chunk, encoding);
-  };
+  onPeerClosedChannel(channel, () => {
+    if (abort.signal.aborted) return;
+    abort.abort(new ChannelClosedError());
+    channel.unpipe(stdin);
+    stdin.destroy();
+    channel.resume();
+  });
   const stdout = outputWritable(output, 'stdout');
   const stderr = outputWritable(output, 'stderr');
+  // A write that fails (the client went away) errors its Writable. With no
+  // listener that 'error' would be uncaught and end the whole process, so the
+  // failure ends this command's context instead: its signal aborts, later
+  // writes get the error in their callbacks, endWritable() reports it.
+  const onOutputError = (err: Error): void => {
+    if (!abort.signal.aborted) abort.abort(err);
+  };
+  stdout.on('error', onOutputError);
+  stderr.on('error', onOutputError);
   const ctx: CommandContext = {
     argv,
     command,
@@ -119,7 +126,7 @@ export async function runCommand(
     },
     dropConnection: () => {
       dropped = true;
-      (client as unknown as { _sock?: { destroy(): void } })._sock?.destroy();
+      connectionSocket(client)?.destroy();
     },
   };
   let status: ExitStatus;

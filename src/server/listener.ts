@@ -7,14 +7,13 @@
  * half: login grace time from the TCP accept, the connection limit, the idle
  * timeout, and closing everything on stop.
  */
-import type { Socket } from 'node:net';
+import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Connection, ClientInfo, Server } from 'ssh2';
-import type { Logger } from './log.js';
+import { connectionSocket, disconnectTooManyConnections } from '../ssh2/index.js';
+import type { ServerLogger } from './log.js';
 import type { ServerLimits } from './commands.js';
 import type { ServerRecord } from './types.js';
 
-/** SSH_DISCONNECT_TOO_MANY_CONNECTIONS (RFC 4253 §11.1), so clients can say why. */
-const DISCONNECT_TOO_MANY_CONNECTIONS = 12;
 /** How long a peer that does not answer our disconnect keeps its socket on stop. */
 const STOP_CUT_MS = 1000;
 
@@ -29,7 +28,7 @@ export class AcceptGate {
 
   constructor(
     private readonly limits: Readonly<ServerLimits>,
-    private readonly log: Logger,
+    private readonly log: ServerLogger,
     private readonly seen: ServerRecord,
   ) {}
 
@@ -38,9 +37,16 @@ export class AcceptGate {
     return this.#stopping;
   }
 
-  /** Starts watching every TCP socket `server` accepts (before ssh2 sees a byte). */
-  attach(server: Server): void {
-    (server as unknown as { _srv: import('node:net').Server })._srv.on('connection', (socket: Socket) => this.#onRawSocket(socket));
+  /**
+   * The listening socket, loopssh's own: it watches every TCP socket it
+   * accepts (before ssh2 sees a byte), then hands it to `server` through
+   * ssh2's public `injectSocket()`.
+   */
+  attach(server: Server): NetServer {
+    return createServer((socket) => {
+      this.#onRawSocket(socket);
+      server.injectSocket(socket);
+    });
   }
 
   /**
@@ -53,11 +59,8 @@ export class AcceptGate {
       this.seen.refused++;
       this.log.warn({ remote: `${info.ip}:${info.port}`, limit: this.limits.maxConnections }, 'connection refused: limit reached');
       client.on('error', () => {});
-      const internals = client as unknown as { _protocol?: { disconnect(reason: number): void }; _sock?: Socket };
-      if (internals._protocol && internals._sock) {
-        internals._protocol.disconnect(DISCONNECT_TOO_MANY_CONNECTIONS);
-        internals._sock.end();
-      } else client.end();
+      // SSH_DISCONNECT_TOO_MANY_CONNECTIONS (RFC 4253 §11.1), so clients can say why.
+      disconnectTooManyConnections(client);
       return false;
     }
     this.#live.add(client);
@@ -66,7 +69,7 @@ export class AcceptGate {
   }
 
   /** Closes `sock` after `idleTimeoutMs` without traffic, if that limit is set. */
-  watchIdle(sock: Socket | undefined, log: Logger): void {
+  watchIdle(sock: Socket | undefined, log: ServerLogger): void {
     const { idleTimeoutMs } = this.limits;
     if (idleTimeoutMs <= 0 || !sock) return;
     // Socket timeouts restart on any traffic, so this fires only when the peer is silent.
@@ -89,7 +92,7 @@ export class AcceptGate {
         new Promise<void>((resolve) => {
           client.once('close', () => resolve());
           client.end();
-          setTimeout(() => (client as unknown as { _sock?: { destroy(): void } })._sock?.destroy(), STOP_CUT_MS).unref();
+          setTimeout(() => connectionSocket(client)?.destroy(), STOP_CUT_MS).unref();
         }),
     );
     await Promise.all(ended);

@@ -7,7 +7,18 @@ import { pino, type Logger, type LevelWithSilent } from 'pino';
 import { UsageError } from '../util/flags.js';
 import { clip } from '../util/text.js';
 
-export type { Logger } from 'pino';
+/**
+ * What the server logs through: a pino Logger fits, and so does any logger
+ * with these methods (fields first, then the message, as pino takes them).
+ */
+export interface ServerLogger {
+  error(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  info(fields: object, message: string): void;
+  debug(fields: object, message: string): void;
+  /** A logger that adds `fields` to every line (one per connection, per user). */
+  child(fields: Record<string, unknown>): ServerLogger;
+}
 
 const LEVELS: readonly LevelWithSilent[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 

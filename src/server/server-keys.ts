@@ -35,7 +35,7 @@ export async function loadKeys(options: ServerOptions): Promise<LoadedKeys> {
     const usesFileAuth = options.authorizedKeys === undefined;
     return {
       hostKey: options.hostKey ?? (await readFile(files.hostKeyPath)),
-      authorized: parseAuthorizedKeys(usesFileAuth ? await readFile(files.authorizedKeysPath, 'utf8') : authText(options.authorizedKeys as string)),
+      authorized: parseAuthorizedKeys(usesFileAuth ? await readFile(files.authorizedKeysPath, 'utf8') : authText(options.authorizedKeys as string)).keys.map((e) => e.key),
       clientKey: usesFileAuth ? await readFile(files.clientKeyPath, 'utf8') : undefined,
       keyFiles: usesFileAuth ? { clientKeyPath: files.clientKeyPath, authorizedKeysPath: files.authorizedKeysPath } : undefined,
     };
@@ -45,7 +45,7 @@ export async function loadKeys(options: ServerOptions): Promise<LoadedKeys> {
   const client = options.authorizedKeys === undefined ? generateKeyPair('loopssh-ephemeral-client') : undefined;
   return {
     hostKey: options.hostKey ?? generateKeyPair('loopssh-ephemeral-host').privateKey,
-    authorized: parseAuthorizedKeys(client ? client.publicKey : authText(options.authorizedKeys as string)),
+    authorized: parseAuthorizedKeys(client ? client.publicKey : authText(options.authorizedKeys as string)).keys.map((e) => e.key),
     clientKey: client?.privateKey,
   };
 }

@@ -6,7 +6,8 @@
  * (exec.ts) and what clients and tests are handed (fixture.ts).
  */
 import { isIP } from 'node:net';
-import ssh2 from 'ssh2';
+import ssh2, { type Algorithms } from 'ssh2';
+import { patchServerConnection } from '../ssh2/index.js';
 import { UsageError } from '../util/flags.js';
 import { clip } from '../util/text.js';
 import { createLogger } from './log.js';
@@ -16,7 +17,8 @@ import { commandTable } from './exec.js';
 import { clientFixture } from './fixture.js';
 import { AcceptGate } from './listener.js';
 import { hostPublicKey, loadKeys } from './server-keys.js';
-import type { ServerHandle, ServerOptions, ServerRecord, StopOptions } from './types.js';
+import { DEFAULT_RECORD_LIMIT, Recorder } from './record.js';
+import type { ServerHandle, ServerOptions, StopOptions } from './types.js';
 
 /**
  * Starts the server and resolves once it listens.
@@ -31,15 +33,15 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
   const log = options.logger ?? createLogger('warn', 'loopssh-server');
   const limits: ServerLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const host = options.host ?? '127.0.0.1';
-  if (isIP(host) === 0 && host !== 'localhost') throw new UsageError(`--host must be an IP address, not '${clip(host)}'`);
+  if (isIP(host) === 0 && host !== 'localhost') throw new UsageError(`host must be an IP address or 'localhost', not '${clip(host)}'`);
   const keys = await loadKeys(options);
   const hostKey = hostPublicKey(keys.hostKey);
-  const seen: ServerRecord = { connections: [], authAttempts: [], commands: [], refused: 0 };
-  const gate = new AcceptGate(limits, log, seen);
+  const recorder = new Recorder(options.recordLimit ?? DEFAULT_RECORD_LIMIT);
+  const gate = new AcceptGate(limits, log, recorder.seen);
   const scope: ConnectionScope = {
     limits,
     log,
-    seen,
+    recorder,
     gate,
     commands: commandTable(options.commands),
     authorized: keys.authorized,
@@ -48,19 +50,22 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
     running: new Set(),
   };
 
-  const server = new ssh2.Server({ hostKeys: [keys.hostKey], algorithms: options.algorithms, ident: 'loopssh' }, (client, info) => {
+  // Compression is off unless asked for: on loopback it costs CPU and buys nothing.
+  const algorithms: Algorithms = { compress: ['none'], ...options.algorithms };
+  const server = new ssh2.Server({ hostKeys: [keys.hostKey], algorithms, ident: 'loopssh' }, (client, info) => {
+    patchServerConnection(client);
     if (gate.admit(client, info)) serveConnection(scope, client, info);
   });
-  gate.attach(server);
+  const listener = gate.attach(server);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
+    listener.once('error', reject);
+    listener.listen(options.port ?? 0, host, () => {
+      listener.off('error', reject);
       resolve();
     });
   });
-  server.on('error', (err: Error) => log.error({ err }, 'server error'));
-  const address = server.address();
+  listener.on('error', (err: Error) => log.error({ err }, 'server error'));
+  const address = listener.address();
   const port = typeof address === 'object' && address ? address.port : (options.port ?? 0);
   if (host !== '127.0.0.1' && host !== '::1' && host !== 'localhost') {
     log.warn({ host, port }, `listening on ${host}, which is not loopback: reachable from other machines`);
@@ -71,7 +76,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
   const stop = (stopOptions: StopOptions = {}): Promise<void> => {
     stopped ??= (async () => {
       gate.beginStop();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => listener.close(() => resolve()));
       await settledWithin([...scope.running], stopOptions.graceMs ?? 5000);
       await gate.closeAll();
       await closed;
@@ -89,7 +94,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
     hostPublicKey: hostKey.line,
     keyFiles: keys.keyFiles,
     limits,
-    seen,
+    seen: recorder.seen,
     stop,
     [Symbol.asyncDispose]: () => stop(),
   };

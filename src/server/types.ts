@@ -3,7 +3,7 @@
  * what it records for tests to assert on.
  */
 import type { Algorithms } from 'ssh2';
-import type { Logger } from './log.js';
+import type { ServerLogger } from './log.js';
 import type { ExitStatus } from './channel-output.js';
 import type { CommandHandler, ServerLimits } from './commands.js';
 
@@ -31,14 +31,17 @@ export interface ServerOptions {
   commands?: Readonly<Record<string, CommandHandler>>;
   /** Limits; unspecified ones take {@link DEFAULT_LIMITS}. */
   limits?: Partial<ServerLimits>;
-  /** A pino logger; default: warnings and errors to stderr. */
-  logger?: Logger;
+  /** Where logs go: a pino logger or any {@link ServerLogger}; default: warnings and errors as JSON lines on stderr. */
+  logger?: ServerLogger;
+  /** Entries kept per list of {@link ServerHandle.seen} (the newest); 0 keeps only the totals. Default 1000. */
+  recordLimit?: number;
   /** ssh2 algorithm overrides (ciphers, kex, …). */
   algorithms?: Algorithms;
 }
 
 /** One authentication attempt the server saw. */
 export interface AuthRecord {
+  /** The user name the client sent, clipped to 64 characters with control characters escaped. */
   user: string;
   method: string;
   accepted: boolean;
@@ -54,13 +57,31 @@ export interface CommandRecord {
   exit?: ExitStatus | 'dropped' | 'closed' | 'stalled';
 }
 
-/** What the server saw, for tests to assert on. */
+/** One connection the server admitted. */
+export interface ConnectionRecord {
+  remoteAddress: string;
+  remotePort: number;
+  /** Set once it authenticated (clipped as in {@link AuthRecord.user}). */
+  user?: string;
+}
+
+/**
+ * What the server saw, for tests to assert on. The lists hold the most recent
+ * `recordLimit` entries each (default 1000; `loopssh serve` keeps none); the
+ * totals count everything.
+ */
 export interface ServerRecord {
-  connections: { remoteAddress: string; remotePort: number; user?: string }[];
+  connections: ConnectionRecord[];
   authAttempts: AuthRecord[];
   commands: CommandRecord[];
+  /** Everything seen, including entries no longer in the lists. */
+  totals: { connections: number; authAttempts: number; commands: number };
   /** Connections refused by the connection limit. */
   refused: number;
+  /** Sockets dropped before their handshake by the pre-authentication limit (`maxStartups`). */
+  dropped: number;
+  /** Failed password attempts answered late because their source was over its guessing budget. */
+  throttled: number;
 }
 
 /** Options of {@link ServerHandle.stop}. */

@@ -5,6 +5,7 @@
  * built-in commands are served, not registered handlers.
  */
 import { Worker } from 'node:worker_threads';
+import { emptyRecord } from './record.js';
 import type { ClientOptions, ServerHandle, ServerOptions, ServerRecord, StopOptions } from './types.js';
 
 /** Options of {@link startServerWorker}: those of startServer that are plain data. */
@@ -43,7 +44,7 @@ export async function startServerWorker(options: WorkerServerOptions = {}): Prom
     await worker.terminate();
     throw new Error(ready.type === 'error' ? ready.message : 'server worker failed to start');
   }
-  let seen: ServerRecord = { connections: [], authAttempts: [], commands: [], refused: 0 };
+  let seen: ServerRecord = emptyRecord();
   let stopped: Promise<void> | undefined;
   const handle: WorkerServerHandle = {
     host: ready.host,

@@ -5,6 +5,7 @@
  * ones), so a size written for loopssh can be pasted into a shell pipeline
  * that reproduces the same payload.
  */
+import { clip } from './text.js';
 
 /** Multipliers for every accepted suffix; case-sensitive on purpose (`kB` ≠ `KB` in some tools, `k` is ambiguous). */
 const SUFFIXES: ReadonlyMap<string, bigint> = new Map([
@@ -31,8 +32,6 @@ const SUFFIX_LIST = 'K, KiB, kB, KB, M, MiB, MB, G, GiB, GB, T, TiB, TB';
 const SIZE_RE = /^([0-9]+)(K|KiB|kB|KB|M|MiB|MB|G|GiB|GB|T|TiB|TB)?$/;
 
 /** Longest prefix of the offending input echoed in an error message. */
-import { clip } from './text.js';
-
 const ECHO_LIMIT = 40;
 
 /** Thrown by {@link parseSize} for any input that is not a valid size. */

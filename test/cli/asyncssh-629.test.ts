@@ -102,6 +102,8 @@ describe.concurrent('CLI output into a stalled stdout pipe (AsyncSSH #629)', () 
       expect(row.received).toBeLessThanOrEqual(SIZE);
     }
     for (const row of naive) expect([row.received < SIZE, row.shaOk], `naive delivered ${row.received} bytes`).toEqual([true, false]);
+    // README and docs/close-semantics.md quote this: at most one pipe buffer (loopssh issue 16).
+    for (const row of naive) expect(row.received, 'naive delivered more than one 64 KiB pipe buffer').toBeLessThanOrEqual(65_536);
   });
 });
 

@@ -53,6 +53,20 @@ describe.concurrent('loopssh exec', () => {
     expect(readdirSync(dir).filter((n) => n.endsWith('.loopssh-partial'))).toEqual([]);
   });
 
+  // loopssh issue 16: --fsync is opt-in; the fsync order itself is pinned in test/engine/targets-fsync.test.ts.
+  it('-o FILE --fsync writes the file whole and leaves no temporary sibling', async ({ expect }) => {
+    const dir = tempDir();
+    const file = join(dir, 'synced.bin');
+    const size = 2 * 1024 * 1024 + 3;
+    const r = await exec(['payload', String(size), '--pattern', 'random', '--seed', '4'], ['--fsync', '-o', file]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    const data = readFileSync(file);
+    expect(data.length).toBe(size);
+    expect(sha256(data)).toBe(referenceDigest({ size, pattern: 'random', seed: '4', stream: 'stdout' }));
+    expect(readdirSync(dir)).toEqual(['synced.bin']);
+  });
+
   it('--output=FILE replaces an existing file', async ({ expect }) => {
     const dir = tempDir();
     const file = join(dir, 'out.txt');

@@ -33,6 +33,7 @@ describe('loopssh get: progress on a terminal', () => {
     // script(1) gives the CLI a pty; its stdout goes to /dev/null, so only stderr is a terminal.
     const r = await runProcess('script', ['-qec', `${cli.map((w) => `'${w}'`).join(' ')} >/dev/null`, '/dev/null'], { timeoutMs: 60_000 });
     expect(r.code).toBe(0);
+    // eslint-disable-next-line no-control-regex -- the terminal's erase-line sequence
     const frames = r.stdoutHead.split('\r').map((f) => f.replace(/\x1b\[K/g, '').trim()).filter(Boolean);
     const progress = frames.filter((f) => /^loopssh: [\d.]+ (B|KiB|MiB) of 128 MiB \(\d+%\), \d+ MB\/s$/.test(f));
     expect(progress.length).toBeGreaterThanOrEqual(3);

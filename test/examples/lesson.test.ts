@@ -1,9 +1,10 @@
 /**
  * The close-semantics lesson's examples, run as their readers run them
- * (`npx tsx examples/NAME.ts`), so docs/close-semantics.md cannot go stale:
- * each must exit 0, its fixed variants must deliver every byte (length and
- * SHA-256), its naive variants must lose some, and the facts it prints along
- * the way must still hold. All run at once (they mostly wait on stalled
+ * (`npx tsx examples/NAME.ts`): each must exit 0, its fixed variants must
+ * deliver every byte (length and SHA-256), its naive variants must lose some,
+ * the facts it prints along the way must still hold, and every figure
+ * docs/close-semantics.md quotes from it must be what this run printed
+ * (loopssh issue 16, point 4: QUOTED below). All run at once (they mostly wait on stalled
  * readers): ~5 s on an idle 2-core machine, under 20 s on a busy one.
  */
 import { spawn } from 'node:child_process';
@@ -100,6 +101,62 @@ const FACTS: Record<string, (out: string) => void> = {
   },
 };
 
+/**
+ * Each figure docs/close-semantics.md quotes from an example: the exact text
+ * in the doc, and the check of this run's output that makes it true. Exact
+ * where the mechanism fixes the number (one 64 KiB pipe buffer, a 64 KiB
+ * sink buffer), a bound where the doc quotes a bound.
+ */
+const QUOTED: { file: string; doc: string; check: (out: string) => void }[] = [
+  {
+    file: 'process-exit.ts',
+    doc: '`exit()`\ndelivers 65,536 of 1,048,576 bytes',
+    check: (out) => expect(out).toMatch(/^naive +write\(\); process\.exit\(0\) +delivered +65536 of 1048576 bytes/m),
+  },
+  {
+    file: 'pipeline-end-false.ts',
+    doc: 'resolved with 65,536 bytes still queued,\nand a `process.exit()` then delivered 10,420,224 of 10,485,760 bytes',
+    check: (out) => {
+      expect(out).toMatch(/await pipeline\(\); process\.exit\(0\): pipeline resolved with 65536 bytes still queued/);
+      expect(out).toMatch(/^naive +await pipeline\(\); process\.exit\(0\) +delivered 10420224 of 10485760 bytes/m);
+    },
+  },
+  {
+    file: 'finish-vs-close.ts',
+    doc: "(ENOENT: 0 of 4,194,304 bytes)",
+    check: (out) => expect(out).toMatch(/^naive +atomic writer, file read at 'finish' +delivered +0 of 4194304 bytes.*ENOENT/m),
+  },
+  {
+    file: 'flush-tracker.ts',
+    doc: 'loses the last 65,536 bytes of its stdout',
+    check: (out) => {
+      expect(out).toMatch(/^naive +done at the source's 'end': stdout pipe +delivered +4128768 of 4194304 bytes, lost 65536$/m);
+      expect(out).toMatch(/^naive +done at the source's 'end': file +delivered +0 of 4194304 bytes.*\.partial has 4194304 bytes/m);
+    },
+  },
+  {
+    file: 'ssh2-exit-before-data.ts',
+    doc: "at `'exit'`, more than half of the 1,048,576 bytes are still unread in\n  the channel, and even at the channel's `'close'` a 4 MB/s sink still\n  holds up to 65,536 of them",
+    check: (out) => {
+      const exit = /'exit' +sink had taken +\d+, +\d+ queued in the sink, +(\d+) unread in the channel/.exec(out);
+      expect(Number(exit?.[1])).toBeGreaterThan(1_048_576 / 2);
+      const close = /channel 'close' +sink had taken +(\d+), +(\d+) queued in the sink/.exec(out);
+      expect(Number(close?.[2])).toBeGreaterThan(0);
+      expect(Number(close?.[2])).toBeLessThanOrEqual(65_536);
+    },
+  },
+  {
+    file: 'ssh2-stderr-after-close.ts',
+    doc: "at `'close'`, stdout has all 65,536 bytes and the stderr sink at most\n  65,536 of 1,048,576",
+    check: (out) => {
+      expect(out).toMatch(/stdout at channel 'close': 65536 of 65536 bytes/);
+      const naive = /^naive +raw ssh2 stderr, done at channel 'close' +delivered +(\d+) of 1048576 bytes/m.exec(out);
+      expect(naive).not.toBeNull();
+      expect(Number(naive?.[1])).toBeLessThanOrEqual(65_536);
+    },
+  },
+];
+
 describe('examples/ (the close-semantics lesson)', () => {
   const runs = new Map<string, Promise<Outcome>>();
   beforeAll(() => {
@@ -111,6 +168,13 @@ describe('examples/ (the close-semantics lesson)', () => {
     expect(EXAMPLES).toEqual(expect.arrayContaining(['quickstart.ts', ...Object.keys(FACTS)]));
     const doc = readFileSync(join(ROOT, 'docs', 'close-semantics.md'), 'utf8');
     for (const file of EXAMPLES.filter((f) => f !== 'quickstart.ts')) expect(doc, file).toContain(`npx tsx examples/${file}`);
+  });
+
+  it('docs/close-semantics.md quotes each checked figure verbatim', () => {
+    // Line breaks in the doc are free: compare with whitespace collapsed.
+    const flat = (t: string): string => t.replace(/\s+/g, ' ');
+    const doc = flat(readFileSync(join(ROOT, 'docs', 'close-semantics.md'), 'utf8'));
+    for (const q of QUOTED) expect(doc, q.file).toContain(flat(q.doc));
   });
 
   it('quickstart.ts runs the README example', async () => {
@@ -138,6 +202,7 @@ describe('examples/ (the close-semantics lesson)', () => {
       for (const l of naive) expect(l.delivered, l.line).toBeLessThan(l.expected);
       expect(r.stdout).toMatch(new RegExp(`^result: fixed byte-exact \\(${fixed.length} of ${fixed.length}\\); naive lost bytes in ${naive.length} of ${naive.length}$`, 'm'));
       FACTS[file]?.(r.stdout);
+      for (const q of QUOTED.filter((x) => x.file === file)) q.check(r.stdout);
     });
   }
 });

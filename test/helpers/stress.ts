@@ -12,10 +12,13 @@ import { connect as netConnect, createServer, type Server, type Socket } from 'n
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import ssh2 from 'ssh2';
 import { startServer, type ServerHandle, type ServerOptions } from '../../src/server/index.ts';
 import { createLogger } from '../../src/server/log.ts';
 import { afterEach, beforeEach } from 'vitest';
 import { startFixture, tempDir, type Fixture } from './fixture.ts';
+
+const { Client: RawClient } = ssh2;
 
 /** The CLI launcher and the project root (the children's working directory). */
 export const BIN = fileURLToPath(new URL('../../bin/loopssh.js', import.meta.url));
@@ -448,4 +451,40 @@ export function useCleanups(): {
       return srv;
     },
   };
+}
+
+/**
+ * A raw ssh2 client whose authHandler offers `offers` one by one; resolves
+ * with how many it got to offer and how the connection ended.
+ */
+export function offerMany(server: ServerHandle, user: string, offers: ssh2.AnyAuthMethod[]): Promise<{ offered: number; error?: string; closedBy: 'server' | 'client-gave-up' }> {
+  return within(
+    new Promise((resolve) => {
+      const raw = new RawClient();
+      let offered = 0;
+      let error: string | undefined;
+      raw.on('error', (e) => (error = e.message));
+      raw.on('ready', () => {
+        raw.end();
+        error = 'authenticated!';
+      });
+      raw.on('close', () =>
+        resolve({ offered, error, closedBy: error === 'All configured authentication methods failed' ? 'client-gave-up' : 'server' }),
+      );
+      raw.connect({
+        host: server.host,
+        port: server.port,
+        username: user,
+        hostVerifier: () => true,
+        authHandler: (_methodsLeft, _partial, next) => {
+          const offer = offers[offered];
+          if (!offer) return next(false as unknown as ssh2.AnyAuthMethod);
+          offered++;
+          next(offer);
+        },
+      });
+    }),
+    20_000,
+    'the authentication attempts',
+  );
 }

@@ -230,7 +230,7 @@ describe('parseAuthorizedKeys', () => {
 
   it('parses keys, skipping blank and comment lines (LF and CRLF)', () => {
     const text = `# header\n\n${a.publicKey}\r\n   \n  # indented comment\n${b.publicKey}\n`;
-    const keys = parseAuthorizedKeys(text);
+    const keys = parseAuthorizedKeys(text).keys.map((e) => e.key);
     expect(keys.map((k) => k.getPublicSSH().toString('base64'))).toEqual([
       a.publicKey.split(' ')[1],
       b.publicKey.split(' ')[1],
@@ -238,22 +238,26 @@ describe('parseAuthorizedKeys', () => {
     expect(keys.map((k) => k.comment)).toEqual(['a', 'b']);
   });
 
-  it('skips leading options, including quoted values with spaces and escaped quotes', () => {
+  it('reads leading options, including quoted values with spaces and escaped quotes', () => {
     const text = [
       `from="10.0.0.1,192.168.*" ${a.publicKey}`,
-      `command="echo \\"hello world\\"",no-pty,environment="X=a b" ${b.publicKey}`,
+      `command="echo \\"hello world\\"",no-pty ${b.publicKey}`,
       `restrict ${a.publicKey}`,
     ].join('\n');
-    const keys = parseAuthorizedKeys(text);
-    expect(keys).toHaveLength(3);
-    expect(keys[1]?.getPublicSSH().toString('base64')).toBe(b.publicKey.split(' ')[1]);
-    expect(keys[2]?.getPublicSSH().toString('base64')).toBe(a.publicKey.split(' ')[1]);
+    const { keys, refused } = parseAuthorizedKeys(text);
+    expect(refused).toEqual([]);
+    expect(keys.map((e) => e.line)).toEqual([1, 2, 3]);
+    expect(keys[0]?.options.from?.text).toBe('10.0.0.1,192.168.*');
+    expect(keys[1]?.key.getPublicSSH().toString('base64')).toBe(b.publicKey.split(' ')[1]);
+    expect(keys[1]?.options.command).toBe('echo "hello world"');
+    expect(keys[2]?.key.getPublicSSH().toString('base64')).toBe(a.publicKey.split(' ')[1]);
+    expect(keys[2]?.options).toEqual({ restrict: true });
   });
 
   it.skipIf(!HAS_KEYGEN)('parses ssh-keygen rsa and ecdsa keys', () => {
     const [, rsa] = sshKeygenKey('rsa', ['-b', '2048']);
     const [, ecdsa] = sshKeygenKey('ecdsa');
-    const keys = parseAuthorizedKeys(`${rsa}\nno-agent-forwarding ${ecdsa}\n`);
+    const keys = parseAuthorizedKeys(`${rsa}\nno-agent-forwarding ${ecdsa}\n`).keys.map((e) => e.key);
     expect(keys.map((k) => k.type)).toEqual(['ssh-rsa', 'ecdsa-sha2-nistp256']);
     expect(fingerprint(keys[0]!.getPublicSSH())).toBe(cryptoFingerprint(rsa));
   });
@@ -304,7 +308,7 @@ describe('ensureKeyDir', () => {
       expect(readPrivateKey(priv).length).toBeGreaterThan(0);
       if (HAS_KEYGEN) expect(keygenPublicOf(priv)).toBe(typeAndBlob(pub));
     }
-    const auth = parseAuthorizedKeys(files['authorized_keys'] ?? '');
+    const auth = parseAuthorizedKeys(files['authorized_keys'] ?? '').keys.map((e) => e.key);
     expect(auth).toHaveLength(1);
     expect(auth[0]!.getPublicSSH().toString('base64')).toBe(files['client_ed25519.pub']!.split(' ')[1]);
     expect(mode(join(dir, 'authorized_keys'))).toBe(0o600);

@@ -104,7 +104,7 @@ describe('malformed peers (raw TCP)', () => {
   /** Runs `behave` on `count` sockets at once; each must be closed by the server in time. */
   async function expectClosed(count: number, behave: (p: Probe, i: number) => void | Promise<void>, alsoOpen = 0): Promise<number[]> {
     const probes = await Promise.all(Array.from({ length: count }, () => probe(fx.server.port)));
-    await Promise.all(probes.map((p, i) => behave(p, i)));
+    await Promise.all(probes.map(async (p, i) => behave(p, i)));
     // Each probe's `closed` rejects if the server has not closed it within CLOSE_BOUND_MS (a hang).
     const times = await Promise.all(probes.map((p) => p.closed));
     await verifiedTransfer();

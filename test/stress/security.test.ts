@@ -2,22 +2,19 @@
 // the client accepts, where the server listens, what the limits refuse, and
 // that no exec request ever reaches a shell.
 import { readdirSync, writeFileSync } from 'node:fs';
-import { connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import ssh2 from 'ssh2';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AuthenticationError, connect, ConnectionError, HostKeyError, type Connection, type RunResult } from '../../src/client/index.ts';
-import { startServer, type ServerHandle } from '../../src/server/index.ts';
+import { startServer } from '../../src/server/index.ts';
 import { fingerprint, generateKeyPair } from '../../src/openssh/key-format.ts';
 import { knownHostsLine } from '../../src/openssh/known-hosts.ts';
-import { expectedDigest, startFixture, tempDir, type Fixture } from '../helpers/fixture.ts';
+import { expectedDigest, tempDir } from '../helpers/fixture.ts';
 import { peer } from '../helpers/peers.ts';
 import { runProcess } from '../helpers/run-process.ts';
-import { bashCli, CountingSink, lines, MiB, useCleanups, waitFor, within } from '../helpers/stress.ts';
-
-const { Client: RawClient } = ssh2;
+import { bashCli, CountingSink, lines, MiB, offerMany, useCleanups, waitFor, within } from '../helpers/stress.ts';
 
 const { defer, fixture, cliServer } = useCleanups();
 
@@ -85,42 +82,6 @@ describe('Authentication', () => {
     await verifiedRun(alice);
     expect(fx.server.seen.connections.map((c) => c.user).filter(Boolean)).toEqual(['alice']);
   });
-
-  /**
-   * A raw ssh2 client whose authHandler offers `offers` one by one; resolves
-   * with how many it got to offer and how the connection ended.
-   */
-  function offerMany(server: ServerHandle, user: string, offers: ssh2.AnyAuthMethod[]): Promise<{ offered: number; error?: string; closedBy: 'server' | 'client-gave-up' }> {
-    return within(
-      new Promise((resolve) => {
-        const raw = new RawClient();
-        let offered = 0;
-        let error: string | undefined;
-        raw.on('error', (e) => (error = e.message));
-        raw.on('ready', () => {
-          raw.end();
-          error = 'authenticated!';
-        });
-        raw.on('close', () =>
-          resolve({ offered, error, closedBy: error === 'All configured authentication methods failed' ? 'client-gave-up' : 'server' }),
-        );
-        raw.connect({
-          host: server.host,
-          port: server.port,
-          username: user,
-          hostVerifier: () => true,
-          authHandler: (_methodsLeft, _partial, next) => {
-            const offer = offers[offered];
-            if (!offer) return next(false as unknown as ssh2.AnyAuthMethod);
-            offered++;
-            next(offer);
-          },
-        });
-      }),
-      20_000,
-      'the authentication attempts',
-    );
-  }
 
   // loopssh issue 17 (point 2): the default is exactly 6, not "at most 6".
   it('more than maxAuthTries (6) wrong passwords on one connection: exactly 6 refused, then disconnected', async () => {

@@ -1,0 +1,57 @@
+/**
+ * loopssh's one door to ssh2 internals (pinned to ssh2 1.17.x).
+ *
+ * Importing this module checks ssh2's shape once and throws one line
+ * (`loopssh: ssh2 X.Y.Z has an unexpected shape: …`) if anything the patches
+ * rely on moved. Nothing outside src/ssh2/ touches a `_`-prefixed ssh2 field.
+ * The patches and why: docs/ssh2-traps.md.
+ */
+import type { Socket } from 'node:net';
+import { assertSsh2Shape, connectionInternals, DISCONNECT } from './internals.js';
+import { patchClientProtocol, patchServerProtocol } from './protocol-patches.js';
+
+assertSsh2Shape();
+
+export { SSH2_CHECKED_VERSION, DISCONNECT, assertSsh2Shape } from './internals.js';
+export { clearStaleChunksOnWrite, onPeerClosedChannel, channelOutputClosed, channelSocket } from './channel-patches.js';
+
+/**
+ * Fixes a server-side connection ssh2 just reported (call first thing in the
+ * Server's 'connection' listener): first_kex_packet_follows, channel-window
+ * overruns, repeated ssh-userauth service requests, requests on a running
+ * session, connection messages during a rekey.
+ */
+export function patchServerConnection(connection: object): void {
+  patchServerProtocol(connectionInternals(connection));
+}
+
+/**
+ * Fixes a client-side ssh2 connection: first_kex_packet_follows, channel
+ * window overruns, connection messages during a rekey. Call right after
+ * `client.connect(...)` returned, before any packet arrived.
+ */
+export function patchClientConnection(connection: object): void {
+  patchClientProtocol(connectionInternals(connection));
+}
+
+/**
+ * Sends SSH_MSG_DISCONNECT with `reason` (RFC 4253 §11.1) and ends the
+ * socket; ssh2's public `end()` always says BY_APPLICATION.
+ */
+export function disconnectWith(connection: object, reason: number): void {
+  const conn = connectionInternals(connection);
+  if (conn._protocol && conn._sock) {
+    conn._protocol.disconnect(reason);
+    conn._sock.end();
+  } else (connection as { end(): void }).end();
+}
+
+/** Refuses a connection with SSH_DISCONNECT_TOO_MANY_CONNECTIONS. */
+export function disconnectTooManyConnections(connection: object): void {
+  disconnectWith(connection, DISCONNECT.TOO_MANY_CONNECTIONS);
+}
+
+/** The TCP socket of an ssh2 connection (server or client side). */
+export function connectionSocket(connection: object): Socket | undefined {
+  return connectionInternals(connection)._sock;
+}
