@@ -406,7 +406,8 @@ describe('fuzz: hostile exec requests', () => {
   let fx: Fixture;
 
   beforeAll(async () => {
-    fx = await startFixture({ limits: LIMITS });
+    // Keep every command record: the test checks each one reached the server exactly once.
+    fx = await startFixture({ limits: LIMITS, recordLimit: RUNS + 1000 });
   });
   afterAll(async () => {
     await fx?.stop();
