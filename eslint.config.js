@@ -34,4 +34,23 @@ export default tseslint.config(
     files: ['src/util/**', 'src/openssh/**', 'src/engine/**', 'src/payload/**'],
     rules: { 'no-restricted-imports': ['error', { patterns: [{ group: upward, message: 'lower layers know nothing of server, client or CLI' }] }] },
   },
+  {
+    // ssh2's private internals live behind src/ssh2 alone (pinned ~1.17.0, shape-checked at start-up).
+    // Node's own _writableState and a stdio stream's _handle are the two allowed outside it.
+    files: ['src/**/*.ts'],
+    ignores: ['src/ssh2/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'MemberExpression[property.name=/^_(?!writableState$|handle$)/]',
+          message: "a '_'-prefixed field is private: reach ssh2 internals only through src/ssh2",
+        },
+        {
+          selector: 'MemberExpression[computed=true][property.value=/^_/]',
+          message: "a '_'-prefixed field is private: reach ssh2 internals only through src/ssh2",
+        },
+      ],
+    },
+  },
 );

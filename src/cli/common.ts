@@ -11,6 +11,7 @@ import { UsageError, flagHelp, flagTable, parseInteger, parseTable, type FlagTab
 import { DEFAULT_KEYS_DIR, ensureKeyDir, folderHostPublicKey } from '../openssh/key-dir.js';
 import { KeyFileError } from '../openssh/key-format.js';
 import { SizeError } from '../util/size.js';
+import { escapeText } from '../util/text.js';
 
 /** The port `serve` listens on and `get` connects to by default. */
 export const DEFAULT_LOOPSSH_PORT = 2222;
@@ -113,11 +114,18 @@ export class InterruptedError extends Error {
   }
 }
 
+/**
+ * Prints one `loopssh: ...` line on stderr. Messages carry peer-supplied text
+ * (a server's DISCONNECT message, a signal name, ssh2's errors): every control
+ * character is escaped so a peer cannot write to the user's terminal.
+ */
+export function printLine(msg: string): void {
+  process.stderr.write(`loopssh: ${escapeText(msg)}\n`);
+}
+
 /** Prints one line for an error and returns the exit status; never a stack trace. */
 export function reportError(err: unknown): number {
-  const line = (msg: string): void => {
-    process.stderr.write(`loopssh: ${msg.split('\n')[0]}\n`);
-  };
+  const line = printLine;
   if (err instanceof InterruptedError) {
     line(err.message);
     return 128 + (err.signal === 'SIGINT' ? 2 : 15);

@@ -1,6 +1,7 @@
 /**
  * The `loopssh` command line: a thin layer over the library API.
  */
+import { auditCommand, AUDIT_COMMAND } from './audit.js';
 import { commandHelp, reportError, EXIT_USAGE } from './common.js';
 import { demoCommand, DEMO_COMMAND } from './demo.js';
 import { execCommand, EXEC_COMMAND, getCommand, GET_COMMAND } from './run.js';
@@ -12,6 +13,7 @@ usage:
   loopssh serve [options]               run the server (default 127.0.0.1:2222)
   loopssh exec [options] -- COMMAND...  run a command on any SSH server
   loopssh get SIZE [options]            fetch a payload and verify it byte for byte
+  loopssh audit [options] -- CLIENT...  check an SSH client for lost output
   loopssh demo                          the tracked vs naive close, side by side
   loopssh help [COMMAND]                help for a command
 
@@ -22,6 +24,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help:
   serve: { run: serveCommand, help: commandHelp(SERVE_COMMAND) },
   exec: { run: execCommand, help: commandHelp(EXEC_COMMAND) },
   get: { run: getCommand, help: commandHelp(GET_COMMAND) },
+  audit: { run: auditCommand, help: commandHelp(AUDIT_COMMAND) },
   demo: { run: demoCommand, help: commandHelp(DEMO_COMMAND) },
 };
 

@@ -8,7 +8,7 @@ import { payloadDigest } from '../payload/patterns.js';
 import { formatSize } from '../util/size.js';
 import { PAYLOAD_FLAGS, parsePayloadCommand } from '../server/builtins.js';
 import { keepStdioBlocking } from './stdio.js';
-import { DEFAULT_LOOPSSH_PORT, EXIT_REMOTE_SIGNAL, InterruptedError, connectOptions, connectionFlags, helpFlag, parseOrHelp, type CliCommand } from './common.js';
+import { DEFAULT_LOOPSSH_PORT, EXIT_REMOTE_SIGNAL, InterruptedError, connectOptions, connectionFlags, helpFlag, parseOrHelp, printLine, type CliCommand } from './common.js';
 
 /** Where stdout, stderr and stdin go; shared by `exec` and `get`. */
 const REDIRECT_FLAGS = flagTable({
@@ -19,7 +19,12 @@ const REDIRECT_FLAGS = flagTable({
     section: 'redirects',
     help: "stdout into FILE (written as FILE's temporary sibling,\nrenamed only when complete); default: this stdout",
   },
-  'stderr-to': { kind: 'value', arg: 'FILE', section: 'redirects', help: 'stderr into FILE; default: this stderr' },
+  'stderr-to': { kind: 'value', arg: 'FILE', section: 'redirects', help: 'stderr into FILE (not the same file as -o);\ndefault: this stderr' },
+  'keep-partial': {
+    kind: 'boolean',
+    section: 'redirects',
+    help: 'when the run fails or the remote command is killed\nby a signal, keep the incomplete output as\nFILE.partial instead of removing it (FILE is not\nwritten then; a non-zero exit status still writes it)',
+  },
   stdin: { kind: 'value', arg: 'FILE', section: 'redirects', help: 'send FILE as stdin; default: none (EOF at once)' },
   fsync: {
     kind: 'boolean',
@@ -93,6 +98,7 @@ function redirects(values: FlagValues<typeof REDIRECT_FLAGS>): RunOptions {
     stderr: values['stderr-to'] ?? (naive ? 'inherit' : 2),
     stdin: values.stdin,
     fsync: values.fsync === true,
+    keepPartial: values['keep-partial'] === true,
     naive,
   };
 }
@@ -122,10 +128,18 @@ async function runInterruptible(connection: Connection, command: string, run: Ru
   }
 }
 
+/** For a command killed by a signal: which -o/--stderr-to files were not written, and what was kept. */
+function notWrittenNote(result: RunResult, run: RunOptions): string {
+  const files = [run.stdout, run.stderr].filter((t): t is string => typeof t === 'string');
+  if (result.signal === null || files.length === 0 || run.naive) return '';
+  const kept = result.keptPartial.length > 0 ? `; incomplete output kept as ${result.keptPartial.join(', ')}` : '';
+  return `; ${files.join(', ')} not written (output incomplete)${kept}`;
+}
+
 /** Exit status the way ssh reports it. */
-function exitStatusOf(result: RunResult): number {
+function exitStatusOf(result: RunResult, run: RunOptions): number {
   if (result.signal !== null) {
-    process.stderr.write(`loopssh: remote command killed by signal ${result.signal}\n`);
+    printLine(`remote command killed by signal ${result.signal}${notWrittenNote(result, run)}`);
     return EXIT_REMOTE_SIGNAL;
   }
   return result.exitCode ?? EXIT_REMOTE_SIGNAL;
@@ -150,8 +164,8 @@ export async function execCommand(args: string[]): Promise<number> {
   const connection = await connect(options);
   const progress = progressLine();
   const result = await runInterruptible(connection, command, { ...run, onProgress: progress.onProgress }).finally(progress.done);
-  if (run.naive) naiveExit(exitStatusOf(result));
-  return exitStatusOf(result);
+  if (run.naive) naiveExit(exitStatusOf(result, run));
+  return exitStatusOf(result, run);
 }
 
 /** `loopssh get`. */
@@ -183,12 +197,12 @@ export async function getCommand(args: string[]): Promise<number> {
   const mbps = result.durationMs > 0 ? result.stdoutBytes / result.durationMs / 1000 : 0;
   const rate = mbps > 0 ? ` at ${mbps >= 10 ? mbps.toFixed(0) : mbps.toPrecision(2)} MB/s` : '';
   if (problems.length > 0) {
-    process.stderr.write(`loopssh: get ${payloadArgs[0]}: MISMATCH: ${problems.join('; ')}\n`);
+    printLine(`get ${payloadArgs[0]}: MISMATCH: ${problems.join('; ')}`);
     if (run.naive) naiveExit(1);
     return 1;
   }
   if (parsed.values.quiet !== true) {
-    process.stderr.write(`loopssh: verified ${formatSize(result.stdoutBytes)} (${result.stdoutBytes} bytes, SHA-256 ${result.stdoutSha256?.slice(0, 16)}…)${rate}\n`);
+    printLine(`verified ${formatSize(result.stdoutBytes)} (${result.stdoutBytes} bytes, SHA-256 ${result.stdoutSha256?.slice(0, 16)}…)${rate}${notWrittenNote(result, run)}`);
   }
   if (run.naive) naiveExit(0);
   return 0;

@@ -7,6 +7,7 @@ import { DEFAULT_KEYS_DIR } from '../openssh/key-dir.js';
 import { startServer } from '../server/server.js';
 import type { ServerOptions } from '../server/types.js';
 import { DEFAULT_LIMITS, type ServerLimits } from '../server/commands.js';
+import { parseMaxStartups } from '../server/listener.js';
 import { flagTable, parseInteger, parseSizeFlag, UsageError, type FlagTable, type FlagValues } from '../util/flags.js';
 import { clip } from '../util/text.js';
 import { createLogger } from '../server/log.js';
@@ -43,7 +44,14 @@ stderr (LOOPSSH_LOG_LEVEL=debug|info|warn|error).`,
     },
     ...helpFlag('options'),
     'max-payload': { kind: 'value', arg: 'SIZE', section: 'limits', help: `largest payload (default ${DEFAULT_LIMITS.maxPayloadBytes / GiB}GiB)` },
-    'max-connections': { kind: 'value', arg: 'N', section: 'limits', help: `concurrent connections (default ${DEFAULT_LIMITS.maxConnections})` },
+    'max-connections': { kind: 'value', arg: 'N', section: 'limits', help: `concurrent logged-in connections (default ${DEFAULT_LIMITS.maxConnections})` },
+    'max-startups': {
+      kind: 'value',
+      arg: 'S:R:F',
+      section: 'limits',
+      help: `connections not logged in yet, as OpenSSH's MaxStartups:\nfrom S on, drop new ones with R% chance, all at F\n(default ${DEFAULT_LIMITS.maxStartups.start}:${DEFAULT_LIMITS.maxStartups.rate}:${DEFAULT_LIMITS.maxStartups.full})`,
+    },
+    'version-timeout-ms': { kind: 'value', arg: 'N', section: 'limits', help: `time to send the SSH version line (default ${DEFAULT_LIMITS.versionTimeoutMs})` },
     'max-channels': { kind: 'value', arg: 'N', section: 'limits', help: `channels per connection (default ${DEFAULT_LIMITS.maxChannelsPerConnection})` },
     'login-grace-ms': { kind: 'value', arg: 'N', section: 'limits', help: `time to authenticate (default ${DEFAULT_LIMITS.loginGraceMs})` },
     'idle-timeout-ms': { kind: 'value', arg: 'N', section: 'limits', help: `close silent connections (default ${DEFAULT_LIMITS.idleTimeoutMs} = never)` },
@@ -80,6 +88,8 @@ export function serverOptions(values: FlagValues<typeof SERVE_COMMAND.flags>): P
     if (value !== undefined) limits[key] = value as ServerLimits[K];
   };
   set('maxConnections', int('max-connections', 1, 100_000));
+  if (values['max-startups'] !== undefined) limits.maxStartups = parseMaxStartups(values['max-startups']);
+  set('versionTimeoutMs', int('version-timeout-ms', 100, 3_600_000));
   set('maxChannelsPerConnection', int('max-channels', 1, 10_000));
   set('loginGraceMs', int('login-grace-ms', 100, 3_600_000));
   set('idleTimeoutMs', int('idle-timeout-ms', 0, 86_400_000));

@@ -17,6 +17,15 @@ export interface RunFacts {
   durationMs: number;
 }
 
+/**
+ * Output collected so far for `'buffer'` targets (at most `maxBuffer` bytes
+ * each); absent for other targets.
+ */
+export interface RunOutput {
+  stdout?: Buffer;
+  stderr?: Buffer;
+}
+
 /** Base class of every error loopssh's client throws. */
 export class LoopsshError extends Error {
   override name = 'LoopsshError';
@@ -56,8 +65,12 @@ export class AuthenticationError extends ConnectionError {
   override name = 'AuthenticationError';
 }
 
-/** A run failed; the facts say how far it got. */
-export class RunError extends LoopsshError implements RunFacts {
+/**
+ * A run failed; the facts say how far it got, and, like execa's errors and
+ * AsyncSSH's ProcessError, `stdout`/`stderr` hold what a `'buffer'` target
+ * had collected.
+ */
+export class RunError extends LoopsshError implements RunFacts, RunOutput {
   override name = 'RunError';
   readonly command: string;
   readonly exitCode: number | null;
@@ -65,7 +78,11 @@ export class RunError extends LoopsshError implements RunFacts {
   readonly stdoutBytes: number;
   readonly stderrBytes: number;
   readonly durationMs: number;
-  constructor(message: string, facts: RunFacts, options?: ErrorOptions) {
+  /** Collected stdout when the target was `'buffer'`. */
+  readonly stdout?: Buffer;
+  /** Collected stderr when the target was `'buffer'`. */
+  readonly stderr?: Buffer;
+  constructor(message: string, facts: RunFacts & RunOutput, options?: ErrorOptions) {
     super(message, options);
     this.command = facts.command;
     this.exitCode = facts.exitCode;
@@ -73,6 +90,8 @@ export class RunError extends LoopsshError implements RunFacts {
     this.stdoutBytes = facts.stdoutBytes;
     this.stderrBytes = facts.stderrBytes;
     this.durationMs = facts.durationMs;
+    if (facts.stdout) this.stdout = facts.stdout;
+    if (facts.stderr) this.stderr = facts.stderr;
   }
 }
 
@@ -90,7 +109,7 @@ export class TargetError extends RunError {
   override name = 'TargetError';
   constructor(
     message: string,
-    facts: RunFacts,
+    facts: RunFacts & RunOutput,
     /** Which target: e.g. `stdout file out.bin`. */
     readonly target: string,
     /** The underlying error's code, such as `EPIPE` or `ENOSPC`. */

@@ -91,6 +91,7 @@ export class FlushTracker {
   readonly #entries: Entry[] = [];
   readonly #borrowed = new Map<Writable, Entry>();
   #error: Error | undefined;
+  #failedEntry: string | undefined;
   /** Resolvers of every pending wait() (there may be several). */
   readonly #waiters = new Set<() => void>();
   /** Completion order, e.g. `['stdout-source:done', 'file:done']`. */
@@ -209,6 +210,15 @@ export class FlushTracker {
   }
 
   /**
+   * Name of the entry whose own error failed the run (the first error), so a
+   * caller can say which target failed; undefined when the run was failed
+   * from outside ({@link abort}) or timed out.
+   */
+  get failedEntry(): string | undefined {
+    return this.#failedEntry;
+  }
+
+  /**
    * Fails the run from outside (a lost connection, a cancelled run): destroys
    * owned streams and sources with `reason`; {@link wait} rejects with it.
    */
@@ -256,6 +266,7 @@ export class FlushTracker {
     // next tick: keep one listener for it, or it would crash the process.
     if (err && entry.stream && entry.stream.listenerCount('error') === 0) entry.stream.once('error', () => {});
     this.events.push(`${entry.name}:${err ? 'error' : 'done'}`);
+    if (err && !this.#error) this.#failedEntry = entry.name;
     if (err) this.#fail(err);
     this.#wakeAll();
   }

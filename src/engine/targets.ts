@@ -15,18 +15,19 @@
  * `fsync` a file target is fsynced before its rename and its folder after it
  * (docs/close-semantics.md, "What done does not guarantee").
  */
-import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { open, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { createReadStream } from 'node:fs';
+import { open, realpath, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import type { FlushTracker } from './flush-tracker.js';
 import { FdWriteStream } from './fd-writer.js';
+import { FILE_HIGH_WATER_MARK, openFile, type SyncCalls } from './file-target.js';
 
 /**
  * Where a remote stdout/stderr goes:
  * - a path string (or `{ file }`): written under a temporary name in the same
- *   folder and renamed into place only on success;
+ *   folder and renamed into place only on success (a FIFO or character
+ *   device is written in place; a symbolic link is refused);
  * - `'inherit'`: this process's stdout/stderr, kept open;
  * - a number: a file descriptor, kept open, written from the thread pool
  *   (see FdWriteStream: the CLI's stdout is `1`, not process.stdout);
@@ -69,15 +70,15 @@ export interface OutputSink {
   readonly stream: Writable;
   /** True for targets that must stay open (process.stdout, fds, `end: false`). */
   readonly keptOpen: boolean;
-  /** Registers the stream with the tracker: from now on its errors fail the run. */
+  /** Registers the stream with the run's tracker, once: from now on its errors fail the run and {@link end} is tracked. */
   track(tracker: FlushTracker): void;
   /** The source ended: close the way this target closes; the tracker waits for it. */
-  close(tracker: FlushTracker): void;
+  end(): void;
   /** The run succeeded and every entry is done: make the output visible. */
   commit(): Promise<void>;
-  /** The run failed: leave nothing that looks complete. */
-  discard(): Promise<void>;
-  /** What `'buffer'` collected. */
+  /** The run failed: leave nothing that looks complete; with `keepPartial` a file is kept as `FILE.partial` (its name is returned). */
+  discard(keepPartial?: boolean): Promise<string | undefined>;
+  /** What `'buffer'` collected (at most `maxBuffer` bytes). */
   collected?(): Buffer;
 }
 
@@ -98,36 +99,6 @@ export interface SinkOptions {
   sync?: SyncCalls;
 }
 
-/** How a file and a folder are fsynced. */
-export interface SyncCalls {
-  /** fsyncs the regular file at `path` (a new fd syncs the inode's data all the same). */
-  file(path: string): Promise<void>;
-  /** fsyncs the folder at `path`, making a rename inside it durable. */
-  folder(path: string): Promise<void>;
-}
-
-async function fsyncPath(path: string, flags: string): Promise<void> {
-  const handle = await open(path, flags);
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/** The real fsync calls (Linux and macOS: a folder opens read-only and fsyncs). */
-export const FS_SYNC: SyncCalls = {
-  file: (path) => fsyncPath(path, 'r+'),
-  folder: (path) => fsyncPath(path, 'r'),
-};
-
-/**
- * File and fd writes: one 32 KiB SSH packet must fit without a pause (fs
- * default: 16 KiB). Measured: 4 MiB cost 40% to a file in two processes and
- * 70 MiB of RSS against 1 MiB, which stays here.
- */
-const FILE_HIGH_WATER_MARK = 1024 * 1024;
-
 function isWritable(x: unknown): x is Writable {
   return x instanceof Writable || (typeof x === 'object' && x !== null && typeof (x as Writable).write === 'function' && typeof (x as Writable).on === 'function');
 }
@@ -138,85 +109,60 @@ function ownedSink(label: string, stream: Writable, extra: Partial<OutputSink> =
     stream,
     keptOpen: false,
     track: (tracker) => tracker.owned(stream, label),
-    close: () => {
+    end: () => {
       stream.end();
     },
     commit: async () => {},
     discard: async () => {
       stream.destroy();
+      return undefined;
     },
     ...extra,
   };
 }
 
 function borrowedSink(label: string, stream: Writable): OutputSink {
+  let tracker: FlushTracker | undefined;
   return {
     label,
     stream,
     keptOpen: true,
-    track: (tracker) => tracker.borrowed(stream, label),
-    close: (tracker) => tracker.flush(stream),
+    track: (t) => {
+      tracker = t;
+      t.borrowed(stream, label);
+    },
+    end: () => tracker?.flush(stream),
     commit: async () => {},
-    discard: async () => {},
+    discard: async () => undefined,
   };
 }
 
-/** A Writable that keeps what it is given, up to `limit` bytes. */
+/** A Writable that keeps the first `limit` bytes it is given and fails past them. */
 function bufferSink(label: string, limit: number): OutputSink {
   const chunks: Buffer[] = [];
-  let size = 0;
+  let kept = 0;
   const stream = new Writable({
     highWaterMark: 1024 * 1024,
     write(chunk: Buffer, _enc, cb) {
-      size += chunk.length;
-      if (size > limit) {
+      if (kept + chunk.length > limit) {
+        // Keep the bytes up to the limit: an error carries exactly maxBuffer bytes.
+        chunks.push(chunk.subarray(0, limit - kept));
+        kept = limit;
         cb(new MaxBufferError(limit));
         return;
       }
       chunks.push(chunk);
+      kept += chunk.length;
       cb();
     },
   });
-  return ownedSink(label, stream, { collected: () => Buffer.concat(chunks, Math.min(size, limit)) });
+  return ownedSink(label, stream, { collected: () => Buffer.concat(chunks, kept) });
 }
 
 /** Opens a file target: a temporary name beside the path, renamed on commit. */
 async function fileSink(which: string, path: string, options: SinkOptions): Promise<OutputSink> {
-  const naive = options.naive;
-  const label = `${which} file ${path}`;
-  // A device or FIFO (/dev/null, a named pipe) is written in place: renaming
-  // a temporary file over it would replace the device with a regular file.
-  const existing = await stat(path).catch(() => undefined);
-  if (naive || (existing && !existing.isFile())) {
-    const handle = await open(path, 'w');
-    return ownedSink(label, createWriteStream(path, { fd: handle, highWaterMark: FILE_HIGH_WATER_MARK }));
-  }
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(4).toString('hex')}.loopssh-partial`);
-  const handle = await open(temp, 'wx', 0o666).catch((err: NodeJS.ErrnoException) => {
-    // Name the path the user gave, not our temporary sibling.
-    const why = err.code === 'ENOENT' ? `no such directory: ${dirname(path)}` : err.code === 'EACCES' ? `permission denied in ${dirname(path)}` : err.message;
-    throw Object.assign(new Error(`${path}: ${why}`), { code: err.code });
-  });
-  const stream = createWriteStream(temp, { fd: handle, highWaterMark: FILE_HIGH_WATER_MARK });
-  const sync = options.fsync ? (options.sync ?? FS_SYNC) : undefined;
-  return ownedSink(label, stream, {
-    commit: async () => {
-      if (sync) {
-        // Data first, under the temporary name: a crash before the rename
-        // leaves a .loopssh-partial file, never a short file at `path`.
-        await sync.file(temp).catch(async (err: Error) => {
-          await rm(temp, { force: true });
-          throw new Error(`${path}: fsync failed: ${err.message}`, { cause: err });
-        });
-      }
-      await rename(temp, path);
-      if (sync) await sync.folder(dirname(path)).catch((err: Error) => Promise.reject(new Error(`${dirname(path)}: fsync of the folder failed: ${err.message}`, { cause: err })));
-    },
-    discard: async () => {
-      stream.destroy();
-      await rm(temp, { force: true });
-    },
-  });
+  const file = await openFile(path, options);
+  return ownedSink(`${which} file ${path}`, file.stream, { commit: file.commit, discard: file.discard });
 }
 
 /** Opens the target for one output stream of a run. Errors here (a bad path) come before anything runs remotely. */
@@ -227,7 +173,8 @@ export async function openSink(target: OutputTarget, which: 'stdout' | 'stderr',
   }
   // process.stdout is read only here: touching it makes a pipe O_NONBLOCK.
   if (target === 'inherit') return borrowedSink(`${which} → process.${which}`, which === 'stdout' ? process.stdout : process.stderr);
-  if (typeof target === 'string') return fileSink(which, target, options);
+  const path = filePath(target);
+  if (path !== undefined) return fileSink(which, path, options);
   if (typeof target === 'number') {
     return borrowedSink(`${which} → fd ${target}`, new FdWriteStream(target, FILE_HIGH_WATER_MARK));
   }
@@ -235,11 +182,39 @@ export async function openSink(target: OutputTarget, which: 'stdout' | 'stderr',
     if (target === process.stdout || target === process.stderr) return borrowedSink(`${which} → process stream`, target);
     return ownedSink(`${which} → stream`, target);
   }
-  if ('file' in target) return fileSink(which, target.file, options);
-  if ('stream' in target && isWritable(target.stream)) {
+  if (typeof target === 'object' && 'stream' in target && isWritable(target.stream)) {
     return target.end === false ? borrowedSink(`${which} → stream (kept open)`, target.stream) : ownedSink(`${which} → stream`, target.stream);
   }
   throw new TypeError(`${which}: unsupported target`);
+}
+
+/** The path of a file target, if it is one. */
+function filePath(target: OutputTarget): string | undefined {
+  if (target === 'buffer' || target === 'ignore' || target === 'inherit') return undefined;
+  if (typeof target === 'string') return target;
+  if (typeof target === 'object' && target !== null && 'file' in target && typeof target.file === 'string') return target.file;
+  return undefined;
+}
+
+/** Where a path's last name would live: its folder resolved through links. */
+async function placeOf(path: string): Promise<string> {
+  const folder = await realpath(dirname(resolve(path))).catch(() => dirname(resolve(path)));
+  return join(folder, basename(path));
+}
+
+/**
+ * True when two file targets are one file (same place after resolving, or
+ * same inode): both would be written and renamed over each other, and the
+ * file would hold one stream while the run reported both. A character
+ * device (`/dev/null`) may take both.
+ */
+export async function sameFile(a: OutputTarget, b: OutputTarget): Promise<boolean> {
+  const [pa, pb] = [filePath(a), filePath(b)];
+  if (pa === undefined || pb === undefined) return false;
+  const [sa, sb] = await Promise.all([stat(pa).catch(() => undefined), stat(pb).catch(() => undefined)]);
+  if (sa?.isCharacterDevice()) return false;
+  if (sa && sb && sa.dev === sb.dev && sa.ino === sb.ino) return true;
+  return (await placeOf(pa)) === (await placeOf(pb));
 }
 
 /** An opened stdin source; `owned` ones are destroyed when the run ends early. */

@@ -10,8 +10,21 @@ export type { ExitStatus } from './channel-output.js';
 export interface ServerLimits {
   /** Largest `payload`/`digest` size (stdout and stderr each), in bytes. Default 64 GiB. */
   maxPayloadBytes: number;
-  /** Concurrent connections; one more is refused. Default 64. */
+  /**
+   * Concurrent authenticated connections; one more login is refused with
+   * TOO_MANY_CONNECTIONS. Connections still authenticating count toward
+   * {@link maxStartups} instead. Default 64.
+   */
   maxConnections: number;
+  /**
+   * Connections not authenticated yet, as OpenSSH's MaxStartups
+   * `start:rate:full`: from `start` on, a new TCP connection is dropped at
+   * once with probability `rate`%, rising linearly to 100% at `full`.
+   * Default 64:30:256 (OpenSSH: 10:30:100; test suites connect in bursts).
+   */
+  maxStartups: Readonly<MaxStartups>;
+  /** Time a new TCP connection has to send its SSH version line, in ms (at most loginGraceMs). Default 5 000. */
+  versionTimeoutMs: number;
   /** Concurrent channels on one connection. Default 10 (OpenSSH's MaxSessions). */
   maxChannelsPerConnection: number;
   /** Time a client has to authenticate, in ms. Default 30 000. */
@@ -30,10 +43,22 @@ export interface ServerLimits {
   rekeyIntervalMs: number;
 }
 
+/** OpenSSH's MaxStartups: unauthenticated connections from which new ones are dropped, and how often. */
+export interface MaxStartups {
+  /** Below this many, nothing is dropped. */
+  start: number;
+  /** Percentage dropped at `start`. */
+  rate: number;
+  /** At this many, every new connection is dropped. */
+  full: number;
+}
+
 /** The defaults of {@link ServerLimits}. */
 export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxPayloadBytes: 64 * 1024 ** 3,
   maxConnections: 64,
+  maxStartups: Object.freeze({ start: 64, rate: 30, full: 256 }),
+  versionTimeoutMs: 5_000,
   maxChannelsPerConnection: 10,
   loginGraceMs: 30_000,
   idleTimeoutMs: 0,
@@ -46,11 +71,19 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
 export interface CommandContext {
   /** The words of the exec request; `argv[0]` is the command name. */
   readonly argv: readonly string[];
-  /** The exec request string as the client sent it. */
+  /**
+   * The exec request string as the client sent it, or the key's forced
+   * `command=` (then the client's request is in `env.SSH_ORIGINAL_COMMAND`).
+   */
   readonly command: string;
   /** Environment variables the client set with `env` requests. */
   readonly env: Readonly<Record<string, string>>;
-  /** The authenticated user name. */
+  /**
+   * The user name the client logged in as. It is proven only as far as the
+   * server binds keys to names: with `authorizedKeys` per user (or a
+   * password for that name) it is that user's; with a flat key list or a
+   * keys folder's `authorized_keys`, any authorized key may claim any name.
+   */
   readonly user: string;
   /** The client's stdin; ends at the client's EOF. */
   readonly stdin: Readable;

@@ -3,39 +3,65 @@
  * session channels (env, pty refused, shell refused, exec) with the
  * per-connection channel limit.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
-import type { AuthContext, ClientInfo, Connection, Session } from 'ssh2';
-import type { ParsedKey } from '../openssh/key-format.js';
+import type { EventEmitter } from 'node:events';
+import type { AuthContext, ClientInfo, Connection, ServerChannel, Session } from 'ssh2';
 import { connectionSocket } from '../ssh2/index.js';
+import { authenticate, type AuthPolicy } from './auth.js';
 import { runCommand, refuseShell, type ExecScope } from './exec.js';
 import type { AcceptGate } from './listener.js';
 import { recordedUser } from './record.js';
 import type { ConnectionRecord, ServerOptions } from './types.js';
 
 /** What every connection of one server shares. */
-export interface ConnectionScope extends ExecScope {
+export interface ConnectionScope extends ExecScope, AuthPolicy {
   readonly gate: AcceptGate;
-  readonly authorized: readonly ParsedKey[];
-  readonly passwords?: ServerOptions['passwords'];
-  readonly users?: ServerOptions['users'];
   /** Commands still running, for stop()'s grace time. */
   readonly running: Set<Promise<void>>;
+  readonly takeOverExec?: ServerOptions['takeOverExec'];
+}
+
+/** Numbers connections in log lines (`conn`), so one connection's lines can be told apart. */
+let nextConnectionId = 1;
+
+/**
+ * Makes an exception thrown by one of `emitter`'s listeners go to `onThrow`
+ * instead of up into ssh2, which would report it as a plain connection error.
+ */
+function catchListenerThrows(emitter: EventEmitter, onThrow: (err: unknown) => void): void {
+  const emit = emitter.emit;
+  emitter.emit = function (this: EventEmitter, event: string | symbol, ...args: unknown[]): boolean {
+    try {
+      return emit.call(this, event, ...args);
+    } catch (err) {
+      onThrow(err);
+      return true;
+    }
+  };
 }
 
 /** Serves one admitted connection until it closes. */
 export function serveConnection(scope: ConnectionScope, client: Connection, info: ClientInfo): void {
   const { limits, gate } = scope;
   // One child logger per connection: every line it writes names the peer.
-  const log = scope.log.child({ remote: `${info.ip}:${info.port}` });
+  const log = scope.log.child({ conn: nextConnectionId++, remote: `${info.ip}:${info.port}` });
   const record: ConnectionRecord = { remoteAddress: info.ip, remotePort: info.port };
   scope.recorder.connection(record);
   let failures = 0;
   let user = '';
+  /** The `command=` of the key that logged in: it runs instead of whatever the client asks. */
+  let forcedCommand: string | undefined;
   let channels = 0;
   const sock = connectionSocket(client);
   gate.watchIdle(sock, log);
 
   client.on('error', (err) => log.info({ err }, 'connection error'));
+  // A handler below that throws is a loopssh bug, not the peer's doing: it is
+  // logged at error level (with the connection's id) and this connection ends.
+  const handlerFailed = (err: unknown): void => {
+    log.error({ err }, 'connection handler failed: closing the connection');
+    client.end();
+  };
+  catchListenerThrows(client, handlerFailed);
   client.on('rekey', () => log.debug({}, 'keys re-exchanged'));
 
   client.on('authentication', (ctx: AuthContext) => {
@@ -46,15 +72,20 @@ export function serveConnection(scope: ConnectionScope, client: Connection, info
       sock?.destroy();
       return;
     }
-    const accepted = authenticate(scope, ctx);
+    const outcome = authenticate(scope, ctx, info.ip);
+    const accepted = outcome.accepted;
+    if (outcome.refusal !== undefined) log.warn({ user: recordedUser(ctx.username) }, outcome.refusal);
     // An accepted key offer without signature is a query, not a login: the
     // client signs next. A refused offer is a failure, as in OpenSSH.
     const isQuery = ctx.method === 'publickey' && !ctx.signature;
     if (ctx.method !== 'none' && !(isQuery && accepted)) scope.recorder.authAttempt({ user: recordedUser(ctx.username), method: ctx.method, accepted });
     if (accepted) {
       if (!isQuery) {
+        // Only now does the connection count toward maxConnections.
+        if (!gate.logIn(client, log)) return;
         user = ctx.username;
         record.user = recordedUser(user);
+        forcedCommand = outcome.key?.options.command;
       }
       ctx.accept();
       return;
@@ -69,7 +100,6 @@ export function serveConnection(scope: ConnectionScope, client: Connection, info
   });
 
   client.on('ready', () => {
-    gate.loggedIn(sock);
     if (limits.rekeyIntervalMs > 0) {
       const rekey = setInterval(() => client.rekey(), limits.rekeyIntervalMs);
       rekey.unref();
@@ -83,6 +113,7 @@ export function serveConnection(scope: ConnectionScope, client: Connection, info
       }
       channels++;
       const session: Session = accept();
+      catchListenerThrows(session, handlerFailed);
       const env: Record<string, string> = {};
       let used = true;
       // Both the session's and the exec channel's 'close' release the slot; only the first counts.
@@ -97,42 +128,35 @@ export function serveConnection(scope: ConnectionScope, client: Connection, info
         acceptEnv?.();
       });
       session.on('pty', (_a, rejectPty) => rejectPty?.());
-      session.on('shell', (acceptShell) => refuseShell(acceptShell()));
-      session.on('exec', (acceptExec, _rejectExec, info) => {
-        const channel = acceptExec();
+      const run = (channel: ServerChannel | undefined, command: string, commandEnv: Record<string, string>, viaExec: boolean): void => {
+        // undefined: ssh2 no longer takes it (the session is ending); a second
+        // exec on a running channel is refused before it gets here (src/ssh2).
+        if (!channel) return;
         channel.on('close', release);
-        const task = runCommand(execScope, client, channel, info.command, user, { ...env }).catch((err: unknown) =>
+        if (viaExec && scope.takeOverExec?.({ command, user, channel, connection: client })) return;
+        const task = runCommand(execScope, client, channel, command, user, commandEnv).catch((err: unknown) =>
           log.error({ err }, 'command runner failed'),
         );
         scope.running.add(task);
         void task.finally(() => scope.running.delete(task));
+      };
+      // As sshd: a forced command runs for a shell request too, and for exec
+      // the client's command is passed on in SSH_ORIGINAL_COMMAND.
+      session.on('shell', (acceptShell) => {
+        if (forcedCommand === undefined) refuseShell(acceptShell());
+        else run(acceptShell(), forcedCommand, withoutOriginal(env), false);
+      });
+      session.on('exec', (acceptExec, _rejectExec, info) => {
+        if (forcedCommand === undefined) run(acceptExec(), info.command, { ...env }, true);
+        else run(acceptExec(), forcedCommand, { ...withoutOriginal(env), SSH_ORIGINAL_COMMAND: info.command }, true);
       });
     });
   });
 }
 
-/** Whether `ctx` proves the user: a known public key (and its signature), or a configured password. */
-function authenticate(scope: ConnectionScope, ctx: AuthContext): boolean {
-  if (scope.users && !scope.users.includes(ctx.username)) return false;
-  if (ctx.method === 'publickey') {
-    const key = scope.authorized.find((k) => k.type === ctx.key.algo && sameBytes(k.getPublicSSH(), ctx.key.data));
-    if (!key) return false;
-    if (!ctx.signature) return true;
-    return key.verify(ctx.blob as Buffer, ctx.signature, ctx.hashAlgo) === true;
-  }
-  if (ctx.method === 'password' && scope.passwords) {
-    const expected = scope.passwords[ctx.username];
-    return expected !== undefined && samePassword(ctx.password, expected);
-  }
-  return false;
-}
-
-function sameBytes(a: Buffer, b: Buffer): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
-/** Constant-time password check: hashing first makes the lengths equal. */
-function samePassword(given: string, expected: string): boolean {
-  const h = (s: string): Buffer => createHash('sha256').update(s).digest();
-  return timingSafeEqual(h(given), h(expected));
+/** A copy of the session's env without a client-sent SSH_ORIGINAL_COMMAND (only the server says what that was). */
+function withoutOriginal(env: Record<string, string>): Record<string, string> {
+  const rest = { ...env };
+  delete rest.SSH_ORIGINAL_COMMAND;
+  return rest;
 }

@@ -2,18 +2,20 @@
  * The keys a server runs with: its host key and the public keys it
  * authorizes, from a keys folder or generated in memory.
  */
-import { readFile } from 'node:fs/promises';
 import ssh2 from 'ssh2';
 import { UsageError } from '../util/flags.js';
-import { parseAuthorizedKeys } from '../openssh/authorized-keys.js';
 import { ensureKeyDir } from '../openssh/key-dir.js';
-import { generateKeyPair, type ParsedKey } from '../openssh/key-format.js';
+import { generateKeyPair, readPrivateKey } from '../openssh/key-format.js';
+import { readStrictFile, strictFileCheck } from '../openssh/strict-modes.js';
+import { parseServerKeys, type ServerKey } from './auth.js';
 import type { ServerHandle, ServerOptions } from './types.js';
 
 /** The keys a server was started with. */
 export interface LoadedKeys {
   hostKey: string | Buffer;
-  authorized: ParsedKey[];
+  authorized: ServerKey[];
+  /** One line per `authorized_keys` line not used for its options (the server logs each). */
+  refusedLines: string[];
   /** The client private key, when this server knows one it authorizes. */
   clientKey?: string;
   keyFiles?: ServerHandle['keyFiles'];
@@ -27,16 +29,24 @@ export interface HostPublicKey {
   line: string;
 }
 
-/** Reads (or generates) the host key and the authorized keys `options` ask for. */
+/**
+ * Reads (or generates) the host key and the authorized keys `options` ask
+ * for. Files of a keys folder are read only if they pass StrictModes
+ * (owner is the user or root, no group/other write; see ../openssh/strict-modes.ts),
+ * checked on the open file.
+ */
 export async function loadKeys(options: ServerOptions): Promise<LoadedKeys> {
-  const authText = (keys: string | readonly string[]): string => (typeof keys === 'string' ? keys : keys.join('\n'));
+  const refusedLines: string[] = [];
+  const refused = (message: string): void => void refusedLines.push(message);
   if (options.keysDir !== undefined) {
     const files = await ensureKeyDir(options.keysDir);
     const usesFileAuth = options.authorizedKeys === undefined;
+    const authorizedKeys = options.authorizedKeys ?? readStrictFile(files.authorizedKeysPath, `authorized_keys ${files.authorizedKeysPath}`).toString('utf8');
     return {
-      hostKey: options.hostKey ?? (await readFile(files.hostKeyPath)),
-      authorized: parseAuthorizedKeys(usesFileAuth ? await readFile(files.authorizedKeysPath, 'utf8') : authText(options.authorizedKeys as string)).keys.map((e) => e.key),
-      clientKey: usesFileAuth ? await readFile(files.clientKeyPath, 'utf8') : undefined,
+      hostKey: options.hostKey ?? readPrivateKey(files.hostKeyPath, strictFileCheck),
+      authorized: parseServerKeys(authorizedKeys, usesFileAuth ? files.authorizedKeysPath : 'authorizedKeys', refused),
+      refusedLines,
+      clientKey: usesFileAuth ? readPrivateKey(files.clientKeyPath, strictFileCheck).toString('utf8') : undefined,
       keyFiles: usesFileAuth ? { clientKeyPath: files.clientKeyPath, authorizedKeysPath: files.authorizedKeysPath } : undefined,
     };
   }
@@ -45,7 +55,8 @@ export async function loadKeys(options: ServerOptions): Promise<LoadedKeys> {
   const client = options.authorizedKeys === undefined ? generateKeyPair('loopssh-ephemeral-client') : undefined;
   return {
     hostKey: options.hostKey ?? generateKeyPair('loopssh-ephemeral-host').privateKey,
-    authorized: parseAuthorizedKeys(client ? client.publicKey : authText(options.authorizedKeys as string)).keys.map((e) => e.key),
+    authorized: parseServerKeys(client ? client.publicKey : (options.authorizedKeys as NonNullable<ServerOptions['authorizedKeys']>), 'authorizedKeys', refused),
+    refusedLines,
     clientKey: client?.privateKey,
   };
 }

@@ -35,6 +35,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
   const host = options.host ?? '127.0.0.1';
   if (isIP(host) === 0 && host !== 'localhost') throw new UsageError(`host must be an IP address or 'localhost', not '${clip(host)}'`);
   const keys = await loadKeys(options);
+  for (const line of keys.refusedLines) log.warn({}, line);
   const hostKey = hostPublicKey(keys.hostKey);
   const recorder = new Recorder(options.recordLimit ?? DEFAULT_RECORD_LIMIT);
   const gate = new AcceptGate(limits, log, recorder.seen);
@@ -48,6 +49,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
     passwords: options.passwords,
     users: options.users,
     running: new Set(),
+    takeOverExec: options.takeOverExec,
   };
 
   // Compression is off unless asked for: on loopback it costs CPU and buys nothing.

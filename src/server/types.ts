@@ -2,7 +2,7 @@
  * The public shapes of the embedded server: its options, its handle, and
  * what it records for tests to assert on.
  */
-import type { Algorithms } from 'ssh2';
+import type { Algorithms, Connection, ServerChannel } from 'ssh2';
 import type { ServerLogger } from './log.js';
 import type { ExitStatus } from './channel-output.js';
 import type { CommandHandler, ServerLimits } from './commands.js';
@@ -21,8 +21,15 @@ export interface ServerOptions {
   keysDir?: string;
   /** Host private key (OpenSSH PEM); overrides the one in `keysDir`. */
   hostKey?: string | Buffer;
-  /** authorized_keys text or public key lines; overrides the file in `keysDir`. */
-  authorizedKeys?: string | readonly string[];
+  /**
+   * Public keys that may log in, overriding the file in `keysDir`:
+   * `authorized_keys` text or lines (each key logs in as any user name), or
+   * a record from user name to that user's keys (each key logs in as that
+   * name only). Options `from=`, `expiry-time=`, `command=` and `restrict`
+   * are enforced; a line with an option loopssh cannot honour is not used,
+   * and the server logs why.
+   */
+  authorizedKeys?: string | readonly string[] | Readonly<Record<string, string | readonly string[]>>;
   /** Enables password auth for exactly these users (compared in constant time). Off by default. */
   passwords?: Readonly<Record<string, string>>;
   /** User names allowed to log in; default any name with an authorized key. */
@@ -37,6 +44,21 @@ export interface ServerOptions {
   recordLimit?: number;
   /** ssh2 algorithm overrides (ciphers, kex, …). */
   algorithms?: Algorithms;
+  /**
+   * Test hook for behaviours no command handler can express (exit-status
+   * before data, CHANNEL_CLOSE without EOF, a rekey mid-transfer): called for
+   * each exec request before the built-in runner; return true to own the
+   * channel from then on. `loopssh audit` uses it (src/audit/behaviours.ts).
+   */
+  takeOverExec?: (request: RawExecRequest) => boolean;
+}
+
+/** What {@link ServerOptions.takeOverExec} gets: the accepted ssh2 exec channel and its connection. */
+export interface RawExecRequest {
+  command: string;
+  user: string;
+  channel: ServerChannel;
+  connection: Connection;
 }
 
 /** One authentication attempt the server saw. */

@@ -83,7 +83,10 @@ describe('aliases and defaults that used to be missing from help', () => {
   it('serve has a flag for every ServerLimits field, stallTimeoutMs included', () => {
     const limits = serverOptions(
       parseTable(
-        ['--max-payload', '1KiB', '--max-connections', '3', '--max-channels', '4', '--login-grace-ms', '500', '--idle-timeout-ms', '600', '--max-auth-tries', '2', '--stall-timeout-ms', '700'],
+        [
+          ...['--max-payload', '1KiB', '--max-connections', '3', '--max-channels', '4', '--login-grace-ms', '500', '--idle-timeout-ms', '600'],
+          ...['--max-auth-tries', '2', '--stall-timeout-ms', '700', '--max-startups', '5:50:9', '--version-timeout-ms', '800'],
+        ],
         SERVE_COMMAND.flags,
       ).values,
     ).limits;
@@ -95,6 +98,8 @@ describe('aliases and defaults that used to be missing from help', () => {
       idleTimeoutMs: 600,
       maxAuthTries: 2,
       stallTimeoutMs: 700,
+      maxStartups: { start: 5, rate: 50, full: 9 },
+      versionTimeoutMs: 800,
     });
   });
 

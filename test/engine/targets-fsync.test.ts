@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FlushTracker } from '../../src/engine/flush-tracker.ts';
-import { FS_SYNC, openSink, type SyncCalls } from '../../src/engine/targets.ts';
+import { FS_SYNC, type SyncCalls } from '../../src/engine/file-target.ts';
+import { openSink } from '../../src/engine/targets.ts';
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
@@ -58,7 +59,7 @@ async function writeThrough(path: string, data: Buffer, fsync: boolean, sync: Sy
   sink.track(tracker);
   sink.stream.write(data.subarray(0, 12345));
   sink.stream.write(data.subarray(12345));
-  sink.close(tracker);
+  sink.end();
   await tracker.wait({ timeoutMs: 10_000 });
   await sink.commit();
 }

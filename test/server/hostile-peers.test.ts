@@ -10,6 +10,7 @@ import { AuthenticationError, ConnectionError } from '../../src/client/index.ts'
 import { DEFAULT_RECORD_LIMIT, type CommandContext, type CommandHandler } from '../../src/server/index.ts';
 import { serverOptions, SERVE_COMMAND } from '../../src/cli/serve.ts';
 import { parseTable } from '../../src/util/flags.ts';
+import { dropProbability, parseMaxStartups } from '../../src/server/listener.ts';
 import { expectedDigest, startFixture, type Fixture } from '../helpers/fixture.ts';
 import { offerMany } from '../helpers/stress.ts';
 
@@ -129,5 +130,101 @@ describe('what the server records is bounded (issue 15.1)', () => {
     expect(serverOptions(parseTable([], SERVE_COMMAND.flags).values).recordLimit).toBe(0);
     expect(DEFAULT_RECORD_LIMIT).toBeGreaterThan(0);
     expect(DEFAULT_RECORD_LIMIT).toBeLessThanOrEqual(1000);
+  });
+});
+
+/** A raw TCP socket to the fixture's server, connected; `data` collects what the server sent. */
+async function rawSocket(f: Fixture): Promise<{ sock: Socket; received: () => Buffer; closed: Promise<void> }> {
+  const sock = tcpConnect(f.server.port, '127.0.0.1');
+  const chunks: Buffer[] = [];
+  sock.on('data', (c: Buffer) => chunks.push(c));
+  sock.on('error', () => {});
+  const closed = new Promise<void>((resolve) => sock.once('close', () => resolve()));
+  await new Promise((resolve) => sock.once('connect', resolve));
+  return { sock, received: () => Buffer.concat(chunks), closed };
+}
+
+/** Resolves once `cond()` holds (polled), or rejects naming `what` after `ms`. */
+async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!cond()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('pre-authentication limits (issue 15.3)', () => {
+  // loopssh issue 15, point 3: 64 sockets that sent a version line and went
+  // silent filled maxConnections and locked every real client out.
+  it('only authenticated connections count toward maxConnections: 5 silent handshakes do not lock out 2 real clients', async () => {
+    fx = await startFixture({ limits: { maxConnections: 2 } });
+    const f = fx;
+    const silent = await Promise.all(Array.from({ length: 5 }, () => rawSocket(f)));
+    for (const s of silent) s.sock.write('SSH-2.0-silent\r\n');
+    // Each got the server's version line back: ssh2 holds all five as connections.
+    await until(() => silent.every((s) => s.received().toString('latin1').startsWith('SSH-2.0-loopssh')), 10_000, 'five server version lines');
+    const a = await f.connect();
+    const b = await f.connect();
+    expect(f.server.seen.refused).toBe(0);
+    // The third authenticated one is over the limit: a clean refusal, not an auth failure.
+    const err = await f.connect().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectionError);
+    expect(err).not.toBeInstanceOf(AuthenticationError);
+    expect(f.server.seen.refused).toBe(1);
+    for (const c of [a, b]) expect((await c.run('payload 1KiB')).stdoutBytes).toBe(1024);
+    for (const s of silent) expect(s.sock.destroyed).toBe(false);
+    for (const s of silent) s.sock.destroy();
+  });
+
+  it('maxStartups 3:100:3: a 4th unauthenticated socket is dropped before any byte; a freed slot admits a real client', async () => {
+    fx = await startFixture({ limits: { maxStartups: { start: 3, rate: 100, full: 3 } } });
+    const f = fx;
+    const held = [await rawSocket(f), await rawSocket(f), await rawSocket(f)];
+    const fourth = await rawSocket(f);
+    await fourth.closed;
+    expect(fourth.received().length).toBe(0);
+    expect(f.server.seen.dropped).toBe(1);
+    // A real client is an unauthenticated connection too until it logs in: dropped as well.
+    expect(await f.connect().catch((e: unknown) => e)).toBeInstanceOf(ConnectionError);
+    expect(f.server.seen.dropped).toBe(2);
+    // The held sockets were not touched.
+    for (const h of held) expect(h.sock.destroyed).toBe(false);
+    (held[0] as { sock: Socket }).sock.destroy();
+    // Once the server saw that close, a real client gets in, and counts no more once authenticated.
+    await (held[0] as { closed: Promise<void> }).closed;
+    let conn: Awaited<ReturnType<Fixture['connect']>> | undefined;
+    // (The server learns of the close a moment after this side: retry a few times.)
+    for (let i = 0; i < 50 && !conn; i++) conn = await f.connect().catch(() => undefined);
+    expect(conn).toBeDefined();
+    expect(f.server.seen.dropped).toBeLessThan(2 + 50);
+    expect((await conn?.run('payload 1KiB'))?.stdoutBytes).toBe(1024);
+    const another = await rawSocket(f);
+    another.sock.write('SSH-2.0-x\r\n');
+    await until(() => another.received().length > 0, 10_000, 'the server version line on a socket let in');
+    for (const h of [...held, another]) h.sock.destroy();
+  });
+
+  it('a socket that sends no version line is closed at versionTimeoutMs; one that did waits for the login grace time', async () => {
+    fx = await startFixture({ limits: { versionTimeoutMs: 300, loginGraceMs: 60_000 } });
+    const mute = await rawSocket(fx);
+    const talker = await rawSocket(fx);
+    talker.sock.write('SSH-2.0-slow-but-alive\r\n');
+    await Promise.race([mute.closed, talker.closed]);
+    // The mute one went first, and the other one is still open when it did.
+    expect(mute.sock.destroyed).toBe(true);
+    expect(talker.sock.destroyed).toBe(false);
+    expect(talker.received().toString('latin1')).toMatch(/^SSH-2\.0-loopssh\r\n/);
+    talker.sock.destroy();
+  });
+
+  it('parseMaxStartups reads OpenSSH syntax; dropProbability rises linearly from rate% at start to 100% at full', () => {
+    expect(parseMaxStartups('10:30:100')).toEqual({ start: 10, rate: 30, full: 100 });
+    expect(parseMaxStartups('5')).toEqual({ start: 5, rate: 100, full: 5 });
+    expect(() => parseMaxStartups('10:30')).toThrow(/^--max-startups must be START:RATE:FULL or N/);
+    expect(() => parseMaxStartups('10:130:100')).toThrow(/RATE <= 100/);
+    expect(() => parseMaxStartups('10:30:5')).toThrow(/START <= FULL/);
+    const m = { start: 10, rate: 30, full: 100 };
+    const expected = [0, 0.3, 0.65, 1, 1];
+    [9, 10, 55, 100, 500].forEach((n, i) => expect(dropProbability(n, m)).toBeCloseTo(expected[i] as number, 12));
   });
 });

@@ -89,7 +89,9 @@ describe('connection limit: maxConnections 200', () => {
   });
 
   it('200 held open, the 201st gets a clean ConnectionError (no hang), the 200 still work', { timeout: 120_000 }, async () => {
-    fx = await startFixture({ limits: { maxConnections: 200 } });
+    // All 200 handshake at once: allow that many unauthenticated connections
+    // too, or the pre-authentication limit (maxStartups) would drop some.
+    fx = await startFixture({ limits: { maxConnections: 200, maxStartups: { start: 256, rate: 30, full: 512 } } });
     const f = fx;
     const held = await Promise.all(Array.from({ length: 200 }, () => f.connect()));
     expect(f.server.seen.refused).toBe(0);

@@ -1,0 +1,167 @@
+/**
+ * The audit's exec scenarios: each a named server behaviour (legal under
+ * RFC 4254), the remote command that produces it, what a correct client
+ * must deliver, and the stdout reader it is judged with. Every scenario is
+ * linked from docs/close-semantics.md ("The audit's scenarios") to the trap
+ * it exercises.
+ */
+import type { PayloadSpec } from '../payload/patterns.js';
+import type { ReaderName } from './readers.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** The exit status a correct client reports: this code, or any failure (≠ 0). */
+export type ExpectedExit = { code: number } | 'nonzero';
+
+/** One audit scenario. */
+export interface Scenario {
+  /** Short stable name (CLI `--only`, JSON, README). */
+  name: string;
+  /** One line: what the server does. */
+  does: string;
+  /** The exec request the client is told to run (`{command}`). */
+  command: string;
+  /** What the server sends on stdout. */
+  stdout: PayloadSpec;
+  /** What it sends on stderr, judged too when set; otherwise the client's stderr is only reported. */
+  stderr?: PayloadSpec;
+  exit: ExpectedExit;
+  /** How the client's stdout pipe is read unless the run overrides it. */
+  reader: ReaderName;
+  /** A run longer than this is judged hung (the client is killed). */
+  timeoutMs: number;
+  /** Not in the default set (run with `--only NAME` or `--huge`). */
+  optional?: boolean;
+}
+
+function lines(size: number, stream: 'stdout' | 'stderr' = 'stdout'): PayloadSpec {
+  return { size, pattern: 'lines', seed: '0', stream };
+}
+
+/** Every exec scenario, in the order the audit runs them. */
+export const SCENARIOS: readonly Scenario[] = Object.freeze([
+  {
+    name: '629-slow-pipe',
+    does: '160 KiB, exit 0; the stdout pipe is read slowly (AsyncSSH #629)',
+    command: 'payload 160KiB',
+    stdout: lines(160 * KiB),
+    exit: { code: 0 },
+    reader: 'slow',
+    timeoutMs: 30_000,
+  },
+  {
+    name: '629-stall',
+    does: '160 KiB, exit 0; the pipe reader takes 1 byte, then sleeps 2 s (AsyncSSH #629)',
+    command: 'payload 160KiB',
+    stdout: lines(160 * KiB),
+    exit: { code: 0 },
+    reader: 'one-byte-then-sleep',
+    timeoutMs: 30_000,
+  },
+  {
+    name: 'large-stdout',
+    does: '64 MiB of stdout, exit 0',
+    command: 'payload 64MiB',
+    stdout: lines(64 * MiB),
+    exit: { code: 0 },
+    reader: 'fast',
+    timeoutMs: 60_000,
+  },
+  {
+    name: 'huge-stdout',
+    does: '1 GiB of stdout, exit 0 (optional: --huge)',
+    command: 'payload 1GiB',
+    stdout: lines(1024 * MiB),
+    exit: { code: 0 },
+    reader: 'fast',
+    timeoutMs: 300_000,
+    optional: true,
+  },
+  {
+    name: 'interleaved',
+    does: '8 MiB stdout and 8 MiB stderr interleaved, exit 0',
+    command: 'payload 8MiB --stderr 8MiB',
+    stdout: lines(8 * MiB),
+    stderr: lines(8 * MiB, 'stderr'),
+    exit: { code: 0 },
+    reader: 'fast',
+    timeoutMs: 30_000,
+  },
+  {
+    name: 'stderr-after-stdout',
+    does: '4 MiB stdout, then (all stdout sent) 4 MiB stderr, exit 0; stdout is read after a 2 s stall',
+    command: 'audit-stderr-after-stdout 4MiB',
+    stdout: lines(4 * MiB),
+    stderr: lines(4 * MiB, 'stderr'),
+    exit: { code: 0 },
+    reader: 'stalled-then-fast',
+    timeoutMs: 30_000,
+  },
+  {
+    name: 'exit-before-data',
+    does: 'exit-status 7 sent first, then 4 MiB of stdout, EOF, close',
+    command: 'audit-exit-first 4MiB 7',
+    stdout: lines(4 * MiB),
+    exit: { code: 7 },
+    reader: 'fast',
+    timeoutMs: 30_000,
+  },
+  {
+    name: 'exit-no-eof',
+    does: '4 MiB of stdout, exit-status 7, CHANNEL_CLOSE with no EOF',
+    command: 'audit-exit-no-eof 4MiB 7',
+    stdout: lines(4 * MiB),
+    exit: { code: 7 },
+    reader: 'fast',
+    timeoutMs: 30_000,
+  },
+  {
+    name: 'tiny-packets',
+    does: '64 KiB as 65,536 one-byte data packets, exit 0',
+    command: 'payload 64KiB --chunk 1',
+    stdout: lines(64 * KiB),
+    exit: { code: 0 },
+    reader: 'fast',
+    timeoutMs: 60_000,
+  },
+  {
+    name: 'max-packets',
+    does: '16 MiB in 32 KiB writes (the largest data packet ssh2 sends), exit 0',
+    command: 'payload 16MiB --chunk 32KiB',
+    stdout: lines(16 * MiB),
+    exit: { code: 0 },
+    reader: 'fast',
+    timeoutMs: 30_000,
+  },
+  {
+    name: 'no-exit-status',
+    does: '1 MiB of stdout, then CHANNEL_CLOSE without exit-status or exit-signal',
+    command: 'audit-no-exit-status 1MiB',
+    stdout: lines(1 * MiB),
+    exit: 'nonzero',
+    reader: 'fast',
+    timeoutMs: 30_000,
+  },
+  {
+    name: 'exit-signal',
+    does: '1 MiB of stdout, then exit-signal TERM instead of an exit-status',
+    command: 'payload 1MiB --signal TERM',
+    stdout: lines(1 * MiB),
+    exit: 'nonzero',
+    reader: 'fast',
+    timeoutMs: 30_000,
+  },
+  {
+    name: 'rekey',
+    does: '32 MiB with a server-initiated rekey halfway, exit 0',
+    command: 'audit-rekey 32MiB',
+    stdout: lines(32 * MiB),
+    exit: { code: 0 },
+    reader: 'fast',
+    timeoutMs: 60_000,
+  },
+] satisfies Scenario[]);
+
+/** Scenario names, in order. */
+export const SCENARIO_NAMES: readonly string[] = SCENARIOS.map((s) => s.name);

@@ -1,0 +1,50 @@
+"""paramiko client for `loopssh audit`: exec_command, stdout and stderr copied by two
+threads into fds 1 and 2 with blocking writes, then recv_exit_status().
+
+usage: paramiko_audit.py HOST PORT USER IDENTITY KNOWN_HOSTS COMMAND
+Exit status: the remote exit status; 255 when paramiko reports none (-1, which is
+also what it reports for exit-signal) or on a connection error.
+"""
+import os
+import sys
+import threading
+
+import paramiko
+
+
+def copy(read, fd: int) -> None:
+    while True:
+        data = read(65536)
+        if not data:
+            return
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+
+
+def main() -> int:
+    host, port, user, identity, known_hosts, command = sys.argv[1:7]
+    client = paramiko.SSHClient()
+    client.load_host_keys(known_hosts)
+    client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    try:
+        client.connect(host, port=int(port), username=user, key_filename=identity,
+                       allow_agent=False, look_for_keys=False)
+        _, stdout, stderr = client.exec_command(command)
+        channel = stdout.channel
+        threads = [threading.Thread(target=copy, args=(channel.recv, 1)),
+                   threading.Thread(target=copy, args=(channel.recv_stderr, 2))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        status = channel.recv_exit_status()
+    except (OSError, paramiko.SSHException) as err:
+        print(f"paramiko_audit: {err}", file=sys.stderr)
+        return 255
+    finally:
+        client.close()
+    return status if status >= 0 else 255
+
+
+sys.exit(main())
