@@ -31,7 +31,8 @@ describe('load: 200 connections × 4 channels × 4 MiB from a loopssh serve proc
   });
 
   it(`${CONNECTIONS * CHANNELS} verified transfers of 4 MiB (3.2 GiB)`, { timeout: 300_000 }, async () => {
-    server = await startServeProcess(['--keys', keys.dir, '--max-connections', String(CONNECTIONS), '--max-channels', String(CHANNELS)]);
+    // All 200 handshake at once: allow that many unauthenticated connections too (maxStartups).
+    server = await startServeProcess(['--keys', keys.dir, '--max-connections', String(CONNECTIONS), '--max-channels', String(CHANNELS), '--max-startups', '256:30:512']);
     const privateKey = readFileSync(join(keys.dir, 'client_ed25519'), 'utf8');
     const started = performance.now();
     conns.push(
