@@ -2,15 +2,17 @@
  * process.exit() vs process.exitCode, when stdout is a pipe.
  *
  * On POSIX, process.stdout on a pipe is asynchronous: write() hands libuv
- * what the pipe takes at once (64 KiB on Linux) and queues the rest.
+ * what the pipe takes at once (16 pages: 64 KiB with 4 KiB pages) and queues the rest.
  * `process.exit()` ends the process there and the queue is gone;
  * `process.exitCode = 0` lets the event loop drain it first; a final
  * `process.stdout.write('', cb)` calls back once everything before it was
  * handed to the OS, so exiting from that callback is safe too.
  *
  * A child writes 1 MiB to its stdout in one write() and ends in one of three
- * ways; the pipe's reader takes 1 byte and then sleeps 1.5 s (a busy
- * terminal, `| (sleep 2; wc -c)`), so the queue is certainly still there.
+ * ways; the pipe's reader takes 1 byte and then sleeps 1.5 s (a stalled
+ * consumer, like `| (sleep 2; wc -c)` or a pager), so the queue is certainly
+ * still there. A terminal would not lose anything: on POSIX, writes to a TTY
+ * are synchronous.
  *
  * Run: npx tsx examples/process-exit.ts
  */

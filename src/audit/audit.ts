@@ -106,11 +106,6 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     logger: serverLog.logger,
     commands: AUDIT_COMMANDS,
     takeOverExec: takeOverAuditExec,
-    // No compression: ssh2 1.17 fails a rekey on a zlib connection (measured
-    // with AsyncSSH, which asks for zlib@openssh.com: the server sent
-    // KEY_EXCHANGE_FAILED, then threw 'Invalid Zlib instance'). The audit's
-    // server must be sound so a failure is the client's.
-    algorithms: { compress: ['none'] },
   });
   try {
     const creds = server.clientOptions();

@@ -77,7 +77,8 @@ export function serverNotes(report: AuditReport): string[] {
 export function formatMarkdown(report: AuditReport): string {
   const rows = reportRows(report);
   const md = (row: string[]): string => `| ${row.join(' | ')} |`;
-  return [md(HEADER), md(HEADER.map(() => '---')), ...rows.map(md)].join('\n') + '\n';
+  const notes = serverNotes(report).map((n) => `- the server logged: ${n}`);
+  return [md(HEADER), md(HEADER.map(() => '---')), ...rows.map(md), ...(notes.length ? ['', ...notes] : [])].join('\n') + '\n';
 }
 
 /** JSON for machines: the whole report. */

@@ -1,7 +1,7 @@
 /**
  * `loopssh audit`: thin over {@link audit} (src/audit/).
  */
-import { audit, formatJson, formatTable, READERS, SCENARIOS, type ReaderName } from '../audit/index.js';
+import { audit, formatJson, formatMarkdown, formatTable, READERS, SCENARIOS, type ReaderName } from '../audit/index.js';
 import { flagTable, parseInteger, parseSizeFlag, UsageError, type FlagTable } from '../util/flags.js';
 import { clip } from '../util/text.js';
 import { helpFlag, parseOrHelp, type CliCommand } from './common.js';
@@ -40,6 +40,7 @@ example:
     'timeout-ms': { kind: 'value', arg: 'N', section: 'options', help: "per run; longer is judged 'hung' (default per scenario)" },
     user: { kind: 'value', arg: 'NAME', section: 'options', help: '{user} (default audit)' },
     json: { kind: 'boolean', section: 'options', help: 'print the report as JSON instead of a table' },
+    markdown: { kind: 'boolean', section: 'options', help: 'print the table as Markdown (as in the README)' },
     list: { kind: 'boolean', section: 'options', help: 'list the scenarios (name, command, what it does) and exit' },
     ...helpFlag('options'),
   }),
@@ -80,6 +81,6 @@ export async function auditCommand(args: string[]): Promise<number> {
     // Progress on stderr, one line per run, so a long audit shows life.
     onRun: json ? undefined : (scenario, run, outcome) => process.stderr.write(`loopssh audit: ${scenario.name} run ${run}: ${outcome.verdict} (${outcome.ms} ms)\n`),
   });
-  process.stdout.write(json ? formatJson(report) : formatTable(report));
+  process.stdout.write(json ? formatJson(report) : values.markdown ? formatMarkdown(report) : formatTable(report));
   return report.passed ? 0 : 1;
 }

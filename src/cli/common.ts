@@ -10,6 +10,7 @@ import { knownHostsLine } from '../openssh/known-hosts.js';
 import { UsageError, flagHelp, flagTable, parseInteger, parseTable, type FlagTable, type FlagValues, type ParsedTable } from '../util/flags.js';
 import { DEFAULT_KEYS_DIR, ensureKeyDir, folderHostPublicKey } from '../openssh/key-dir.js';
 import { KeyFileError } from '../openssh/key-format.js';
+import { isLoopback } from '../util/loopback.js';
 import { SizeError } from '../util/size.js';
 import { escapeText } from '../util/text.js';
 
@@ -63,10 +64,6 @@ export interface CliCommand<T extends FlagTable> {
 /** The help text of `command`, generated from its flag table. */
 export function commandHelp(command: CliCommand<FlagTable>): string {
   return `usage: loopssh ${command.usage}\n\n${command.about}\n\n${flagHelp(command.flags, { sections: true })}\n`;
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
 /** Builds client connect options from parsed flags, with the CLI's defaults. */

@@ -61,6 +61,17 @@ describe.skipIf(!SSH)(`loopssh audit: ${peerVersion('ssh')}`, () => {
     for (const r of [truncated, corrupted, duplicated, wrongExit, hung]) expect(r.passed).toBe(false);
   }, 120_000);
 
+  it('{out}: the file a client writes itself is judged (reader "file")', async () => {
+    const only = ['exit-no-eof'];
+    const [whole, short] = await Promise.all([
+      audit({ only, client: shell('$SSH {command} > {out}') }),
+      audit({ only, client: shell('$SSH {command} | head -c 100 > {out}; exit 7') }),
+    ]);
+    const run = (r: AuditReport) => r.results[0]?.runs[0];
+    expect([run(whole)?.verdict, run(whole)?.reader, run(whole)?.stdout.receivedBytes, run(whole)?.end.code]).toEqual(['exact', 'file', 4 * 1024 * 1024, 7]);
+    expect([run(short)?.verdict, run(short)?.reader, run(short)?.stdout.receivedBytes]).toEqual(['truncated', 'file', 100]);
+  }, 120_000);
+
   it('CLI: table and exit 0 when all pass, JSON, exit 1 on a failure, one line and exit 2 on bad usage', async () => {
     const pass = await runProcess(process.execPath, [LOOPSSH, 'audit', '--only', 'exit-signal,exit-no-eof', '--', ...ssh], { timeoutMs: 60_000 });
     expect(pass.code).toBe(0);

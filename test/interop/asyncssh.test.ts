@@ -13,6 +13,7 @@ import { runProcess } from '../helpers/run-process.ts';
 
 const PYTHON = peer('asyncssh');
 const SCRIPT = fileURLToPath(new URL('./asyncssh_client.py', import.meta.url));
+const STDOUT_SCRIPT = fileURLToPath(new URL('./asyncssh_stdout.py', import.meta.url));
 const MiB = 1024 * 1024;
 
 describe.skipIf(!PYTHON)(`${peerVersion('asyncssh')} client → loopssh server`, () => {
@@ -46,5 +47,23 @@ describe.skipIf(!PYTHON)(`${peerVersion('asyncssh')} client → loopssh server`,
     expect(out.sink).toEqual({ exit_status: 0, stdout: `${data.length} ${sha256(data)}\n` });
     expect(out.exit3).toEqual({ exit_status: 3, stdout: '0000000000' });
     expect(fx.server.seen.commands.map((c) => c.exit)).toEqual([{ code: 0 }, { code: 0 }, { code: 0 }, { code: 3 }]);
+  }, 120_000);
+
+  // https://github.com/ronf/asyncssh/issues/629 — the bug itself, in the
+  // AsyncSSH that has it: docs/close-semantics.md quotes this figure.
+  it('#629 with AsyncSSH 2.10.1 itself: run(stdout=sys.stdout, check=True) into a stalled pipe delivers at most 65,536 of 163,840 bytes and exits 0', async () => {
+    const knownHosts = join(keys.dir, 'known_hosts');
+    writeFileSync(knownHosts, `[127.0.0.1]:${fx.server.port} ${fx.server.hostPublicKey}\n`);
+    const client = `${PYTHON} -W ignore ${STDOUT_SCRIPT} ${fx.server.port} ${keys.clientKeyPath} ${knownHosts} 'payload 163840'`;
+    // The reader takes one byte, then stalls 1.5 s; `set -o pipefail` keeps the client's exit status.
+    const script = `set -o pipefail; ${client} | { head -c 1 >/dev/null; sleep 1.5; cat | wc -c; }`;
+    for (let run = 0; run < 3; run++) {
+      const r = await runProcess('bash', ['-c', script], { timeoutMs: 30_000 });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr.trim()).toBe('exit_status 0');
+      const delivered = 1 + Number(r.stdoutHead.toString().trim());
+      expect(delivered, `run ${run}`).toBeLessThan(163_840);
+      expect(delivered, `run ${run}`).toBeLessThanOrEqual(65_536);
+    }
   }, 120_000);
 });

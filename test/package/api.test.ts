@@ -36,6 +36,8 @@ const CLIENT = [
 ];
 const ROOT_ONLY = ['FlushTimeoutError', 'FlushTracker', 'PrematureCloseError', 'createPayloadReader', 'payloadDigest'];
 
+const AUDIT = ['READERS', 'SCENARIOS', 'VERDICTS', 'audit', 'formatJson', 'formatMarkdown', 'formatTable'];
+
 const names = (m: object): string[] => Object.keys(m).sort();
 
 describe('entry points', () => {
@@ -45,6 +47,10 @@ describe('entry points', () => {
 
   it("'loopssh/client' exports the client API and nothing else", async () => {
     expect(names(await import('../../src/client/index.ts'))).toEqual([...CLIENT].sort());
+  });
+
+  it("'loopssh/audit' exports the audit library and nothing else", async () => {
+    expect(names(await import('../../src/audit/index.ts'))).toEqual([...AUDIT].sort());
   });
 
   it("'loopssh' exports both, the FlushTracker and the payload digests, and nothing else", async () => {
