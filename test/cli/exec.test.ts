@@ -5,7 +5,7 @@ import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { generateKeyPair } from '../../src/openssh/key-format.ts';
-import { payloadDigest } from '../../src/payload/patterns.ts';
+import { referenceDigest } from '../helpers/oracle.ts';
 import { freePort, isOneLine, payloadBytes, removeTempDirs, runCli, runCliInShell, sha256, startFixture, tempDir, type Fixture } from './helpers.ts';
 
 let fx: Fixture;
@@ -48,7 +48,7 @@ describe.concurrent('loopssh exec', () => {
     expect(r.stderr).toBe('');
     const data = readFileSync(file);
     expect(data.length).toBe(size);
-    expect(sha256(data)).toBe(payloadDigest({ size, pattern: 'random', seed: '3', stream: 'stdout' }));
+    expect(sha256(data)).toBe(referenceDigest({ size, pattern: 'random', seed: '3', stream: 'stdout' }));
     expect(readdirSync(dir)).toEqual(['out.bin']);
     expect(readdirSync(dir).filter((n) => n.endsWith('.loopssh-partial'))).toEqual([]);
   });
@@ -101,7 +101,7 @@ describe.concurrent('loopssh exec', () => {
     expect(r.stderr).toBe('');
     const data = readFileSync(file);
     expect(data.length).toBe(size);
-    expect(sha256(data)).toBe(payloadDigest({ size, pattern: 'random', seed: '4', stream: 'stdout' }));
+    expect(sha256(data)).toBe(referenceDigest({ size, pattern: 'random', seed: '4', stream: 'stdout' }));
     expect(readdirSync(dir)).toEqual(['synced.bin']);
   });
 
@@ -145,7 +145,7 @@ describe.concurrent('loopssh exec', () => {
     expect(r.code).toBe(0);
     expect(r.stdout.length).toBe(0);
     expect(r.stderrBytes.length).toBe(1000);
-    expect(sha256(r.stderrBytes)).toBe(payloadDigest({ size: 1000, pattern: 'lines', seed: '0', stream: 'stderr' }));
+    expect(sha256(r.stderrBytes)).toBe(referenceDigest({ size: 1000, pattern: 'lines', seed: '0', stream: 'stderr' }));
   });
 
   it('options after the command word belong to the remote command', async ({ expect }) => {
