@@ -52,6 +52,8 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
   const handles = new Map<number, Handle>();
   let nextHandle = 1;
   const pending: PendingRead[] = [];
+  /** Sizes of this session's uploads by path, so a stat after put (paramiko's confirm) sees them; newest 1000 kept. */
+  const uploaded = new Map<string, number>();
   let waiting = false;
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
@@ -222,13 +224,17 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
     }
     h.record.sha256 = h.hash.digest();
     h.record.outcome = 'complete';
+    uploaded.delete(h.node.path);
+    uploaded.set(h.node.path, h.hash.hashed);
+    if (uploaded.size > 1000) uploaded.delete(uploaded.keys().next().value as string);
     reply(reqid, FX.OK);
   });
 
   const statNode = (reqid: number, node: TreeNode): void => {
     if (node.kind === 'dir') sftp.attrs(reqid, attrsOf(modeOf(node.writeOnly ? 'sink-dir' : 'dir'), 0));
     else if (node.kind === 'file') sftp.attrs(reqid, attrsOf(modeOf('file'), reportedSize(node)));
-    // A sink name exists only while being written: stat says no, so clients create it.
+    // A sink name exists once this session uploaded it (clients stat to confirm the size).
+    else if (uploaded.has(node.path)) sftp.attrs(reqid, attrsOf(modeOf('sink'), uploaded.get(node.path) as number));
     else reply(reqid, FX.NO_SUCH_FILE, `${clip(node.path, 200)} does not exist yet (uploads go here)`);
   };
   const onStat = (reqid: number, path: string): void => {
