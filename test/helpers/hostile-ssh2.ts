@@ -172,3 +172,10 @@ export async function channelRequestDuringRekey(client: Client, channel: ClientC
   await rekeyed;
   return reply;
 }
+
+/** Starts a rekey and sends SSH_MSG_IGNORE right after its own KEXINIT (AsyncSSH does); resolves when the rekey completed. */
+export async function ignoreDuringRekey(client: Client): Promise<void> {
+  const rekeyed = rekey(client);
+  sendKexPacket(internals(client)._protocol, Buffer.from([2, 0, 0, 0, 0]));
+  await rekeyed;
+}
