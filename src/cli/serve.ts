@@ -44,6 +44,13 @@ stderr (LOOPSSH_LOG_LEVEL=debug|info|warn|error).`,
     },
     ...helpFlag('options'),
     'max-payload': { kind: 'value', arg: 'SIZE', section: 'limits', help: `largest payload (default ${DEFAULT_LIMITS.maxPayloadBytes / GiB}GiB)` },
+    'max-digest': { kind: 'value', arg: 'SIZE', section: 'limits', help: `largest digest, hashed on the server (default ${DEFAULT_LIMITS.maxDigestBytes / GiB}GiB)` },
+    'max-buffers': {
+      kind: 'value',
+      arg: 'SIZE',
+      section: 'limits',
+      help: `write buffers of all running payload/digest commands\n(default ${DEFAULT_LIMITS.maxBufferBytes / 1024 ** 2}MiB)`,
+    },
     'max-connections': { kind: 'value', arg: 'N', section: 'limits', help: `concurrent logged-in connections (default ${DEFAULT_LIMITS.maxConnections})` },
     'max-startups': {
       kind: 'value',
@@ -52,6 +59,13 @@ stderr (LOOPSSH_LOG_LEVEL=debug|info|warn|error).`,
       help: `connections not logged in yet, as OpenSSH's MaxStartups:\nfrom S on, drop new ones with R% chance, all at F\n(default ${DEFAULT_LIMITS.maxStartups.start}:${DEFAULT_LIMITS.maxStartups.rate}:${DEFAULT_LIMITS.maxStartups.full})`,
     },
     'version-timeout-ms': { kind: 'value', arg: 'N', section: 'limits', help: `time to send the SSH version line (default ${DEFAULT_LIMITS.versionTimeoutMs})` },
+    'password-guess-burst': { kind: 'value', arg: 'N', section: 'limits', help: `wrong passwords one address may send at once (default ${DEFAULT_LIMITS.passwordGuessBurst})` },
+    'password-guesses-per-second': {
+      kind: 'value',
+      arg: 'N',
+      section: 'limits',
+      help: `then this many a second, over all its connections\n(default ${DEFAULT_LIMITS.passwordGuessesPerSecond})`,
+    },
     'max-channels': { kind: 'value', arg: 'N', section: 'limits', help: `channels per connection (default ${DEFAULT_LIMITS.maxChannelsPerConnection})` },
     'login-grace-ms': { kind: 'value', arg: 'N', section: 'limits', help: `time to authenticate (default ${DEFAULT_LIMITS.loginGraceMs})` },
     'idle-timeout-ms': { kind: 'value', arg: 'N', section: 'limits', help: `close silent connections (default ${DEFAULT_LIMITS.idleTimeoutMs} = never)` },
@@ -84,6 +98,8 @@ export function serverOptions(values: FlagValues<typeof SERVE_COMMAND.flags>): P
   const limits: Partial<ServerLimits> = {};
   const maxPayload = values['max-payload'];
   if (maxPayload !== undefined) limits.maxPayloadBytes = parseSizeFlag(maxPayload, '--max-payload');
+  if (values['max-digest'] !== undefined) limits.maxDigestBytes = parseSizeFlag(values['max-digest'], '--max-digest');
+  if (values['max-buffers'] !== undefined) limits.maxBufferBytes = parseSizeFlag(values['max-buffers'], '--max-buffers');
   const set = <K extends keyof ServerLimits>(key: K, value: number | undefined): void => {
     if (value !== undefined) limits[key] = value as ServerLimits[K];
   };
@@ -94,6 +110,8 @@ export function serverOptions(values: FlagValues<typeof SERVE_COMMAND.flags>): P
   set('loginGraceMs', int('login-grace-ms', 100, 3_600_000));
   set('idleTimeoutMs', int('idle-timeout-ms', 0, 86_400_000));
   set('maxAuthTries', int('max-auth-tries', 1, 100));
+  set('passwordGuessBurst', int('password-guess-burst', 1, 100_000));
+  set('passwordGuessesPerSecond', int('password-guesses-per-second', 1, 100_000));
   set('stallTimeoutMs', int('stall-timeout-ms', 0, 86_400_000));
   // Nothing reads `seen` in a standalone server: keep only its totals, so a
   // hostile client's connections and user names cost no memory there.

@@ -5,7 +5,8 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { flagHelp, flagTable, parseInteger, parseSizeFlag, parseTable, UsageError } from '../util/flags.js';
 import { clip } from '../util/text.js';
-import { createPayloadReader, PATTERNS, type PatternName, type PayloadSpec } from '../payload/patterns.js';
+import { createPayloadReader, PATTERNS, type PatternName, type PayloadReader, type PayloadSpec } from '../payload/patterns.js';
+import type { BufferBudget } from './buffer-budget.js';
 import type { ExitStatus } from './channel-output.js';
 import { EXIT_SIGNALS, type CommandContext, type CommandHandler, type CommandResult, type ServerLimits } from './commands.js';
 
@@ -24,7 +25,12 @@ export interface PayloadCommand {
 
 /** Default bytes per channel write: a few 32 KiB packets per callback. */
 export const DEFAULT_CHUNK = 256 * 1024;
-const MAX_CHUNK = 16 * 1024 * 1024;
+/**
+ * Largest `--chunk`: every running payload holds one buffer this big, so the
+ * bound times the channels a server allows is its worst case (with the
+ * buffer budget on top, see buffer-budget.ts).
+ */
+export const MAX_CHUNK = 1024 * 1024;
 
 const section = 'payload options (passed to the server)';
 
@@ -106,17 +112,29 @@ export function parsePayloadCommand(args: readonly string[], limits: Pick<Server
 }
 
 /** `payload SIZE [...]`: streams the patterns, interleaving stdout and stderr by progress. */
-export const payload: CommandHandler = async (ctx) => {
-  const cmd = parsePayloadCommand(ctx.argv.slice(1), ctx.limits);
-  ctx.stdin.resume();
-  if (cmd.delayMs > 0) await sleep(cmd.delayMs, undefined, { signal: ctx.signal });
-  const out = createPayloadReader(cmd.stdout);
-  const err = cmd.stderr ? createPayloadReader(cmd.stderr) : undefined;
-  // With a rate, write small pieces so the pacing is smooth (≤ 50 ms apart).
-  const chunk = cmd.rate ? Math.max(1, Math.min(cmd.chunk, Math.floor(cmd.rate / 20))) : cmd.chunk;
-  // One buffer for the whole run: ChannelOutput resolves only once the
-  // channel has copied it into a packet, so it can be refilled at once.
-  const buf = Buffer.allocUnsafe(Math.min(chunk, Math.max(out.size, err?.size ?? 0, 1)));
+export function payloadCommand(budget: BufferBudget): CommandHandler {
+  return async (ctx) => {
+    const cmd = parsePayloadCommand(ctx.argv.slice(1), ctx.limits);
+    ctx.stdin.resume();
+    if (cmd.delayMs > 0) await sleep(cmd.delayMs, undefined, { signal: ctx.signal });
+    const out = createPayloadReader(cmd.stdout);
+    const err = cmd.stderr ? createPayloadReader(cmd.stderr) : undefined;
+    // With a rate, write small pieces so the pacing is smooth (≤ 50 ms apart).
+    const chunk = cmd.rate ? Math.max(1, Math.min(cmd.chunk, Math.floor(cmd.rate / 20))) : cmd.chunk;
+    // One buffer for the whole run: ChannelOutput resolves only once the
+    // channel has copied it into a packet, so it can be refilled at once.
+    const lease = budget.take(Math.min(chunk, Math.max(out.size, err?.size ?? 0, 1)));
+    try {
+      await streamPayload(ctx, cmd, out, err, Buffer.allocUnsafe(lease.bytes));
+    } finally {
+      lease.release();
+    }
+    return cmd.exit;
+  };
+}
+
+/** Writes both readers through `buf` until they are empty, paced to `cmd.rate` if set. */
+async function streamPayload(ctx: CommandContext, cmd: PayloadCommand, out: PayloadReader, err: PayloadReader | undefined, buf: Buffer): Promise<void> {
   const started = performance.now();
   let sent = 0;
   for (;;) {
@@ -133,32 +151,43 @@ export const payload: CommandHandler = async (ctx) => {
       if (due > 1) await sleep(due, undefined, { signal: ctx.signal });
     }
   }
-  return cmd.exit;
-};
+}
 
 /** Yield to the event loop this often while hashing, so one digest never stalls the server. */
 const DIGEST_SLICE = 16 * 1024 * 1024;
 
-/** `digest SIZE [...]`: prints the SHA-256 of what `payload` would send on stdout. */
-export const digest: CommandHandler = async (ctx) => {
-  const cmd = parsePayloadCommand(ctx.argv.slice(1), ctx.limits, 'digest');
-  ctx.stdin.resume();
-  const reader = createPayloadReader(cmd.stdout);
-  const hash = createHash('sha256');
-  const buf = Buffer.allocUnsafe(Math.min(1024 * 1024, Math.max(1, cmd.stdout.size)));
-  let sinceYield = 0;
-  for (let n = reader.read(buf); n > 0; n = reader.read(buf)) {
-    hash.update(n === buf.length ? buf : buf.subarray(0, n));
-    sinceYield += n;
-    if (sinceYield >= DIGEST_SLICE) {
-      sinceYield = 0;
-      await new Promise((resolve) => setImmediate(resolve));
-      ctx.signal.throwIfAborted();
+/**
+ * `digest SIZE [...]`: prints the SHA-256 of what `payload` would send on
+ * stdout. Hashing is CPU on the server's one thread, so SIZE is bounded by
+ * `maxDigestBytes` as well as `maxPayloadBytes`.
+ */
+export function digestCommand(budget: BufferBudget): CommandHandler {
+  return async (ctx) => {
+    const maxPayloadBytes = Math.min(ctx.limits.maxPayloadBytes, ctx.limits.maxDigestBytes);
+    const cmd = parsePayloadCommand(ctx.argv.slice(1), { maxPayloadBytes }, 'digest');
+    ctx.stdin.resume();
+    const reader = createPayloadReader(cmd.stdout);
+    const hash = createHash('sha256');
+    const lease = budget.take(Math.min(1024 * 1024, Math.max(1, cmd.stdout.size)));
+    try {
+      const buf = Buffer.allocUnsafe(lease.bytes);
+      let sinceYield = 0;
+      for (let n = reader.read(buf); n > 0; n = reader.read(buf)) {
+        hash.update(n === buf.length ? buf : buf.subarray(0, n));
+        sinceYield += n;
+        if (sinceYield >= DIGEST_SLICE) {
+          sinceYield = 0;
+          await new Promise((resolve) => setImmediate(resolve));
+          ctx.signal.throwIfAborted();
+        }
+      }
+    } finally {
+      lease.release();
     }
-  }
-  await ctx.output.write('stdout', Buffer.from(`${hash.digest('hex')}\n`));
-  return cmd.exit;
-};
+    await ctx.output.write('stdout', Buffer.from(`${hash.digest('hex')}\n`));
+    return cmd.exit;
+  };
+}
 
 function noArgs(ctx: CommandContext): void {
   if (ctx.argv.length > 1) throw new UsageError(`${ctx.argv[0]} takes no arguments, got '${clip(ctx.argv[1] as string)}'`);
@@ -204,5 +233,7 @@ export function helpCommand(extra: readonly string[]): CommandHandler {
   };
 }
 
-/** Built-ins by name; user commands of the same name take precedence. */
-export const BUILTINS: Readonly<Record<string, CommandHandler>> = { payload, digest, sink, echo };
+/** Built-ins by name, their buffers drawn from `budget`; user commands of the same name take precedence. */
+export function builtinCommands(budget: BufferBudget): Record<string, CommandHandler> {
+  return { payload: payloadCommand(budget), digest: digestCommand(budget), sink, echo };
+}

@@ -4,12 +4,17 @@
 import type { Readable, Writable } from 'node:stream';
 import type { ChannelOutput, ExitStatus } from './channel-output.js';
 
-export type { ExitStatus } from './channel-output.js';
-
 /** Limits the server enforces; every one is configurable. */
 export interface ServerLimits {
   /** Largest `payload`/`digest` size (stdout and stderr each), in bytes. Default 64 GiB. */
   maxPayloadBytes: number;
+  /** Largest `digest` size, in bytes: hashing is CPU on the server's one thread (~1.3 s per GiB). Default 1 GiB. */
+  maxDigestBytes: number;
+  /**
+   * Write buffers of all running built-in commands together, in bytes; past
+   * it each new one gets 16 KiB. Default 64 MiB.
+   */
+  maxBufferBytes: number;
   /**
    * Concurrent authenticated connections; one more login is refused with
    * TOO_MANY_CONNECTIONS. Connections still authenticating count toward
@@ -33,6 +38,14 @@ export interface ServerLimits {
   idleTimeoutMs: number;
   /** Authentication attempts per connection (OpenSSH's MaxAuthTries). Default 6. */
   maxAuthTries: number;
+  /**
+   * Wrong passwords one source address may send at once; past them its
+   * wrong passwords are answered only at {@link passwordGuessesPerSecond},
+   * across all its connections. Default 10.
+   */
+  passwordGuessBurst: number;
+  /** Wrong passwords a source address earns back each second. Default 5. */
+  passwordGuessesPerSecond: number;
   /** A channel whose peer takes no data (no window) for this long is closed, in ms; 0 = never. Default 60 000. */
   stallTimeoutMs: number;
   /**
@@ -56,6 +69,8 @@ export interface MaxStartups {
 /** The defaults of {@link ServerLimits}. */
 export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxPayloadBytes: 64 * 1024 ** 3,
+  maxDigestBytes: 1024 ** 3,
+  maxBufferBytes: 64 * 1024 ** 2,
   maxConnections: 64,
   maxStartups: Object.freeze({ start: 64, rate: 30, full: 256 }),
   versionTimeoutMs: 5_000,
@@ -63,6 +78,8 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   loginGraceMs: 30_000,
   idleTimeoutMs: 0,
   maxAuthTries: 6,
+  passwordGuessBurst: 10,
+  passwordGuessesPerSecond: 5,
   stallTimeoutMs: 60_000,
   rekeyIntervalMs: 0,
 });

@@ -9,12 +9,15 @@ import { connectionSocket } from '../ssh2/index.js';
 import { authenticate, type AuthPolicy } from './auth.js';
 import { runCommand, refuseShell, type ExecScope } from './exec.js';
 import type { AcceptGate } from './listener.js';
+import type { PasswordBudget } from './password-budget.js';
 import { recordedUser } from './record.js';
 import type { ConnectionRecord, ServerOptions } from './types.js';
 
 /** What every connection of one server shares. */
 export interface ConnectionScope extends ExecScope, AuthPolicy {
   readonly gate: AcceptGate;
+  /** Wrong-password budget per source address. */
+  readonly passwordBudget: PasswordBudget;
   /** Commands still running, for stop()'s grace time. */
   readonly running: Set<Promise<void>>;
   readonly takeOverExec?: ServerOptions['takeOverExec'];
@@ -90,13 +93,21 @@ export function serveConnection(scope: ConnectionScope, client: Connection, info
       ctx.accept();
       return;
     }
-    if (ctx.method !== 'none' && ++failures >= limits.maxAuthTries) {
-      log.warn({ user: recordedUser(ctx.username), failures }, 'too many authentication failures: closing');
-      ctx.reject();
-      sock?.destroy();
-      return;
-    }
-    ctx.reject(scope.passwords ? ['publickey', 'password'] : ['publickey']);
+    const last = ctx.method !== 'none' && ++failures >= limits.maxAuthTries;
+    const answer = (): void => {
+      if (last) {
+        log.warn({ user: recordedUser(ctx.username), failures }, 'too many authentication failures: closing');
+        ctx.reject();
+        sock?.destroy();
+      } else ctx.reject(scope.passwords ? ['publickey', 'password'] : ['publickey']);
+    };
+    // A wrong password from a source over its budget is answered late: no
+    // number of parallel connections guesses faster than the budget allows.
+    const delayMs = ctx.method === 'password' ? scope.passwordBudget.failure(info.ip) : 0;
+    if (delayMs <= 0) return answer();
+    scope.recorder.seen.throttled++;
+    const timer = setTimeout(answer, delayMs);
+    client.once('close', () => clearTimeout(timer));
   });
 
   client.on('ready', () => {

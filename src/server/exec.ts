@@ -10,15 +10,16 @@ import { UsageError } from '../util/flags.js';
 import { clip } from '../util/text.js';
 import { connectionSocket, onPeerClosedChannel } from '../ssh2/index.js';
 import type { ServerLogger } from './log.js';
-import { BUILTINS, helpCommand } from './builtins.js';
+import type { BufferBudget } from './buffer-budget.js';
+import { builtinCommands, helpCommand } from './builtins.js';
 import { ChannelClosedError, ChannelOutput, ChannelStalledError, type ExitStatus } from './channel-output.js';
 import type { CommandContext, CommandHandler, CommandResult, ServerLimits } from './commands.js';
 import type { Recorder } from './record.js';
 import type { CommandRecord } from './types.js';
 
-/** Commands by name: the built-ins, then `extra` over them, and a `help` that lists the extras. */
-export function commandTable(extra: Readonly<Record<string, CommandHandler>> = {}): Record<string, CommandHandler> {
-  const commands: Record<string, CommandHandler> = { ...BUILTINS, ...extra };
+/** Commands by name: the built-ins (buffers from `budget`), then `extra` over them, and a `help` that lists the extras. */
+export function commandTable(budget: BufferBudget, extra: Readonly<Record<string, CommandHandler>> = {}): Record<string, CommandHandler> {
+  const commands: Record<string, CommandHandler> = { ...builtinCommands(budget), ...extra };
   commands.help ??= helpCommand(Object.keys(extra));
   return commands;
 }

@@ -20,7 +20,7 @@ export function recordedUser(name: string): string {
 
 /** An empty record. */
 export function emptyRecord(): ServerRecord {
-  return { connections: [], authAttempts: [], commands: [], refused: 0, dropped: 0, throttled: 0, totals: { connections: 0, authAttempts: 0, commands: 0 } };
+  return { connections: [], authAttempts: [], commands: [], refused: 0, dropped: 0, throttled: 0, bufferBytesPeak: 0, totals: { connections: 0, authAttempts: 0, commands: 0 } };
 }
 
 /** Appends to a {@link ServerRecord}, keeping the newest `limit` entries per list. */

@@ -6,7 +6,7 @@
  * (exec.ts) and what clients and tests are handed (fixture.ts).
  */
 import { isIP } from 'node:net';
-import ssh2, { type Algorithms } from 'ssh2';
+import ssh2, { type Algorithms, type KexAlgorithm } from 'ssh2';
 import { patchServerConnection } from '../ssh2/index.js';
 import { UsageError } from '../util/flags.js';
 import { isLoopback } from '../util/loopback.js';
@@ -18,8 +18,25 @@ import { commandTable } from './exec.js';
 import { clientFixture } from './fixture.js';
 import { AcceptGate } from './listener.js';
 import { hostPublicKey, loadKeys } from './server-keys.js';
+import { BufferBudget } from './buffer-budget.js';
+import { PasswordBudget } from './password-budget.js';
 import { DEFAULT_RECORD_LIMIT, Recorder } from './record.js';
 import type { ServerHandle, ServerOptions, StopOptions } from './types.js';
+
+/**
+ * Key exchanges offered unless `algorithms.kex` says otherwise: ssh2's own
+ * default order with the finite-field Diffie-Hellman groups left out. Those
+ * are chosen before authentication and cost the single thread dearly
+ * (group18: ~57 ms per handshake), so any client could make the server do
+ * that work for free; every peer loopssh is tested with speaks curve25519.
+ */
+const DEFAULT_KEX: readonly KexAlgorithm[] = [
+  'curve25519-sha256@libssh.org',
+  'curve25519-sha256',
+  'ecdh-sha2-nistp256',
+  'ecdh-sha2-nistp384',
+  'ecdh-sha2-nistp521',
+];
 
 /**
  * Starts the server and resolves once it listens.
@@ -45,16 +62,17 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
     log,
     recorder,
     gate,
-    commands: commandTable(options.commands),
+    commands: commandTable(new BufferBudget(limits.maxBufferBytes, (peak) => (recorder.seen.bufferBytesPeak = peak)), options.commands),
     authorized: keys.authorized,
     passwords: options.passwords,
     users: options.users,
+    passwordBudget: new PasswordBudget(limits.passwordGuessBurst, limits.passwordGuessesPerSecond),
     running: new Set(),
     takeOverExec: options.takeOverExec,
   };
 
   // Compression is off unless asked for: on loopback it costs CPU and buys nothing.
-  const algorithms: Algorithms = { compress: ['none'], ...options.algorithms };
+  const algorithms: Algorithms = { kex: [...DEFAULT_KEX], compress: ['none'], ...options.algorithms };
   const server = new ssh2.Server({ hostKeys: [keys.hostKey], algorithms, ident: 'loopssh' }, (client, info) => {
     patchServerConnection(client);
     if (gate.admit(client, info)) serveConnection(scope, client, info);

@@ -104,6 +104,8 @@ export interface ServerRecord {
   dropped: number;
   /** Failed password attempts answered late because their source was over its guessing budget. */
   throttled: number;
+  /** The most bytes built-in commands' write buffers held at once (bounded by `maxBufferBytes`, see there). */
+  bufferBytesPeak: number;
 }
 
 /** Options of {@link ServerHandle.stop}. */

@@ -86,6 +86,7 @@ describe('aliases and defaults that used to be missing from help', () => {
         [
           ...['--max-payload', '1KiB', '--max-connections', '3', '--max-channels', '4', '--login-grace-ms', '500', '--idle-timeout-ms', '600'],
           ...['--max-auth-tries', '2', '--stall-timeout-ms', '700', '--max-startups', '5:50:9', '--version-timeout-ms', '800'],
+          ...['--password-guess-burst', '11', '--password-guesses-per-second', '12', '--max-digest', '2KiB', '--max-buffers', '3KiB'],
         ],
         SERVE_COMMAND.flags,
       ).values,
@@ -100,6 +101,10 @@ describe('aliases and defaults that used to be missing from help', () => {
       stallTimeoutMs: 700,
       maxStartups: { start: 5, rate: 50, full: 9 },
       versionTimeoutMs: 800,
+      passwordGuessBurst: 11,
+      passwordGuessesPerSecond: 12,
+      maxDigestBytes: 2048,
+      maxBufferBytes: 3072,
     });
   });
 

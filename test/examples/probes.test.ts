@@ -59,6 +59,12 @@ describe.concurrent('examples/probes (figures quoted by the docs)', () => {
     expect(Number(/queued at close\(\): (\d+)/.exec(r.stdout)?.[1])).toBeGreaterThan(0);
   });
 
+  it("an ssh2 channel whose stdout nobody reads never emits 'close'", async () => {
+    const r = await sh('npx tsx examples/probes/ssh2-unread.ts');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe("stdout never read: 'close' within 1 s: false\nstdout read: 'close' within 1 s: true\n");
+  });
+
   it('finished(channel) rejects with ERR_STREAM_PREMATURE_CLOSE on clean ssh2 runs with a fast consumer, resolves with a slow one', async () => {
     const r = await sh('npx tsx examples/probes/ssh2-finished.ts 5');
     expect(r.code, r.stderr).toBe(0);

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import ssh2, { type Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import ssh2, { type Client, type ClientChannel, type ConnectConfig, type Connection, type ServerChannel } from 'ssh2';
 
 interface Writer {
   allocStartKEX: number;
@@ -30,7 +30,7 @@ interface ChannelInternals {
   _callbacks: ((hadError: boolean) => void)[];
 }
 
-const internals = (client: Client): Internals => client as unknown as Internals;
+const internals = (client: Client | Connection): Internals => client as unknown as Internals;
 
 /** Sends one key-exchange packet through the current compression and cipher, as ssh2's kexinit() does. */
 function sendKexPacket(proto: Protocol, payload: Buffer): void {
@@ -114,9 +114,10 @@ export function execAgain(client: Client, channel: ClientChannel, command: strin
 /**
  * Sends `total` bytes as CHANNEL_DATA in `packet`-byte packets ignoring the
  * peer's window, pacing only on the socket's 'drain'. Resolves with the
- * bytes handed to the socket before it closed, and calls `sample` at every drain.
+ * bytes handed to the socket before it closed, and calls `sample` at every
+ * drain. Works from either end (an ssh2 client, or a server-side connection).
  */
-export async function pushIgnoringWindow(client: Client, channel: ClientChannel, total: number, packet: number, sample: () => void): Promise<number> {
+export async function pushIgnoringWindow(client: Client | Connection, channel: ClientChannel | ServerChannel, total: number, packet: number, sample: () => void): Promise<number> {
   const { _protocol: proto, _sock: sock } = internals(client);
   const id = (channel as unknown as ChannelInternals).outgoing.id;
   const data = Buffer.alloc(packet, 'w');

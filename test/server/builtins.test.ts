@@ -4,7 +4,9 @@ import { EXIT_SIGNALS } from '../../src/server/commands.ts';
 import { UsageError } from '../../src/util/flags.ts';
 
 const LIMITS = { maxPayloadBytes: 1024 ** 4 };
-const MAX_CHUNK = 16 * 1024 * 1024;
+// loopssh issue 15, point 9: --chunk went up to 16 MiB per channel (~10 GiB
+// over 64 connections × 10 channels); now 1 MiB, and a shared budget on top.
+const MAX_CHUNK = 1024 * 1024;
 
 const parse = (args: string[], limits = LIMITS, name?: string): PayloadCommand => parsePayloadCommand(args, limits, name);
 
@@ -114,9 +116,10 @@ describe('parsePayloadCommand', () => {
   });
 
   describe('--chunk, --rate, --delay-ms', () => {
-    it('chunk bounds: 1 byte to 16 MiB', () => {
+    it('chunk bounds: 1 byte to 1 MiB', () => {
       expect(parse(['1', '--chunk', '1']).chunk).toBe(1);
-      expect(parse(['1', '--chunk', '16MiB']).chunk).toBe(MAX_CHUNK);
+      expect(parse(['1', '--chunk', '1MiB']).chunk).toBe(MAX_CHUNK);
+      expect(usageError(['1', '--chunk', '16MiB']).message).toBe(`--chunk must be between 1 and ${MAX_CHUNK} bytes, not ${16 * MAX_CHUNK}`);
       expect(usageError(['1', '--chunk', '0']).message).toBe(`--chunk must be between 1 and ${MAX_CHUNK} bytes, not 0`);
       expect(usageError(['1', '--chunk', String(MAX_CHUNK + 1)]).message).toBe(
         `--chunk must be between 1 and ${MAX_CHUNK} bytes, not ${MAX_CHUNK + 1}`,

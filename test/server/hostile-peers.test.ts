@@ -11,6 +11,8 @@ import { DEFAULT_RECORD_LIMIT, type CommandContext, type CommandHandler } from '
 import { serverOptions, SERVE_COMMAND } from '../../src/cli/serve.ts';
 import { parseTable } from '../../src/util/flags.ts';
 import { dropProbability, parseMaxStartups } from '../../src/server/listener.ts';
+import { PasswordBudget } from '../../src/server/password-budget.ts';
+import { BUFFER_FLOOR, BufferBudget } from '../../src/server/buffer-budget.ts';
 import { expectedDigest, startFixture, type Fixture } from '../helpers/fixture.ts';
 import { offerMany } from '../helpers/stress.ts';
 
@@ -226,5 +228,137 @@ describe('pre-authentication limits (issue 15.3)', () => {
     const m = { start: 10, rate: 30, full: 100 };
     const expected = [0, 0.3, 0.65, 1, 1];
     [9, 10, 55, 100, 500].forEach((n, i) => expect(dropProbability(n, m)).toBeCloseTo(expected[i] as number, 12));
+  });
+});
+
+/** Logs in with a raw ssh2 client offering only `kex`: 'ready', or the error message. */
+function handshakeWith(f: Fixture, kex: ssh2.KexAlgorithm[]): Promise<string> {
+  return new Promise((resolve) => {
+    const raw = new RawClient();
+    raw.once('ready', () => {
+      raw.end();
+      resolve('ready');
+    });
+    raw.once('error', (e) => resolve(e.message));
+    raw.connect({ host: '127.0.0.1', port: f.server.port, username: 'tester', privateKey: f.connectOptions.privateKey, hostVerifier: () => true, algorithms: { kex } });
+  });
+}
+
+describe('smaller server points (issue 15.9)', () => {
+  // loopssh issue 15, point 9: passwords[user] found Object.prototype's
+  // members for the user names '__proto__' and 'constructor'.
+  it.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty'])("user name '%s' with passwords configured: refused, the server unharmed", async (user) => {
+    fx = await startFixture({ passwords: { tester: 'right' } });
+    const base = { port: fx.server.port, hostKey: fx.server.hostKeyFingerprint, user, privateKey: undefined };
+    for (const password of ['[object Object]', '', 'right', 'function Object() { [native code] }']) {
+      expect(await fx.connect({ ...base, password }).catch((e: unknown) => e)).toBeInstanceOf(AuthenticationError);
+    }
+    expect(fx.server.seen.authAttempts.filter((a) => a.user === user).map((a) => a.accepted)).toEqual([false, false, false, false]);
+    const ok = await fx.connect({ ...base, user: 'tester', password: 'right' });
+    expect((await ok.run('payload 1KiB')).stdoutBytes).toBe(1024);
+  });
+
+  // loopssh issue 15, point 9: ssh2's default kex list includes the DH groups
+  // 14-18, which a client can pick before authenticating (group18: ~57 ms of
+  // the only thread per handshake).
+  it('offers only curve25519 and ECDH key exchanges by default; a DH-group-only client is refused', async () => {
+    fx = await startFixture();
+    const f = fx;
+    const handshake = (kex: ssh2.KexAlgorithm[]): Promise<string> => handshakeWith(f, kex);
+    for (const kex of ['diffie-hellman-group18-sha512', 'diffie-hellman-group16-sha512', 'diffie-hellman-group14-sha256', 'diffie-hellman-group-exchange-sha256'] as const) {
+      expect(await handshake([kex]), kex).toMatch(/no matching key exchange/i);
+    }
+    for (const kex of ['curve25519-sha256', 'curve25519-sha256@libssh.org', 'ecdh-sha2-nistp256', 'ecdh-sha2-nistp521'] as const) {
+      expect(await handshake([kex]), kex).toBe('ready');
+    }
+    // An explicit choice still wins.
+    await fx.stop();
+    fx = await startFixture({ algorithms: { kex: ['diffie-hellman-group14-sha256'] } });
+    const r = await handshakeWith(fx, ['diffie-hellman-group14-sha256']);
+    expect(r).toBe('ready');
+  });
+});
+
+describe('password guessing budget (issue 15.9)', () => {
+  it('a source gets `burst` wrong guesses at once, then one per 1/perSecond s; the budget refills; memory stays bounded', () => {
+    let now = 0;
+    const budget = new PasswordBudget(3, 2, () => now);
+    expect([1, 2, 3, 4, 5].map(() => budget.failure('10.0.0.1'))).toEqual([0, 0, 0, 500, 1000]);
+    // Another source has its own budget.
+    expect(budget.failure('10.0.0.2')).toBe(0);
+    // After the debt is paid and the burst earned back: free again.
+    now += 10_000;
+    expect([1, 2, 3, 4].map(() => budget.failure('10.0.0.1'))).toEqual([0, 0, 0, 500]);
+    // Many sources: the map stays bounded.
+    for (let i = 0; i < 10_000; i++) budget.failure(`fd00::${i.toString(16)}`);
+    expect(budget.size).toBeLessThanOrEqual(4096);
+  });
+
+  // loopssh issue 15, point 9: 1,800 password guesses a second from one client.
+  it('wrong passwords past the burst are answered late, across connections from one source; a right password is not', async () => {
+    fx = await startFixture({ passwords: { tester: 'right' }, limits: { passwordGuessBurst: 3, passwordGuessesPerSecond: 20 } });
+    const f = fx;
+    const wrong = (n: number): ssh2.AnyAuthMethod[] => Array.from({ length: n }, (_, i) => ({ type: 'password' as const, username: 'tester', password: `wrong-${i}` }));
+    // Two connections in parallel, six wrong guesses each: 12 guesses, 3 free.
+    const results = await Promise.all([offerMany(f.server, 'tester', wrong(6)), offerMany(f.server, 'tester', wrong(6))]);
+    expect(results.map((r) => r.offered)).toEqual([6, 6]);
+    expect(f.server.seen.totals.authAttempts).toBe(12);
+    // Every guess past the burst waited (a few may find a token earned back meanwhile).
+    expect(f.server.seen.throttled).toBeGreaterThanOrEqual(6);
+    expect(f.server.seen.throttled).toBeLessThanOrEqual(12 - 3);
+    const throttled = f.server.seen.throttled;
+    const ok = await f.connect({ privateKey: undefined, password: 'right' });
+    expect((await ok.run('payload 1KiB')).stdoutBytes).toBe(1024);
+    expect(f.server.seen.throttled).toBe(throttled);
+  });
+});
+
+describe('built-in command memory and CPU bounds (issue 15.9)', () => {
+  it('BufferBudget grants what is asked while it lasts, then the 16 KiB floor; release gives back once', () => {
+    const peaks: number[] = [];
+    const budget = new BufferBudget(MiB, (p) => peaks.push(p));
+    const a = budget.take(768 * 1024);
+    const b = budget.take(MiB);
+    const c = budget.take(MiB);
+    const tiny = budget.take(100);
+    expect([a.bytes, b.bytes, c.bytes, tiny.bytes]).toEqual([768 * 1024, 256 * 1024, BUFFER_FLOOR, 100]);
+    b.release();
+    b.release();
+    expect(budget.used).toBe(768 * 1024 + BUFFER_FLOOR + 100);
+    // What b gave back (less what c and tiny took past the limit) is there again.
+    expect(budget.take(MiB).bytes).toBe(MiB - (768 * 1024 + BUFFER_FLOOR + 100));
+    expect(budget.peak).toBe(Math.max(...peaks));
+  });
+
+  // loopssh issue 15, point 9: each payload held its own --chunk buffer (up to
+  // 16 MiB), so memory grew with channels × chunk, with no bound over all.
+  it('six parallel 8 MiB payloads with --chunk 1MiB under maxBufferBytes 1 MiB: all byte-exact, buffers held at once stay within the budget', async () => {
+    fx = await startFixture({ limits: { maxBufferBytes: MiB } });
+    const conn = await fx.connect();
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => conn.run(`payload 8MiB --chunk 1MiB --pattern random --seed ${i}`, { stdout: 'ignore', hash: true })),
+    );
+    results.forEach((r, i) => {
+      expect(r.exitCode).toBe(0);
+      expect(r.stdoutBytes).toBe(8 * MiB);
+      expect(r.stdoutSha256).toBe(expectedDigest(8 * MiB, 'random', 'stdout', String(i)));
+    });
+    const peak = fx.server.seen.bufferBytesPeak;
+    expect(peak).toBeGreaterThan(0);
+    expect(peak).toBeLessThanOrEqual(MiB + 6 * BUFFER_FLOOR);
+    // Without the budget all six would have held 1 MiB each.
+    expect(peak / (6 * MiB)).toBeLessThan(0.2);
+  });
+
+  // loopssh issue 15, point 9: digest of the 64 GiB default was ~85 s of the only thread.
+  it('digest is bounded by maxDigestBytes (default 1 GiB): above it, one line and exit 2, at once', async () => {
+    fx = await startFixture();
+    const conn = await fx.connect();
+    const r = await conn.run('digest 2GiB');
+    expect(r.exitCode).toBe(2);
+    expect(r.stdoutBytes).toBe(0);
+    expect(r.stderr?.toString()).toBe("loopssh: SIZE 2147483648 bytes is above this server's limit of 1073741824 bytes\n");
+    const small = await conn.run('digest 1MiB');
+    expect(small.stdout?.toString()).toBe(`${expectedDigest(MiB)}\n`);
   });
 });
