@@ -73,6 +73,10 @@ describe.skipIf(!SSH)(`loopssh audit: ${peerVersion('ssh')}`, () => {
   }, 120_000);
 
   it('CLI: table and exit 0 when all pass, JSON, exit 1 on a failure, one line and exit 2 on bad usage', async () => {
+    const help = await runProcess(process.execPath, [LOOPSSH, 'audit', '--help'], { timeoutMs: 30_000 });
+    expect([help.code, help.stdoutHead.split('\n')[0]]).toEqual([0, 'usage: loopssh audit [options] -- CLIENT-TEMPLATE...']);
+    for (const s of SCENARIOS) expect(help.stdoutHead).toContain(s.name);
+
     const pass = await runProcess(process.execPath, [LOOPSSH, 'audit', '--only', 'exit-signal,exit-no-eof', '--', ...ssh], { timeoutMs: 60_000 });
     expect(pass.code).toBe(0);
     expect(pass.stdoutHead).toMatch(/^scenario +verdict/);
@@ -95,6 +99,7 @@ describe.skipIf(!SSH)(`loopssh audit: ${peerVersion('ssh')}`, () => {
       [['audit', '--only', 'nosuch', '--', 'ssh', '{command}'], /^loopssh: unknown scenario 'nosuch'/],
       [['audit', '--reader', 'sideways', '--', 'ssh', '{command}'], /^loopssh: unknown reader 'sideways'/],
       [['audit'], /^loopssh: audit needs a CLIENT-TEMPLATE/],
+      [['audit', '--only', 'exit-signal', '--', 'no-such-client-here', '{command}'], /^loopssh: cannot run the client 'no-such-client-here': ENOENT$/m],
     ] as const) {
       const r = await runProcess(process.execPath, [LOOPSSH, ...args], { timeoutMs: 30_000 });
       expect([r.code, r.stderr.split('\n').length], args.join(' ')).toEqual([2, 2]);
