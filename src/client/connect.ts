@@ -11,7 +11,8 @@ import ssh2 from 'ssh2';
 import type { Algorithms } from 'ssh2';
 import { patchClientConnection } from '../ssh2/index.js';
 import { fingerprint, readPrivateKey } from '../openssh/key-format.js';
-import { Connection, type RunOptions, type RunResult } from './connection.js';
+import { Connection } from './connection.js';
+import type { RunOptions, RunResult } from './run-options.js';
 import { AuthenticationError, ConnectionError, HostKeyError } from './errors.js';
 import { lookupHostKeys, parseKnownHosts, verifyHostKey, type KnownHostEntry } from '../openssh/known-hosts.js';
 

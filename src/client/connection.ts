@@ -16,7 +16,6 @@ import { RunRecord } from './run-record.js';
 import { watchRun } from './run-watch.js';
 import { openSink, openSource, sameFile, type InputStream, type OutputSink } from '../engine/targets.js';
 
-export type { RunOptions, RunResult } from './run-options.js';
 
 type Client = InstanceType<typeof ssh2.Client>;
 

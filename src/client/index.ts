@@ -3,6 +3,7 @@
  * for one command; where output goes; the errors a run rejects with.
  */
 export { connect, exec, type ConnectOptions } from './connect.js';
-export { Connection, type RunOptions, type RunResult } from './connection.js';
+export { Connection } from './connection.js';
+export type { RunOptions, RunResult } from './run-options.js';
 export * from './errors.js';
 export { MaxBufferError, type InputSource, type OutputTarget } from '../engine/targets.js';

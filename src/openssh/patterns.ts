@@ -35,14 +35,8 @@ export function wildcardMatch(s: string, p: string): boolean {
   return pi === p.length;
 }
 
-/**
- * The bytes of an IP address (4 for IPv4, 16 for IPv6); an IPv4-mapped IPv6
- * address (`::ffff:127.0.0.1`, what a dual-stack socket reports) gives its
- * 4 IPv4 bytes, so IPv4 patterns match it.
- *
- * @returns undefined when `text` is not an IP address
- */
-export function addressBytes(text: string): Uint8Array | undefined {
+/** The bytes of an IP address as written (4 for IPv4, 16 for IPv6), or undefined. */
+function rawAddressBytes(text: string): Uint8Array | undefined {
   if (isIPv4(text)) return Uint8Array.from(text.split('.').map(Number));
   if (!isIPv6(text) || text.includes('%')) return undefined;
   let body = text;
@@ -64,6 +58,20 @@ export function addressBytes(text: string): Uint8Array | undefined {
     bytes[2 * i + 1] = w & 0xff;
   });
   if (tail.length === 4) bytes.set(tail, 12);
+  return bytes;
+}
+
+/**
+ * The bytes of a client's IP address (4 for IPv4, 16 for IPv6). An
+ * IPv4-mapped IPv6 address (`::ffff:127.0.0.1`, what a dual-stack socket
+ * reports) gives its 4 IPv4 bytes, as sshd normalises it, so IPv4 patterns
+ * match it. (Patterns are taken as written: `::ffff:…` in a pattern is IPv6.)
+ *
+ * @returns undefined when `text` is not an IP address
+ */
+export function addressBytes(text: string): Uint8Array | undefined {
+  const bytes = rawAddressBytes(text);
+  if (bytes === undefined || bytes.length === 4) return bytes;
   const mapped = bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
   return mapped ? bytes.slice(12) : bytes;
 }
@@ -85,7 +93,7 @@ interface Cidr {
 function parseCidr(text: string): Cidr | string | undefined {
   const slash = text.indexOf('/');
   const addr = slash < 0 ? text : text.slice(0, slash);
-  const network = addressBytes(addr);
+  const network = rawAddressBytes(addr);
   if (network === undefined) return undefined;
   const max = network.length * 8;
   if (slash < 0) return { network, bits: max };

@@ -4,8 +4,6 @@
 import type { Readable, Writable } from 'node:stream';
 import type { ChannelOutput, ExitStatus } from './channel-output.js';
 
-export type { ExitStatus } from './channel-output.js';
-
 /** Limits the server enforces; every one is configurable. */
 export interface ServerLimits {
   /** Largest `payload`/`digest` size (stdout and stderr each), in bytes. Default 64 GiB. */

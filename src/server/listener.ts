@@ -115,8 +115,12 @@ export class AcceptGate {
       return false;
     }
     this.#authenticated.add(client);
-    client.once('close', () => this.#authenticated.delete(client));
     const sock = connectionSocket(client);
+    // Free again as soon as the peer is gone: its FIN ('end') can come well
+    // before the socket's 'close', and a client may reconnect at once.
+    const free = (): void => void this.#authenticated.delete(client);
+    client.once('close', free);
+    sock?.once('end', free);
     if (sock) this.#settle(sock);
     return true;
   }

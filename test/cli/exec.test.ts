@@ -5,7 +5,7 @@ import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { generateKeyPair } from '../../src/openssh/key-format.ts';
-import { payloadDigest } from '../../src/payload/patterns.ts';
+import { referenceDigest } from '../helpers/oracle.ts';
 import { freePort, isOneLine, payloadBytes, removeTempDirs, runCli, runCliInShell, sha256, startFixture, tempDir, type Fixture } from './helpers.ts';
 
 let fx: Fixture;
@@ -48,12 +48,50 @@ describe.concurrent('loopssh exec', () => {
     expect(r.stderr).toBe('');
     const data = readFileSync(file);
     expect(data.length).toBe(size);
-    expect(sha256(data)).toBe(payloadDigest({ size, pattern: 'random', seed: '3', stream: 'stdout' }));
+    expect(sha256(data)).toBe(referenceDigest({ size, pattern: 'random', seed: '3', stream: 'stdout' }));
     expect(readdirSync(dir)).toEqual(['out.bin']);
     expect(readdirSync(dir).filter((n) => n.endsWith('.loopssh-partial'))).toEqual([]);
   });
 
   // loopssh issue 16: --fsync is opt-in; the fsync order itself is pinned in test/engine/targets-fsync.test.ts.
+  // loopssh issue 10, point 4: a command killed by a signal did not finish its output.
+  it('a remote command killed by a signal: -o FILE is not written (exit 255, one line saying so); --keep-partial keeps FILE.partial', async ({ expect }) => {
+    const dir = tempDir();
+    const file = join(dir, 'out.bin');
+    const size = 2 * 1024 * 1024 + 5;
+    const remote = ['payload', String(size), '--pattern', 'random', '--seed', '4', '--signal', 'KILL'];
+    const r = await exec(remote, ['-o', file]);
+    expect(r.code).toBe(255);
+    expect(isOneLine(r.stderr)).toBe(true);
+    expect(r.stderr).toBe(`loopssh: remote command killed by signal KILL; ${file} not written (output incomplete)\n`);
+    expect(readdirSync(dir)).toEqual([]);
+    const kept = await exec(remote, ['-o', file, '--keep-partial']);
+    expect(kept.code).toBe(255);
+    expect(kept.stderr).toContain(`incomplete output kept as ${file}.partial`);
+    expect(readdirSync(dir)).toEqual(['out.bin.partial']);
+    const partial = readFileSync(`${file}.partial`);
+    expect([partial.length, sha256(partial)]).toEqual([size, referenceDigest({ size, pattern: 'random', seed: '4', stream: 'stdout' })]);
+  });
+
+  it('a non-zero exit status still writes -o FILE, as ssh would', async ({ expect }) => {
+    const dir = tempDir();
+    const file = join(dir, 'out.bin');
+    const r = await exec(['payload', '1000', '--exit', '3'], ['-o', file]);
+    expect(r.code).toBe(3);
+    expect(readFileSync(file).equals(payloadBytes(1000))).toBe(true);
+  });
+
+  // loopssh issue 15, point 6(a): one file for both streams would hold one of them.
+  it('the same file for -o and --stderr-to is refused: exit 1, one line, nothing run or written', async ({ expect }) => {
+    const dir = tempDir();
+    const file = join(dir, 'both.bin');
+    const r = await exec(['payload', '4096', '--stderr', '4096', '--exit', '0'], ['-o', file, '--stderr-to', join(dir, '.', 'both.bin')]);
+    expect(r.code).toBe(1);
+    expect(isOneLine(r.stderr)).toBe(true);
+    expect(r.stderr).toMatch(/^loopssh: cannot open stderr: stdout and stderr would go to the same file/);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
   it('-o FILE --fsync writes the file whole and leaves no temporary sibling', async ({ expect }) => {
     const dir = tempDir();
     const file = join(dir, 'synced.bin');
@@ -63,7 +101,7 @@ describe.concurrent('loopssh exec', () => {
     expect(r.stderr).toBe('');
     const data = readFileSync(file);
     expect(data.length).toBe(size);
-    expect(sha256(data)).toBe(payloadDigest({ size, pattern: 'random', seed: '4', stream: 'stdout' }));
+    expect(sha256(data)).toBe(referenceDigest({ size, pattern: 'random', seed: '4', stream: 'stdout' }));
     expect(readdirSync(dir)).toEqual(['synced.bin']);
   });
 
@@ -107,7 +145,7 @@ describe.concurrent('loopssh exec', () => {
     expect(r.code).toBe(0);
     expect(r.stdout.length).toBe(0);
     expect(r.stderrBytes.length).toBe(1000);
-    expect(sha256(r.stderrBytes)).toBe(payloadDigest({ size: 1000, pattern: 'lines', seed: '0', stream: 'stderr' }));
+    expect(sha256(r.stderrBytes)).toBe(referenceDigest({ size: 1000, pattern: 'lines', seed: '0', stream: 'stderr' }));
   });
 
   it('options after the command word belong to the remote command', async ({ expect }) => {

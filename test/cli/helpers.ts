@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from '../../src/server/server.ts';
 import type { ServerHandle, ServerOptions } from '../../src/server/types.ts';
-import { createPayloadReader, type PatternName } from '../../src/payload/patterns.ts';
+import { referenceBytes, type ReferencePattern } from '../helpers/oracle.ts';
 
 /** The CLI launcher. */
 export const BIN = fileURLToPath(new URL('../../bin/loopssh.js', import.meta.url));
@@ -127,11 +127,9 @@ export function sha256(data: Buffer | string): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-/** The exact bytes of a payload (for prefix checks; use payloadDigest for whole streams). */
-export function payloadBytes(size: number, pattern: PatternName = 'lines', seed = '0', stream: 'stdout' | 'stderr' = 'stdout'): Buffer {
-  const buf = Buffer.alloc(size);
-  createPayloadReader({ size, pattern, seed, stream }).read(buf);
-  return buf;
+/** The exact bytes of a payload, from the independent reference generator (for prefix checks). */
+export function payloadBytes(size: number, pattern: ReferencePattern = 'lines', seed = '0', stream: 'stdout' | 'stderr' = 'stdout'): Buffer {
+  return referenceBytes({ size, pattern, seed, stream });
 }
 
 /** Non-empty lines of a text. */

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, it, type TestContext } from 'vitest';
 import { fingerprint } from '../../src/openssh/key-format.ts';
-import { payloadDigest } from '../../src/payload/patterns.ts';
+import { referenceDigest } from '../helpers/oracle.ts';
 import { collect, killTree, removeTempDirs, runCli, sha256, spawnCli, tempDir, type CliResult } from './helpers.ts';
 
 const READY = /^listening 127\.0\.0\.1:(\d+) hostkey (SHA256:\S+)$/m;
@@ -73,7 +73,7 @@ describe.concurrent('loopssh serve', () => {
       expect(r.stderr).toMatch(/^loopssh: verified 1 MiB/);
       expect(r.code).toBe(0);
       expect(r.stdout.length).toBe(MiB);
-      expect(sha256(r.stdout)).toBe(payloadDigest({ size: MiB, pattern: 'lines', seed: '0', stream: 'stdout' }));
+      expect(sha256(r.stdout)).toBe(referenceDigest({ size: MiB, pattern: 'lines', seed: '0', stream: 'stdout' }));
 
       // Without --host-key: a loopback server's own key in --keys is trusted.
       const trusted = await runCli(['exec', '--port', String(port), '--keys', keys, '--', 'payload', '100']);
@@ -107,7 +107,7 @@ describe.concurrent('loopssh serve', () => {
     const [r, exited] = await Promise.all([get, exitWithin(s.done, 15_000)]);
     expect(r.stderr, `get: exit ${r.code}, ${r.stdout.length} bytes, stderr: ${r.stderr}`).toMatch(/^loopssh: verified 512 KiB/);
     expect(r.code).toBe(0);
-    expect(sha256(r.stdout)).toBe(payloadDigest({ size: 512 * 1024, pattern: 'lines', seed: '0', stream: 'stdout' }));
+    expect(sha256(r.stdout)).toBe(referenceDigest({ size: 512 * 1024, pattern: 'lines', seed: '0', stream: 'stdout' }));
     expect(exited?.code).toBe(0);
   });
 

@@ -38,6 +38,12 @@ class SlowWritable extends Writable {
     // Like a file: flushing its last bytes takes a while after end().
     setTimeout(cb, 50);
   }
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    // Like fs.WriteStream: 'finish' comes first, 'close' only once the fd is
+    // closed, later. Without this gap 'finish' and 'close' arrive together
+    // and a run done at 'finish' would pass (loopssh issue 17, point 5).
+    setTimeout(() => cb(err), 50);
+  }
 }
 
 /** A FlushTracker run holds until the target's own 'close', a naive one does not. */

@@ -2,14 +2,13 @@
  * Test fixtures: a server on port 0 with in-memory keys, and a client
  * connected to it. Nothing is written to disk; stop everything in afterEach.
  */
-import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type Connection, type ConnectOptions } from '../../src/client/index.ts';
 import { startServer, type ServerHandle, type ServerOptions } from '../../src/server/index.ts';
 import { createLogger } from '../../src/server/log.ts';
-import { payloadDigest, type PatternName } from '../../src/payload/patterns.ts';
+import { referenceDigest, type ReferencePattern } from './oracle.ts';
 
 /** A running server and what a client needs to reach it. */
 export interface Fixture {
@@ -45,14 +44,14 @@ export async function startFixture(options: ServerOptions = {}): Promise<Fixture
   };
 }
 
-/** Lowercase hex SHA-256. */
-export function sha256(data: Buffer | string): string {
-  return createHash('sha256').update(data).digest('hex');
-}
+export { sha256 } from './oracle.ts';
 
-/** Expected digest of a payload stream with the default seed. */
-export function expectedDigest(size: number, pattern: PatternName = 'lines', stream: 'stdout' | 'stderr' = 'stdout', seed = '0'): string {
-  return payloadDigest({ size, pattern, seed, stream });
+/**
+ * Expected digest of a payload stream, from the independent reference
+ * generator in ./oracle.ts (never src's own payloadDigest).
+ */
+export function expectedDigest(size: number, pattern: ReferencePattern = 'lines', stream: 'stdout' | 'stderr' = 'stdout', seed = '0'): string {
+  return referenceDigest({ size, pattern, seed, stream });
 }
 
 /** A fresh temporary folder, removed by the returned function. */

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import ssh2, { type Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import ssh2, { type Client, type ClientChannel, type ConnectConfig, type Connection, type ServerChannel } from 'ssh2';
 
 interface Writer {
   allocStartKEX: number;
@@ -30,7 +30,7 @@ interface ChannelInternals {
   _callbacks: ((hadError: boolean) => void)[];
 }
 
-const internals = (client: Client): Internals => client as unknown as Internals;
+const internals = (client: Client | Connection): Internals => client as unknown as Internals;
 
 /** Sends one key-exchange packet through the current compression and cipher, as ssh2's kexinit() does. */
 function sendKexPacket(proto: Protocol, payload: Buffer): void {
@@ -114,9 +114,10 @@ export function execAgain(client: Client, channel: ClientChannel, command: strin
 /**
  * Sends `total` bytes as CHANNEL_DATA in `packet`-byte packets ignoring the
  * peer's window, pacing only on the socket's 'drain'. Resolves with the
- * bytes handed to the socket before it closed, and calls `sample` at every drain.
+ * bytes handed to the socket before it closed, and calls `sample` at every
+ * drain. Works from either end (an ssh2 client, or a server-side connection).
  */
-export async function pushIgnoringWindow(client: Client, channel: ClientChannel, total: number, packet: number, sample: () => void): Promise<number> {
+export async function pushIgnoringWindow(client: Client | Connection, channel: ClientChannel | ServerChannel, total: number, packet: number, sample: () => void): Promise<number> {
   const { _protocol: proto, _sock: sock } = internals(client);
   const id = (channel as unknown as ChannelInternals).outgoing.id;
   const data = Buffer.alloc(packet, 'w');
@@ -142,4 +143,39 @@ export async function pushIgnoringWindow(client: Client, channel: ClientChannel,
     }
   }
   return sent;
+}
+
+/**
+ * Starts a rekey and, right after its own KEXINIT, sends a channel request
+ * that wants a reply (as PuTTY's winadj@putty does; RFC 4253 §7.1 forbids
+ * it). ssh2 would queue it until the rekey ends, so the queue is bypassed.
+ * Resolves with the reply (true: CHANNEL_FAILURE) once the rekey completed.
+ */
+export async function channelRequestDuringRekey(client: Client, channel: ClientChannel): Promise<boolean> {
+  const proto = internals(client)._protocol as Protocol & { _kexinit?: Buffer };
+  const ch = channel as unknown as ChannelInternals;
+  const reply = new Promise<boolean>((resolve) => ch._callbacks.push((hadError) => resolve(hadError)));
+  const rekeyed = rekey(client);
+  // Undo, for this one packet, what ssh2 does while its KEXINIT is out:
+  // queueing, and packets built without room for the header.
+  const writer = proto._packetRW.write as Writer & { allocStart: number };
+  const { allocStart } = writer;
+  const kexinit = proto._kexinit;
+  proto._kexinit = undefined;
+  writer.allocStart = writer.allocStartKEX;
+  try {
+    proto.exec(ch.outgoing.id, 'winadj@putty.projects.tartarus.org', true);
+  } finally {
+    proto._kexinit = kexinit;
+    writer.allocStart = allocStart;
+  }
+  await rekeyed;
+  return reply;
+}
+
+/** Starts a rekey and sends SSH_MSG_IGNORE right after its own KEXINIT (AsyncSSH does); resolves when the rekey completed. */
+export async function ignoreDuringRekey(client: Client): Promise<void> {
+  const rekeyed = rekey(client);
+  sendKexPacket(internals(client)._protocol, Buffer.from([2, 0, 0, 0, 0]));
+  await rekeyed;
 }

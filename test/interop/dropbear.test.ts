@@ -15,10 +15,10 @@ import { dirname, join } from 'node:path';
 import { pino } from 'pino';
 import type { CompressionAlgorithm, KexAlgorithm } from 'ssh2';
 import { afterEach, describe, expect, it } from 'vitest';
-import { opensslCommand } from '../../src/payload/patterns.ts';
 import { generateKeyPair } from '../../src/openssh/key-format.ts';
 import { startServer, type ServerHandle } from '../../src/server/index.ts';
 import { peer, peerVersion } from '../helpers/peers.ts';
+import { toolsCommand } from '../helpers/oracle.ts';
 import { pipelineDigest, runProcess } from '../helpers/run-process.ts';
 import { tempDir } from '../helpers/fixture.ts';
 
@@ -63,7 +63,7 @@ describe.skipIf(!DBCLIENT || !OPENSSL)(`${peerVersion('dbclient')} → loopssh s
   }
 
   const size = 48 * MiB;
-  const witness = (): Promise<{ bytes: number; sha256: string }> => pipelineDigest(opensslCommand({ size, pattern: 'random', seed: '0', stream: 'stdout' }));
+  const witness = (): Promise<{ bytes: number; sha256: string }> => pipelineDigest(toolsCommand({ size, pattern: 'random', seed: '0', stream: 'stdout' }));
 
   it('wrong guesses (server prefers another kex) with zlib@openssh.com: every byte across the rekeys', async () => {
     const [r, expected] = await Promise.all([fetchPayload(size, { compress: ['zlib@openssh.com', 'none'] }), witness()]);

@@ -2,7 +2,7 @@
  * loopssh client → OpenSSH's sshd (the test's own, on a free loopback port,
  * with a temporary config, host key and authorized_keys; stopped by its pid).
  * Payloads are made by the remote shell and checked against the remote's own
- * sha256sum, or made with openssl so payloadDigest knows them.
+ * sha256sum, or made with the README's openssl pipeline (test/helpers/oracle.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -12,8 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ChannelLostError, connect, HostKeyError, type Connection } from '../../src/client/index.ts';
-import { randomPatternKey } from '../../src/payload/patterns.ts';
 import { expectedDigest, sha256 } from '../helpers/fixture.ts';
+import { toolsCommand } from '../helpers/oracle.ts';
 import { keyFolder, peer, peerVersion, startSshd, type KeyFolder, type Sshd } from '../helpers/peers.ts';
 import { runProcess } from '../helpers/run-process.ts';
 
@@ -32,10 +32,9 @@ function remoteDigest(stderr: string | Buffer | undefined): string {
   return String(stderr ?? '').trim().split(/\s+/)[0] ?? '';
 }
 
-/** The random pattern, made remotely by openssl (independent of loopssh's generator). */
+/** The random pattern, made remotely by the README's openssl pipeline (independent of loopssh's generator). */
 function opensslRandom(size: number, stream: 'stdout' | 'stderr'): string {
-  const key = randomPatternKey('0', stream).toString('hex');
-  return `head -c ${size} /dev/zero | openssl enc -aes-128-ctr -K ${key} -iv 00000000000000000000000000000000`;
+  return toolsCommand({ size, pattern: 'random', seed: '0', stream });
 }
 
 /** Kills a process and all its descendants (sshd forks one child per connection). */

@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   chmodSync,
@@ -14,14 +14,12 @@ import {
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { peer } from '../helpers/peers.ts';
 import { parseAuthorizedKeys } from '../../src/openssh/authorized-keys.ts';
 import { ensureKeyDir } from '../../src/openssh/key-dir.ts';
 import { fingerprint, generateKeyPair, KeyFileError, publicKeyBlob, readPrivateKey } from '../../src/openssh/key-format.ts';
 
-const execFileP = promisify(execFile);
 const PROJECT_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const KEYS_MODULE = join(PROJECT_ROOT, 'src/openssh/key-dir.ts');
 
@@ -379,33 +377,46 @@ describe('ensureKeyDir', () => {
   it('concurrent calls (Promise.all) agree on one consistent set of keys', async () => {
     const dir = freshDir('concurrent');
     const results = await Promise.all(Array.from({ length: 8 }, () => ensureKeyDir(dir)));
-    const files = checkConsistent(dir);
+    checkConsistent(dir);
     // Every file was created by exactly one of the calls.
     const created = results.flatMap((r) => r.created).sort();
     expect(created).toEqual([dir, ...NAMES.map((n) => join(dir, n))].sort());
-    expect(files['host_ed25519.pub']).toBeTruthy();
   });
 
+  // loopssh issue 17 (point 6): the processes race for sure. Each says
+  // 'ready' once loaded, and all are released together by one line on stdin,
+  // so a slow start-up cannot serialise them.
   it('concurrent processes agree on one consistent set of keys', async () => {
     const dir = freshDir('procs');
     const script = join(tmp, `race-${++seq}.mjs`);
     writeFileSync(
       script,
       `const { ensureKeyDir } = await import(${JSON.stringify(pathToFileURL(KEYS_MODULE).href)});
-const start = Number(process.argv[2]);
-while (Date.now() < start) {}
-const res = await ensureKeyDir(process.argv[3]);
+const { once } = await import('node:events');
+process.stdout.write('ready\\n');
+process.stdin.setEncoding('utf8');
+await once(process.stdin, 'data');
+const res = await ensureKeyDir(process.argv[2]);
 process.stdout.write(JSON.stringify(res.created));
+process.stdin.destroy();
 `,
     );
-    const start = String(Date.now() + 1500);
-    const outs = await Promise.all(
-      Array.from({ length: 4 }, () =>
-        execFileP(process.execPath, ['--import', 'tsx', script, start, dir], { cwd: PROJECT_ROOT, timeout: 30_000 }),
-      ),
-    );
+    const children = Array.from({ length: 4 }, () => spawn(process.execPath, ['--import', 'tsx', script, dir], { cwd: PROJECT_ROOT, stdio: ['pipe', 'pipe', 'inherit'] }));
+    const outputs = children.map((c) => {
+      let text = '';
+      c.stdout.setEncoding('utf8').on('data', (s: string) => (text += s));
+      const exited = new Promise<number | null>((r) => c.once('close', (code) => r(code)));
+      return { text: () => text, exited };
+    });
+    const deadline = Date.now() + 30_000;
+    while (!outputs.every((o) => o.text().startsWith('ready\n'))) {
+      if (Date.now() > deadline) throw new Error('the key-folder processes did not load within 30 s');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    for (const c of children) c.stdin.write('go\n');
+    expect(await Promise.all(outputs.map((o) => o.exited))).toEqual([0, 0, 0, 0]);
     checkConsistent(dir);
-    const created = outs.flatMap((o) => JSON.parse(o.stdout) as string[]).sort();
+    const created = outputs.flatMap((o) => JSON.parse(o.text().slice('ready\n'.length)) as string[]).sort();
     expect(created).toEqual([dir, ...NAMES.map((n) => join(dir, n))].sort());
   });
 });

@@ -4,13 +4,17 @@
  * server. Each test names the issue it pins.
  */
 import { createHash } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { type Client, type ClientChannel, type CompressionAlgorithm, type ConnectConfig, type KexAlgorithm } from 'ssh2';
+import ssh2, { type Client, type ClientChannel, type CompressionAlgorithm, type ConnectConfig, type KexAlgorithm } from 'ssh2';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from '../../src/client/index.ts';
+import { fingerprint, generateKeyPair } from '../../src/openssh/key-format.ts';
 import { opensslCommand } from '../../src/payload/patterns.ts';
 import { startServer, type ServerHandle, type ServerOptions } from '../../src/server/index.ts';
 import { assertSsh2Shape } from '../../src/ssh2/index.ts';
-import { armGuess, connectHostile, execAgain, pushIgnoringWindow, rekey } from '../helpers/hostile-ssh2.ts';
+import { armGuess, channelRequestDuringRekey, connectHostile, ignoreDuringRekey, execAgain, pushIgnoringWindow, rekey } from '../helpers/hostile-ssh2.ts';
 import { peer } from '../helpers/peers.ts';
 import { pipelineDigest } from '../helpers/run-process.ts';
 import { MiB, waitFor, within } from '../helpers/stress.ts';
@@ -111,6 +115,27 @@ describe('requests a running session cannot honour (loopssh issue 10.2)', () => 
     expect((await within(exec(client, 'payload 100'), 5_000, 'another channel')).bytes).toBe(100);
   });
 
+  it('a channel request sent during a rekey (PuTTY winadj@putty) is answered after it; the connection and the command go on', async () => {
+    const config = await start();
+    const client = await connectHostile(config);
+    clients.push(client);
+    let channel: ClientChannel | undefined;
+    const first = exec(client, 'payload 4MiB --delay-ms 200', (ch) => (channel = ch));
+    await waitFor(() => channel, 5_000, 'exec channel');
+    expect(await within(channelRequestDuringRekey(client, channel as ClientChannel), 8_000, 'rekey and reply')).toBe(true);
+    const r = await within(first, 20_000, 'first command');
+    expect([r.bytes, r.code]).toEqual([4 * MiB, 0]);
+  });
+
+  // The audit's `rekey` scenario (README, "What we found"): AsyncSSH sends SSH_MSG_IGNORE during a rekey.
+  it('SSH_MSG_IGNORE sent during a rekey (strict kex negotiated) is ignored; the connection goes on', async () => {
+    const config = await start();
+    const client = await connectHostile(config);
+    clients.push(client);
+    await within(ignoreDuringRekey(client), 8_000, 'rekey with IGNORE');
+    expect(await within(exec(client, 'payload 1000'), 5_000, 'command after the rekey')).toMatchObject({ bytes: 1000, code: 0 });
+  });
+
   it('an exception in a connection handler is logged at error level with the connection id; only that connection ends', async () => {
     const logs: { level: number; msg: string; conn?: number }[] = [];
     // A users list whose lookup throws stands in for a bug in the auth handler.
@@ -164,5 +189,52 @@ describe('the start-up shape check', () => {
       /^loopssh: ssh2 1\.17\.\d+ has an unexpected shape: kex\.js no longer skips a guessed packet .* — loopssh was checked against 1\.17\.0$/,
     );
     expect(() => assertSsh2Shape(() => ({ ...real, version: '1.18.0' }))).toThrow('loopssh: ssh2 1.18.0 has an unexpected shape: version is not 1.17.x — loopssh was checked against 1.17.0');
+  });
+});
+
+describe('the connection limit (loopssh issue 10, "also seen")', () => {
+  it('a connection is free once its client is gone: at the limit, end one and reconnect at once (no wait for close), 30 times', async () => {
+    const config = await start({ limits: { maxConnections: 2 } });
+    const live = [await connectHostile(config), await connectHostile(config)];
+    let reconnected = 0;
+    for (let i = 0; i < 30; i++) {
+      (live.shift() as Client).end();
+      live.push(await within(connectHostile(config), 10_000, `reconnect ${i}`));
+      reconnected++;
+    }
+    clients.push(...live);
+    expect([reconnected, (server as ServerHandle).seen.refused]).toEqual([30, 0]);
+  });
+});
+
+describe('a server that overruns the channel window (loopssh issue 15.4, client side)', () => {
+  it('the loopssh client disconnects it (protocol error) after a bounded amount', async () => {
+    const hostKey = generateKeyPair('hostile-host');
+    const clientKey = generateKeyPair('hostile-client');
+    const total = 256 * MiB;
+    let pushed: Promise<number> | undefined;
+    const disconnectCodes: (number | undefined)[] = [];
+    const hostile = new ssh2.Server({ hostKeys: [hostKey.privateKey] }, (conn) => {
+      conn.on('error', (err: Error & { code?: number }) => disconnectCodes.push(err.code));
+      conn.on('authentication', (ctx) => ctx.accept());
+      conn.on('session', (accept) => {
+        accept().on('exec', (acceptExec) => {
+          pushed = pushIgnoringWindow(conn, acceptExec(), total, 32_000, () => {});
+        });
+      });
+    });
+    await new Promise<void>((resolve) => hostile.listen(0, '127.0.0.1', resolve));
+    const port = (hostile.address() as AddressInfo).port;
+    const conn = await connect({ host: '127.0.0.1', port, user: 'x', privateKey: clientKey.privateKey, hostKey: fingerprint(hostKey.publicKey) });
+    // A sink that never finishes a write: the client never opens its window again.
+    const run = conn.run('payload', { stdout: new Writable({ write: () => {} }) });
+    run.catch(() => {});
+    await waitFor(() => pushed, 10_000, 'exec on the hostile server');
+    const sent = await within(pushed as Promise<number>, 30_000, 'hostile push');
+    expect(sent).toBeLessThan(total / 4);
+    await waitFor(() => disconnectCodes.length > 0, 5_000, "the client's DISCONNECT");
+    expect(disconnectCodes).toContain(2); // SSH_DISCONNECT_PROTOCOL_ERROR
+    await conn.close().catch(() => {});
+    hostile.close();
   });
 });

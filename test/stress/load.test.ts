@@ -9,9 +9,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connect, ConnectionError, type Connection } from '../../src/client/index.ts';
-import { payloadDigest } from '../../src/payload/patterns.ts';
+import { referenceDigest } from '../helpers/oracle.ts';
 import { expectedDigest, startFixture, tempDir, type Fixture } from '../helpers/fixture.ts';
 import { peakRss, startServeProcess, withTimeout, type ServeProcess } from '../helpers/load.ts';
+import { waitFor } from '../helpers/stress.ts';
 
 const MiB = 1024 * 1024;
 const CONNECTIONS = 200;
@@ -30,7 +31,8 @@ describe('load: 200 connections × 4 channels × 4 MiB from a loopssh serve proc
   });
 
   it(`${CONNECTIONS * CHANNELS} verified transfers of 4 MiB (3.2 GiB)`, { timeout: 300_000 }, async () => {
-    server = await startServeProcess(['--keys', keys.dir, '--max-connections', String(CONNECTIONS), '--max-channels', String(CHANNELS)]);
+    // All 200 handshake at once: allow that many unauthenticated connections too (maxStartups).
+    server = await startServeProcess(['--keys', keys.dir, '--max-connections', String(CONNECTIONS), '--max-channels', String(CHANNELS), '--max-startups', '256:30:512']);
     const privateKey = readFileSync(join(keys.dir, 'client_ed25519'), 'utf8');
     const started = performance.now();
     conns.push(
@@ -65,7 +67,7 @@ describe('load: 200 connections × 4 channels × 4 MiB from a loopssh serve proc
     // Verified: every channel got its own seed's bytes, exactly.
     const wrong: string[] = [];
     for (const { seed, r } of results) {
-      const expected = payloadDigest({ size: SIZE, pattern: 'random', seed, stream: 'stdout' });
+      const expected = referenceDigest({ size: SIZE, pattern: 'random', seed, stream: 'stdout' });
       if (r.exitCode !== 0 || r.signal !== null || r.stdoutBytes !== SIZE || r.stderrBytes !== 0 || r.stdoutSha256 !== expected) {
         wrong.push(`seed ${seed}: exit ${r.exitCode ?? r.signal}, ${r.stdoutBytes} bytes, sha ${r.stdoutSha256?.slice(0, 12)} (expected ${expected.slice(0, 12)})`);
       }
@@ -104,15 +106,15 @@ describe('connection limit: maxConnections 200', () => {
     expect(f.server.seen.refused).toBe(1);
     // Soft: whatever the refusal looked like, the rest (the 200 still work) is checked too.
     expect.soft(refused, `the 201st connect() must reject with a ConnectionError, got: ${String(refused)} after ${Math.round(ms)} ms`).toBeInstanceOf(ConnectionError);
-    expect.soft(ms).toBeLessThan(5000);
+    // How fast the refusal came is the bench's business; withTimeout above only detects a hang.
 
     const results = await Promise.all(held.map((c, i) => c.run(`payload 64KiB --pattern random --seed ${i}`, { stdout: 'ignore', hash: true })));
     results.forEach((r, i) => expect(r.stdoutSha256).toBe(expectedDigest(64 * 1024, 'random', 'stdout', String(i))));
 
     // One slot freed: a new connection is accepted again.
     await held[0]?.close();
-    await new Promise((r) => setTimeout(r, 100));
-    const again = await withTimeout(f.connect(), 10_000, 'connect() after a slot was freed');
+    // The server frees the slot when it sees the close: retry until it has (no guessed sleep).
+    const again = await waitFor(() => f.connect().catch(() => undefined), 10_000, 'a connection once a slot was freed');
     expect((await again.run('payload 1KiB', { stdout: 'ignore', hash: true })).stdoutSha256).toBe(expectedDigest(1024));
   });
 });

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectedDigest, startFixture, type Fixture } from '../helpers/fixture.ts';
 import { fingerprint } from '../../src/openssh/key-format.ts';
 import { withTimeout } from '../helpers/load.ts';
+import { waitFor } from '../helpers/stress.ts';
 
 const LOGIN_GRACE_MS = 500;
 /** A socket must be closed by the server within this long after connecting. */
@@ -87,9 +88,7 @@ describe('malformed peers (raw TCP)', () => {
 
   afterAll(async () => {
     if (!fx) return;
-    const started = performance.now();
     await withTimeout(fx.stop(), 5000, 'server.stop()');
-    expect(performance.now() - started).toBeLessThan(5000);
   });
 
   /** The server is unharmed: a fresh connection gets a verified transfer. */
@@ -106,8 +105,8 @@ describe('malformed peers (raw TCP)', () => {
   async function expectClosed(count: number, behave: (p: Probe, i: number) => void | Promise<void>, alsoOpen = 0): Promise<number[]> {
     const probes = await Promise.all(Array.from({ length: count }, () => probe(fx.server.port)));
     await Promise.all(probes.map(async (p, i) => behave(p, i)));
+    // Each probe's `closed` rejects if the server has not closed it within CLOSE_BOUND_MS (a hang).
     const times = await Promise.all(probes.map((p) => p.closed));
-    for (const t of times) expect(t).toBeLessThan(LOGIN_GRACE_MS + 2500);
     await verifiedTransfer();
     // Every socket is gone on both sides (the server destroyed its end too).
     // (`alsoOpen`: connections the test itself keeps, two sockets each.)
@@ -211,8 +210,8 @@ describe('malformed peers (raw TCP)', () => {
     );
     for (const r of results) {
       expect(r.kexDone).toBe(true);
+      // Not before the grace time (the upper bound is withTimeout's hang detector above).
       expect(r.ms).toBeGreaterThanOrEqual(LOGIN_GRACE_MS - 50);
-      expect(r.ms).toBeLessThan(LOGIN_GRACE_MS + 2500);
     }
     await verifiedTransfer();
     expect(await until(() => tcpSockets() <= baseline, 2000)).toBe(true);
@@ -234,10 +233,11 @@ describe('malformed peers (raw TCP)', () => {
     const own = await startFixture({ limits: { loginGraceMs: 60_000 } });
     const probes = await Promise.all(Array.from({ length: 6 }, () => probe(own.server.port)));
     probes.slice(3).forEach((p) => p.sock.write(VERSION));
-    await new Promise((r) => setTimeout(r, 100));
-    const started = performance.now();
+    // All 6 accepted (the server greets each with its version line); the 3 that sent theirs are recorded.
+    await waitFor(() => probes.every((p) => p.received().length > 0) && own.server.seen.connections.length === 3, 5_000, 'the server to take all 6 sockets');
     await withTimeout(own.stop(), 3000, 'server.stop() with raw sockets open');
-    expect(performance.now() - started).toBeLessThan(3000);
-    for (const p of probes) await expect(p.closed).resolves.toBeLessThan(CLOSE_BOUND_MS);
+    // Closed by stop(), not by the grace time (60 s): each probe's close resolves.
+    await Promise.all(probes.map((p) => p.closed));
+    expect(probes.map((p) => p.sock.destroyed)).toEqual(Array(6).fill(true));
   });
 });

@@ -2,22 +2,19 @@
 // the client accepts, where the server listens, what the limits refuse, and
 // that no exec request ever reaches a shell.
 import { readdirSync, writeFileSync } from 'node:fs';
-import { connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import ssh2 from 'ssh2';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AuthenticationError, connect, ConnectionError, HostKeyError, type Connection, type RunResult } from '../../src/client/index.ts';
 import { startServer } from '../../src/server/index.ts';
 import { fingerprint, generateKeyPair } from '../../src/openssh/key-format.ts';
 import { knownHostsLine } from '../../src/openssh/known-hosts.ts';
-import { expectedDigest, tempDir, type Fixture } from '../helpers/fixture.ts';
+import { expectedDigest, tempDir } from '../helpers/fixture.ts';
 import { peer } from '../helpers/peers.ts';
 import { runProcess } from '../helpers/run-process.ts';
 import { bashCli, CountingSink, lines, MiB, offerMany, useCleanups, waitFor, within } from '../helpers/stress.ts';
-
-const { Client: RawClient } = ssh2;
 
 const { defer, fixture, cliServer } = useCleanups();
 
@@ -76,7 +73,9 @@ describe('Authentication', () => {
 
   it("a wrong key is refused; an unknown user is refused (users: ['alice'])", async () => {
     const fx = await fixture({ users: ['alice'] });
-    expect(await connectError({ ...fx.connectOptions, user: 'alice', privateKey: generateKeyPair('stranger').privateKey })).toBeInstanceOf(AuthenticationError);
+    const stranger = await connectError({ ...fx.connectOptions, user: 'alice', privateKey: generateKeyPair('stranger').privateKey });
+    expect(stranger).toBeInstanceOf(AuthenticationError);
+    expect((stranger as Error).message).toMatch(/authentication as 'alice' to 127\.0\.0\.1:\d+ refused/);
     expect(await connectError({ ...fx.connectOptions, user: 'mallory' })).toBeInstanceOf(AuthenticationError);
     expect(fx.server.seen.authAttempts.some((a) => a.accepted)).toBe(false);
     const alice = await fx.connect({ user: 'alice' });
@@ -84,25 +83,28 @@ describe('Authentication', () => {
     expect(fx.server.seen.connections.map((c) => c.user).filter(Boolean)).toEqual(['alice']);
   });
 
-  it('more than maxAuthTries (6) wrong passwords on one connection: disconnected after 6', async () => {
+  // loopssh issue 17 (point 2): the default is exactly 6, not "at most 6".
+  it('more than maxAuthTries (6) wrong passwords on one connection: exactly 6 refused, then disconnected', async () => {
     const fx = await fixture({ passwords: { u: 'right' } });
     const offers = Array.from({ length: 8 }, (_, i) => ({ type: 'password' as const, username: 'u', password: `wrong-${i}` }));
     const r = await offerMany(fx.server, 'u', offers);
     expect(r.closedBy, JSON.stringify(r)).toBe('server');
+    // The 6th refusal ends it; a 7th may already be on its way when it does.
+    expect(r.offered).toBeGreaterThanOrEqual(6);
     expect(r.offered).toBeLessThanOrEqual(7);
-    expect(fx.server.seen.authAttempts.length).toBeLessThanOrEqual(6);
-    expect(fx.server.seen.authAttempts.every((a) => !a.accepted)).toBe(true);
+    expect(fx.server.seen.authAttempts.map((a) => [a.user, a.method, a.accepted])).toEqual(Array(6).fill(['u', 'password', false]));
     await verifiedRun(await fx.connect());
   });
 
-  it('more than maxAuthTries (6) wrong keys on one connection: disconnected after 6', async () => {
+  it('more than maxAuthTries (6) wrong keys on one connection: exactly 6 refused, then disconnected', async () => {
     const fx = await fixture();
     const offers = Array.from({ length: 8 }, (_, i) => ({ type: 'publickey' as const, username: 'tester', key: generateKeyPair(`wrong-${i}`).privateKey }));
     const r = await offerMany(fx.server, 'tester', offers);
-    expect(fx.server.seen.authAttempts.length).toBeLessThanOrEqual(6);
+    expect(fx.server.seen.authAttempts.map((a) => [a.user, a.method, a.accepted])).toEqual(Array(6).fill(['tester', 'publickey', false]));
     // OpenSSH counts every refused key, signed or not (ssh-agent users know
     // "Too many authentication failures"): the server must hang up after the
     // 6th (a 7th may already be on its way when it does).
+    expect(r.offered, `offered ${r.offered} wrong keys on one connection; ended: ${r.error}`).toBeGreaterThanOrEqual(6);
     expect(r.offered, `offered ${r.offered} wrong keys on one connection; ended: ${r.error}`).toBeLessThanOrEqual(7);
     expect(r.closedBy, JSON.stringify(r)).toBe('server');
     await verifiedRun(await fx.connect());
@@ -124,16 +126,11 @@ describe('Host key checking', () => {
     expect(fx.server.seen.authAttempts).toEqual([]);
   });
 
-  it('the CLI refuses a mismatch (--host-key, and a known_hosts file): exit 255, one line naming both fingerprints', async () => {
+  it('the CLI refuses a known_hosts file that lists another key: exit 255, one line naming both fingerprints', async () => {
     const srv = await cliServer();
     const other = generateKeyPair('other-host');
     const wrong = fingerprint(other.publicKey);
-    const pinned = await bashCli('"$@"; echo "cli=$?"', ['get', '160KiB', ...srv.cli, '--host-key', wrong], { timeoutMs: 30_000 });
-    expect(pinned.stdout).toBe('cli=255\n');
-    expect(lines(pinned.stderr)).toHaveLength(1);
-    expect(pinned.stderr).toContain(wrong);
-    expect(pinned.stderr).toContain(srv.server.hostKeyFingerprint);
-
+    // A wrong --host-key pin has its home in test/cli/exec.test.ts.
     const known = join(srv.dir, 'known_hosts');
     writeFileSync(known, `${knownHostsLine('127.0.0.1', srv.server.port, other.publicKey)}\n`);
     const viaFile = await bashCli('"$@"; echo "cli=$?"', ['get', '160KiB', ...srv.cli, '--known-hosts', known], { timeoutMs: 30_000 });
@@ -165,15 +162,21 @@ describe('Where the server listens', () => {
     );
   }
 
-  it(`binds 127.0.0.1 by default: not reachable via another local address (${otherIPv4 ?? 'none on this machine'}), no warning`, async () => {
+  it('binds 127.0.0.1 by default, no warning', async () => {
     const logs: string[] = [];
     const server = await startServer({ port: 0, logger: pino({}, { write: (s: string) => logs.push(s) }) });
     defer(() => server.stop({ graceMs: 100 }));
     expect(server.host).toBe('127.0.0.1');
     expect(await tcpReach('127.0.0.1', server.port)).toBe('connected');
-    if (otherIPv4) expect(await tcpReach(otherIPv4, server.port)).toBe('ECONNREFUSED');
-    else process.stderr.write('\n*** no non-loopback IPv4 address: the refusal via another address is not checked ***\n\n');
     expect(logs.filter((l) => /not loopback/.test(l))).toEqual([]);
+  });
+
+  // loopssh issue 17 (point 6): a missing precondition is a visible skip, not a silent pass.
+  it(`bound by default: not reachable via another local address (${otherIPv4 ?? 'none on this machine'})`, async (ctx) => {
+    if (!otherIPv4) ctx.skip('no non-loopback IPv4 address on this machine');
+    const server = await startServer({ port: 0, logger: pino({ level: 'silent' }) });
+    defer(() => server.stop({ graceMs: 100 }));
+    expect(await tcpReach(otherIPv4 as string, server.port)).toBe('ECONNREFUSED');
   });
 
   it('bound to 0.0.0.0: logs a warning (pino level 40) naming the address, and is reachable via other addresses', async () => {
@@ -185,7 +188,14 @@ describe('Where the server listens', () => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0]?.msg).toContain('0.0.0.0');
     expect(warnings[0]?.msg).toMatch(/not loopback/);
-    if (otherIPv4) expect(await tcpReach(otherIPv4, server.port)).toBe('connected');
+    expect(await tcpReach('127.0.0.1', server.port)).toBe('connected');
+  });
+
+  it(`bound to 0.0.0.0: reachable via another local address (${otherIPv4 ?? 'none on this machine'})`, async (ctx) => {
+    if (!otherIPv4) ctx.skip('no non-loopback IPv4 address on this machine');
+    const server = await startServer({ host: '0.0.0.0', port: 0, logger: pino({ level: 'silent' }) });
+    defer(() => server.stop({ graceMs: 100 }));
+    expect(await tcpReach(otherIPv4 as string, server.port)).toBe('connected');
   });
 });
 
@@ -249,73 +259,7 @@ describe('Limits', () => {
     await verifiedRun(conn);
   });
 
-  describe('loginGraceMs 500', () => {
-    const GRACE = 500;
-    let fx: Fixture;
-    beforeEach(async () => {
-      fx = await fixture({ limits: { loginGraceMs: GRACE } });
-    });
-
-    function rawTcp(send?: Buffer | string): Promise<{ closedAfterMs: number; received: number }> {
-      return within(
-        new Promise((resolve) => {
-          const started = performance.now();
-          let received = 0;
-          const s: Socket = netConnect(fx.server.port, '127.0.0.1');
-          s.on('data', (d: Buffer) => (received += d.length));
-          s.on('error', () => {});
-          s.once('connect', () => {
-            if (send !== undefined) s.write(send);
-          });
-          s.once('close', () => resolve({ closedAfterMs: performance.now() - started, received }));
-        }),
-        GRACE + 5_000,
-        'the server to drop the socket',
-      );
-    }
-
-    it('a TCP client that connects and never speaks is dropped after the grace time', async () => {
-      const r = await rawTcp();
-      // Timers never fire early: it was the grace timer that closed it.
-      expect(r.closedAfterMs).toBeGreaterThanOrEqual(GRACE - 20);
-      await verifiedRun(await fx.connect());
-    });
-
-    it('a TCP client that sends garbage is dropped', async () => {
-      await rawTcp('GET / HTTP/1.1\r\nHost: x\r\n\r\n' + 'x'.repeat(1000));
-      await verifiedRun(await fx.connect());
-    });
-
-    it('a TCP client that sends only the SSH version line is dropped', async () => {
-      const r = await rawTcp('SSH-2.0-stress_test\r\n');
-      expect(r.received).toBeGreaterThan(0); // it got the server's version and KEXINIT
-      await verifiedRun(await fx.connect());
-    });
-
-    it('an SSH client that finishes the key exchange but never authenticates is dropped', async () => {
-      const closed = await within(
-        new Promise<number>((resolve) => {
-          const started = performance.now();
-          const raw = new RawClient();
-          raw.on('error', () => {});
-          raw.on('close', () => resolve(performance.now() - started));
-          raw.connect({
-            host: '127.0.0.1',
-            port: fx.server.port,
-            username: 'tester',
-            hostVerifier: () => true,
-            // Never answers: no authentication request is ever sent.
-            authHandler: () => undefined as unknown as ssh2.AuthenticationType,
-          });
-        }),
-        GRACE + 5_000,
-        'the server to drop the unauthenticated client',
-      );
-      expect(closed).toBeGreaterThanOrEqual(GRACE - 20);
-      expect(fx.server.seen.authAttempts).toEqual([]);
-      await verifiedRun(await fx.connect());
-    });
-  });
+  // Login grace (silent, garbage, version-only and unauthenticated peers) has its home in test/stress/malformed.test.ts.
 
   it('idleTimeoutMs 500: a silent connection is closed; a slow transfer and a keepalive keep theirs', async () => {
     const fx = await fixture({ limits: { idleTimeoutMs: 500 } });
@@ -374,7 +318,7 @@ describe('No command reaches a shell', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(readdirSync(dir)).toEqual([]);
     expect(readdirSync('/tmp').filter((x) => x.startsWith('x-'))).toEqual(xBefore);
-    expect(fx.server.seen.commands.length).toBeGreaterThanOrEqual(requests.length);
+    expect(fx.server.seen.commands.length).toBe(requests.length + (ssh ? 1 : 0));
     // The same requests were neither run nor mangled: argv shows the literal words.
     expect(fx.server.seen.commands[0]?.argv).toEqual(['payload', '1;', 'touch', '/tmp/x-$RANDOM']);
   });
