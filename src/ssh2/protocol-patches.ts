@@ -24,6 +24,9 @@ interface PatchState {
 
 const passThrough = (payload: Buffer): Buffer => payload;
 
+/** IGNORE, UNIMPLEMENTED, DEBUG: allowed during any key exchange (RFC 4253 §7.1); strict kex forbids them only in the first. */
+const TRANSPORT_GENERIC = new Set([2, 3, 4]);
+
 /** Reads the first entry of the `index`-th name-list of a KEXINIT payload and its first_kex_packet_follows flag. */
 function kexinitFacts(payload: Buffer): { firstKex: string; firstHostKey: string; guessFollows: boolean } | undefined {
   let pos = 17; // type byte + 16-byte cookie
@@ -109,6 +112,9 @@ function afterKexinit(proto: ProtocolInternals, state: PatchState): void {
  * - During a rekey, connection-layer messages (80+, e.g. PuTTY's
  *   winadj@putty channel request) are handled as outside one, as OpenSSH
  *   does; ssh2 made them fatal. Replies wait in ssh2's rekey queue.
+ * - During a rekey, IGNORE/UNIMPLEMENTED/DEBUG are handled too: ssh2 kept
+ *   strict-kex rules (meant for the first exchange only) for every rekey and
+ *   disconnected AsyncSSH for its SSH_MSG_IGNORE.
  */
 function duringKeyExchange(proto: ProtocolInternals, state: PatchState, inner: (p: Buffer) => unknown, payload: Buffer): unknown {
   if (payload.length === 0) return inner(payload);
@@ -122,7 +128,7 @@ function duringKeyExchange(proto: ProtocolInternals, state: PatchState, inner: (
   const read = reader.read;
   const plain = read.call(reader, payload);
   const type = plain[0] as number;
-  if (type >= MSG.CONNECTION_FIRST) return MESSAGE_HANDLERS[type]?.(proto, plain);
+  if (type >= MSG.CONNECTION_FIRST || TRANSPORT_GENERIC.has(type)) return MESSAGE_HANDLERS[type]?.(proto, plain);
   // Already inflated: let ssh2's handler read it through a pass-through once.
   reader.read = passThrough;
   try {

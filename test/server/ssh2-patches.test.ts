@@ -14,7 +14,7 @@ import { fingerprint, generateKeyPair } from '../../src/openssh/key-format.ts';
 import { opensslCommand } from '../../src/payload/patterns.ts';
 import { startServer, type ServerHandle, type ServerOptions } from '../../src/server/index.ts';
 import { assertSsh2Shape } from '../../src/ssh2/index.ts';
-import { armGuess, connectHostile, execAgain, pushIgnoringWindow, rekey } from '../helpers/hostile-ssh2.ts';
+import { armGuess, channelRequestDuringRekey, connectHostile, ignoreDuringRekey, execAgain, pushIgnoringWindow, rekey } from '../helpers/hostile-ssh2.ts';
 import { peer } from '../helpers/peers.ts';
 import { pipelineDigest } from '../helpers/run-process.ts';
 import { MiB, waitFor, within } from '../helpers/stress.ts';
@@ -113,6 +113,27 @@ describe('requests a running session cannot honour (loopssh issue 10.2)', () => 
     expect([r.bytes, r.code]).toEqual([4 * MiB, 0]);
     // The connection still takes new channels.
     expect((await within(exec(client, 'payload 100'), 5_000, 'another channel')).bytes).toBe(100);
+  });
+
+  it('a channel request sent during a rekey (PuTTY winadj@putty) is answered after it; the connection and the command go on', async () => {
+    const config = await start();
+    const client = await connectHostile(config);
+    clients.push(client);
+    let channel: ClientChannel | undefined;
+    const first = exec(client, 'payload 4MiB --delay-ms 200', (ch) => (channel = ch));
+    await waitFor(() => channel, 5_000, 'exec channel');
+    expect(await within(channelRequestDuringRekey(client, channel as ClientChannel), 8_000, 'rekey and reply')).toBe(true);
+    const r = await within(first, 20_000, 'first command');
+    expect([r.bytes, r.code]).toEqual([4 * MiB, 0]);
+  });
+
+  // The audit's `rekey` scenario (README, "What we found"): AsyncSSH sends SSH_MSG_IGNORE during a rekey.
+  it('SSH_MSG_IGNORE sent during a rekey (strict kex negotiated) is ignored; the connection goes on', async () => {
+    const config = await start();
+    const client = await connectHostile(config);
+    clients.push(client);
+    await within(ignoreDuringRekey(client), 8_000, 'rekey with IGNORE');
+    expect(await within(exec(client, 'payload 1000'), 5_000, 'command after the rekey')).toMatchObject({ bytes: 1000, code: 0 });
   });
 
   it('an exception in a connection handler is logged at error level with the connection id; only that connection ends', async () => {
