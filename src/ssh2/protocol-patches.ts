@@ -155,15 +155,16 @@ function incomingWindowOf(conn: ConnectionInternals, recipient: number): Channel
 function checkWindows(conn: ConnectionInternals, proto: ProtocolInternals, state: PatchState, types: readonly ('CHANNEL_DATA' | 'CHANNEL_EXTENDED_DATA')[]): void {
   const handlers: HandlerMap = proto._handlers;
   for (const type of types) {
-    const original = handlers[type] as ((p: ProtocolInternals, recipient: number, data: Buffer, ...rest: unknown[]) => unknown) | undefined;
+    const original = handlers[type] as ((p: ProtocolInternals, recipient: number, data: Buffer, dataType?: number) => unknown) | undefined;
     if (!original) continue;
-    handlers[type] = ((p: ProtocolInternals, recipient: number, data: Buffer, ...rest: unknown[]) => {
+    // Per packet: fixed parameters (no rest array), one channel lookup.
+    handlers[type] = ((p: ProtocolInternals, recipient: number, data: Buffer, dataType?: number) => {
       const window = incomingWindowOf(conn, recipient);
       if (window && data.length > window.window) {
         state.fatal = true;
         return doFatalError(proto, `peer overran the channel window (${data.length} bytes sent, ${window.window} allowed)`, 'protocol', DISCONNECT.PROTOCOL_ERROR);
       }
-      return original(p, recipient, data, ...rest);
+      return original(p, recipient, data, dataType);
     }) as HandlerMap[string];
   }
 }
