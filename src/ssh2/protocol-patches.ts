@@ -27,7 +27,7 @@ const passThrough = (payload: Buffer): Buffer => payload;
 /** IGNORE, UNIMPLEMENTED, DEBUG: allowed during any key exchange (RFC 4253 §7.1); strict kex forbids them only in the first. */
 const TRANSPORT_GENERIC = new Set([2, 3, 4]);
 
-/** Reads the first entry of the `index`-th name-list of a KEXINIT payload and its first_kex_packet_follows flag. */
+/** The first kex and host-key algorithm a KEXINIT payload lists, and its first_kex_packet_follows flag (undefined: malformed). */
 function kexinitFacts(payload: Buffer): { firstKex: string; firstHostKey: string; guessFollows: boolean } | undefined {
   let pos = 17; // type byte + 16-byte cookie
   const firsts: string[] = [];
@@ -62,7 +62,9 @@ export function guessToDrop(localKexinit: Buffer, remoteKexinit: Buffer): boolea
 
 /**
  * Hooks every packet decipher the protocol will use (the first one may
- * already exist): each inbound payload passes {@link onPayload} first.
+ * already exist): each inbound payload passes through `guarded` first. The
+ * deciphers call `this._onPayload(payload)`; ssh2 assigns that field (and
+ * `proto._decipher`) at each key exchange, so both become accessors.
  */
 function hookDeciphers(proto: ProtocolInternals, state: PatchState): void {
   const hook = (decipher: DecipherInternals): void => {
@@ -153,15 +155,16 @@ function incomingWindowOf(conn: ConnectionInternals, recipient: number): Channel
 function checkWindows(conn: ConnectionInternals, proto: ProtocolInternals, state: PatchState, types: readonly ('CHANNEL_DATA' | 'CHANNEL_EXTENDED_DATA')[]): void {
   const handlers: HandlerMap = proto._handlers;
   for (const type of types) {
-    const original = handlers[type] as ((p: ProtocolInternals, recipient: number, data: Buffer, ...rest: unknown[]) => unknown) | undefined;
+    const original = handlers[type] as ((p: ProtocolInternals, recipient: number, data: Buffer, dataType?: number) => unknown) | undefined;
     if (!original) continue;
-    handlers[type] = ((p: ProtocolInternals, recipient: number, data: Buffer, ...rest: unknown[]) => {
+    // Per packet: fixed parameters (no rest array), one channel lookup.
+    handlers[type] = ((p: ProtocolInternals, recipient: number, data: Buffer, dataType?: number) => {
       const window = incomingWindowOf(conn, recipient);
       if (window && data.length > window.window) {
         state.fatal = true;
         return doFatalError(proto, `peer overran the channel window (${data.length} bytes sent, ${window.window} allowed)`, 'protocol', DISCONNECT.PROTOCOL_ERROR);
       }
-      return original(p, recipient, data, ...rest);
+      return original(p, recipient, data, dataType);
     }) as HandlerMap[string];
   }
 }

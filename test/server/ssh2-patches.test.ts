@@ -11,10 +11,10 @@ import ssh2, { type Client, type ClientChannel, type CompressionAlgorithm, type 
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../src/client/index.ts';
 import { fingerprint, generateKeyPair } from '../../src/openssh/key-format.ts';
-import { opensslCommand } from '../../src/payload/patterns.ts';
 import { startServer, type ServerHandle, type ServerOptions } from '../../src/server/index.ts';
 import { assertSsh2Shape } from '../../src/ssh2/index.ts';
 import { armGuess, channelRequestDuringRekey, connectHostile, ignoreDuringRekey, execAgain, pushIgnoringWindow, rekey } from '../helpers/hostile-ssh2.ts';
+import { toolsCommand } from '../helpers/oracle.ts';
 import { peer } from '../helpers/peers.ts';
 import { pipelineDigest } from '../helpers/run-process.ts';
 import { MiB, waitFor, within } from '../helpers/stress.ts';
@@ -32,7 +32,7 @@ afterEach(async () => {
 });
 
 beforeAll(async () => {
-  if (OPENSSL) witness = await pipelineDigest(opensslCommand({ size: SIZE, pattern: 'random', seed: '0', stream: 'stdout' }));
+  if (OPENSSL) witness = await pipelineDigest(toolsCommand({ size: SIZE, pattern: 'random', seed: '0', stream: 'stdout' }));
 });
 
 async function start(options: ServerOptions = {}): Promise<ConnectConfig> {
