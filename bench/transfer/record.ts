@@ -1,4 +1,5 @@
 /** What one bench invocation measured, as the report reads it. */
+import type { LimitSample } from './limits.ts';
 import type { ExtraSample, Sample } from './measure.ts';
 import type { BenchOptions, PathId, Target } from './options.ts';
 
@@ -10,6 +11,8 @@ export interface BenchRecord {
   results: Map<string, Sample[]>;
   flush: ExtraSample[];
   scale: ExtraSample[];
+  /** The machine's limits, measured once per run. */
+  limits: LimitSample[];
   runnerUsed: 'compiled' | 'tsx';
   binding: boolean;
   startedAt: Date;
