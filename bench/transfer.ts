@@ -40,7 +40,8 @@ import { formatSize } from '../src/util/size.ts';
 import { peer, peerVersion } from '../test/helpers/peers.ts';
 import { GNU_TIME } from './procstat.ts';
 import { inprocExtra, transfer, type ExtraSample, type MeasureContext, type Sample } from './transfer/measure.ts';
-import { BenchUsageError, HELP, PATH_INFO, TARGET_LABEL, parseBenchOptions, type BenchOptions } from './transfer/options.ts';
+import { distIsFresh } from '../bin/fresh-dist.js';
+import { BenchUsageError, HELP, PATH_INFO, ROOT, TARGET_LABEL, parseBenchOptions, type BenchOptions } from './transfer/options.ts';
 import { measureLimits } from './transfer/limits.ts';
 import { runProfiles } from './transfer/profile.ts';
 import { resultKey, type BenchRecord } from './transfer/record.ts';
@@ -111,6 +112,7 @@ async function main(): Promise<void> {
     scale: [],
     limits: [],
     runnerUsed: env.runnerUsed,
+    checkoutLauncher: process.env.LOOPSSH_FROM_SOURCE !== '1' && distIsFresh(ROOT) ? 'dist' : 'tsx',
     binding,
     startedAt: new Date(),
     loadAtStart: loadavg()[0] ?? 0,

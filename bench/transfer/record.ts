@@ -14,6 +14,8 @@ export interface BenchRecord {
   /** The machine's limits, measured once per run. */
   limits: LimitSample[];
   runnerUsed: 'compiled' | 'tsx';
+  /** What bin/loopssh.js ran for the checkout's CLI rows: dist/ (a fresh build of src/) or src/ through tsx. */
+  checkoutLauncher: 'dist' | 'tsx';
   binding: boolean;
   startedAt: Date;
   loadAtStart: number;

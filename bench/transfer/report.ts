@@ -40,6 +40,7 @@ export function buildReport(r: BenchRecord, profile: string | undefined): { mark
     `${formatSize(o.size)} (${o.size} bytes) of zeros per transfer, ${o.runs} run(s) interleaved round-robin, cipher \`${o.cipher}\` for every client. ` +
       `${r.startedAt.toISOString()}, ${cpus().length} × ${cpu}, Node ${process.version}, ${r.opensshVersion ?? 'OpenSSH not installed'}. ` +
       `ssh2 native crypto binding: ${jsNote}. loopssh processes: ${r.runnerUsed === 'compiled' ? 'the checkout transpiled to plain JS (as installed; no tsx)' : 'run through tsx'}. ` +
+      `${r.paths.includes('cli2') ? `The checkout's \`npx loopssh\` rows ran ${r.checkoutLauncher === 'dist' ? 'dist/ (bin/loopssh.js found it a fresh build of src/; LOOPSSH_FROM_SOURCE=1 measures src/ through tsx)' : 'src/ through tsx (dist/ absent or older than src/)'}. ` : ''}` +
       `Load average (1 min) at start ${r.loadAtStart.toFixed(2)}, at the end ${(loadavg()[0] ?? 0).toFixed(2)}${r.loadAtStart > 1 ? ' (**the machine was busy: figures are noisy**)' : ''}.`,
   );
   md.push('');
