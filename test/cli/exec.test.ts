@@ -6,11 +6,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { generateKeyPair } from '../../src/openssh/key-format.ts';
 import { referenceDigest } from '../helpers/oracle.ts';
-import { freePort, isOneLine, payloadBytes, removeTempDirs, runCli, runCliInShell, sha256, startFixture, tempDir, type Fixture } from './helpers.ts';
+import { type CliFixture, removeTempDirs, startCliFixture, tempDir } from '../helpers/fixture.ts';
+import { sha256 } from '../helpers/oracle.ts';
+import { freePort } from '../helpers/peers.ts';
+import { isOneLine, payloadBytes, runCli, runCliInShell } from './helpers.ts';
 
-let fx: Fixture;
+let fx: CliFixture;
 beforeAll(async () => {
-  fx = await startFixture();
+  fx = await startCliFixture();
 });
 afterAll(async () => {
   await fx?.stop();
@@ -39,7 +42,7 @@ describe.concurrent('loopssh exec', () => {
   });
 
   it('-o FILE writes the file whole and leaves no temporary sibling', async ({ expect }) => {
-    const dir = tempDir();
+    const dir = tempDir().dir;
     const file = join(dir, 'out.bin');
     const size = 3 * 1024 * 1024 + 7;
     const r = await exec(['payload', String(size), '--pattern', 'random', '--seed', '3'], ['-o', file]);
@@ -55,7 +58,7 @@ describe.concurrent('loopssh exec', () => {
 
   // loopssh issue 16: --fsync is opt-in; the fsync order itself is pinned in test/engine/targets-fsync.test.ts.
   it('-o FILE --fsync writes the file whole and leaves no temporary sibling', async ({ expect }) => {
-    const dir = tempDir();
+    const dir = tempDir().dir;
     const file = join(dir, 'synced.bin');
     const size = 2 * 1024 * 1024 + 3;
     const r = await exec(['payload', String(size), '--pattern', 'random', '--seed', '4'], ['--fsync', '-o', file]);
@@ -68,7 +71,7 @@ describe.concurrent('loopssh exec', () => {
   });
 
   it('--output=FILE replaces an existing file', async ({ expect }) => {
-    const dir = tempDir();
+    const dir = tempDir().dir;
     const file = join(dir, 'out.txt');
     writeFileSync(file, 'old contents that are longer than the new ones\n'.repeat(100));
     const r = await exec(['payload', '100'], [`--output=${file}`]);
@@ -78,7 +81,7 @@ describe.concurrent('loopssh exec', () => {
   });
 
   it('--stdin FILE with sink prints the byte count and SHA-256 of the file', async ({ expect }) => {
-    const dir = tempDir();
+    const dir = tempDir().dir;
     const file = join(dir, 'in.bin');
     const data = Buffer.concat([payloadBytes(5 * 1024 * 1024 + 13, 'random', '11'), Buffer.from('tail\n')]);
     writeFileSync(file, data);
@@ -124,7 +127,7 @@ describe.concurrent('loopssh exec', () => {
   });
 
   it('a wrong --host-key exits 255 naming both fingerprints, and creates no -o file', async ({ expect }) => {
-    const dir = tempDir();
+    const dir = tempDir().dir;
     const wrong = `SHA256:${'A'.repeat(43)}`;
     const conn = ['--port', String(fx.server.port), '--host-key', wrong, '--keys', fx.keysDir];
     const r = await runCli(['exec', ...conn, '-o', join(dir, 'out.bin'), '--', 'payload', '1000']);
@@ -138,7 +141,7 @@ describe.concurrent('loopssh exec', () => {
   });
 
   it('an identity the server does not know exits 255 with one line about authentication', async ({ expect }) => {
-    const dir = tempDir();
+    const dir = tempDir().dir;
     const id = join(dir, 'stranger_ed25519');
     writeFileSync(id, generateKeyPair('stranger').privateKey, { mode: 0o600 });
     chmodSync(id, 0o600);
@@ -151,7 +154,7 @@ describe.concurrent('loopssh exec', () => {
   });
 
   it('an identity file readable by others exits 255 with one line: permissions too open', async ({ expect }) => {
-    const dir = tempDir();
+    const dir = tempDir().dir;
     const id = join(dir, 'open_ed25519');
     // The server's own client key, so only the mode is wrong.
     writeFileSync(id, readFileSync(join(fx.keysDir, 'client_ed25519')));
@@ -175,7 +178,7 @@ describe.concurrent('loopssh exec', () => {
   });
 
   it('an -o path in a missing folder exits 1 with one line and runs nothing', async ({ expect }) => {
-    const dir = tempDir();
+    const dir = tempDir().dir;
     const r = await exec(['payload', '12345'], ['-o', join(dir, 'missing', 'out.bin')]);
     expect(r.code).toBe(1);
     expect(isOneLine(r.stderr)).toBe(true);
