@@ -113,8 +113,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     const knownHosts = join(dir, 'known_hosts');
     writeFileSync(identity, creds.privateKey, { mode: 0o600 });
     writeFileSync(knownHosts, creds.knownHosts, { mode: 0o600 });
-    const fifo = join(dir, 'stdout.fifo');
-    makeFifo(fifo);
+    let fifos = 0;
     const out = join(dir, 'out.bin');
     const results: ScenarioResult[] = [];
     for (const scenario of scenarios) {
@@ -130,6 +129,10 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
       const outcomes: RunOutcome[] = [];
       for (let i = 1; i <= runs; i++) {
         serverLog.take();
+        // A fresh FIFO per run: something a killed client left behind that
+        // still holds an old one cannot write into the next run.
+        const fifo = join(dir, `stdout-${++fifos}.fifo`);
+        if (!writesOut) makeFifo(fifo);
         const outcome = await runClient({
           argv,
           scenario,

@@ -89,7 +89,8 @@ export async function runClient(spec: ClientRunSpec): Promise<RunOutcome> {
     child.kill('SIGKILL');
   }, spec.timeoutMs);
   const exited = new Promise<ClientEnd>((resolve, reject) => {
-    child.once('error', reject);
+    // A client that cannot start is a bad template, not a verdict.
+    child.once('error', (err: NodeJS.ErrnoException) => reject(new UsageError(`cannot run the client '${cmd}': ${err.code ?? err.message}`)));
     child.once('exit', (code, signal) => resolve({ code: code ?? undefined, signal: signal ?? undefined, timedOut }));
   });
   // The read end is closed when its reader reaches EOF, never under a read

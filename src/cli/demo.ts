@@ -4,8 +4,10 @@
  *
  * The naive loss is staged, not left to luck: each naive target is slower
  * than the network at the moment the channel closes, as a stalled stdout pipe
- * is (docs/close-semantics.md, "process.exit() vs process.exitCode": one
- * pipe buffer, 65,536 bytes, reached a sleeping reader, every time).
+ * is (docs/close-semantics.md, "process.exit() vs process.exitCode"): at
+ * most one pipe buffer, 65,536 of the 163,840 bytes, reaches the sleeping
+ * reader; fewer when the CLI exits before the pipe is full. The README and
+ * the doc quote that bound; test/cli/asyncssh-629.test.ts checks it.
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';

@@ -130,7 +130,8 @@ function writtenInPlace(stream: Writable): OpenedFile {
 /** The mode the committed file gets: the replaced file's, or a plain create's. */
 async function modeFor(path: string): Promise<number> {
   const existing = await lstatOrNone(path);
-  if (existing?.isFile()) return existing.mode & 0o7777;
+  // Permission bits only: setuid/setgid of the replaced file never pass to new content.
+  if (existing?.isFile()) return existing.mode & 0o777;
   // process.umask() with no argument only reads it (documentation-only deprecation: it is racy to set).
   return 0o666 & ~process.umask();
 }

@@ -219,6 +219,7 @@ ${flagHelp(PAYLOAD_FLAGS, { indent: 6 })}
   digest SIZE [options]    print the SHA-256 of what payload would write to stdout
   sink                     read stdin to EOF, print '<bytes> <sha256 hex>'
   echo                     copy stdin to stdout
+  scp -f PATH | -t PATH    legacy SCP (scp -O) over the SFTP tree: get /README
   help                     this text
 
 SIZE: bytes, or with K/KiB (1024), kB/KB (1000), M/MiB, MB, G/GiB, GB, T/TiB, TB.

@@ -54,6 +54,21 @@ export interface ServerLimits {
    * one; the peer still may). Default 0.
    */
   rekeyIntervalMs: number;
+  /** Open SFTP handles per SFTP session; one more OPEN/OPENDIR fails. Default 64. */
+  maxSftpHandles: number;
+  /** Longest path an SFTP or SCP request may name, in bytes. Default 4096. */
+  maxPathBytes: number;
+  /**
+   * SFTP READs queued per session while the client's window is full (each
+   * costs ~100 bytes, not its data: bytes are made only when they can be
+   * sent). paramiko queues a READ for every 32 KiB of a file at once, so the
+   * default, 65 536, covers 2 GiB; one more fails with SSH_FX_FAILURE.
+   */
+  maxSftpPendingRequests: number;
+  /** How far ahead of the received prefix an out-of-order upload WRITE may reach, in bytes (the most held per file). Default 8 MiB. */
+  uploadWindowBytes: number;
+  /** Largest upload accepted (SFTP and SCP), in bytes. Default 64 GiB. */
+  maxUploadBytes: number;
 }
 
 /** OpenSSH's MaxStartups: unauthenticated connections from which new ones are dropped, and how often. */
@@ -82,6 +97,11 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   passwordGuessesPerSecond: 5,
   stallTimeoutMs: 60_000,
   rekeyIntervalMs: 0,
+  maxSftpHandles: 64,
+  maxPathBytes: 4096,
+  maxSftpPendingRequests: 65_536,
+  uploadWindowBytes: 8 * 1024 ** 2,
+  maxUploadBytes: 64 * 1024 ** 3,
 });
 
 /** Everything a command handler gets. */

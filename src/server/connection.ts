@@ -8,6 +8,7 @@ import type { AuthContext, ClientInfo, Connection, ServerChannel, Session } from
 import { connectionSocket } from '../ssh2/index.js';
 import { authenticate, type AuthPolicy } from './auth.js';
 import { runCommand, refuseShell, type ExecScope } from './exec.js';
+import { serveSftp } from './sftp/session.js';
 import type { AcceptGate } from './listener.js';
 import type { PasswordBudget } from './password-budget.js';
 import { recordedUser } from './record.js';
@@ -156,6 +157,16 @@ export function serveConnection(scope: ConnectionScope, client: Connection, info
       session.on('shell', (acceptShell) => {
         if (forcedCommand === undefined) refuseShell(acceptShell());
         else run(acceptShell(), forcedCommand, withoutOriginal(env), false);
+      });
+      // The sftp subsystem serves the virtual tree (src/server/sftp). A forced
+      // command= key gets no SFTP, as sshd runs the forced command instead.
+      session.on('sftp', (acceptSftp, rejectSftp) => {
+        if (forcedCommand !== undefined) return rejectSftp();
+        const sftp = acceptSftp();
+        if (!sftp) return;
+        sftp.on('end', release);
+        sftp.on('close', release);
+        serveSftp(execScope, sftp, client, user);
       });
       session.on('exec', (acceptExec, _rejectExec, info) => {
         if (forcedCommand === undefined) run(acceptExec(), info.command, { ...env }, true);

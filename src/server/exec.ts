@@ -15,11 +15,16 @@ import { builtinCommands, helpCommand } from './builtins.js';
 import { ChannelClosedError, ChannelOutput, ChannelStalledError, type ExitStatus } from './channel-output.js';
 import type { CommandContext, CommandHandler, CommandResult, ServerLimits } from './commands.js';
 import type { Recorder } from './record.js';
+import { scpCommand } from './sftp/scp-command.js';
 import type { CommandRecord } from './types.js';
 
-/** Commands by name: the built-ins (buffers from `budget`), then `extra` over them, and a `help` that lists the extras. */
-export function commandTable(budget: BufferBudget, extra: Readonly<Record<string, CommandHandler>> = {}): Record<string, CommandHandler> {
-  const commands: Record<string, CommandHandler> = { ...builtinCommands(budget), ...extra };
+/**
+ * Commands by name: the built-ins (buffers from `budget`; `scp` over the
+ * SFTP tree when a `recorder` takes its transfers), then `extra` over them,
+ * and a `help` that lists the extras.
+ */
+export function commandTable(budget: BufferBudget, extra: Readonly<Record<string, CommandHandler>> = {}, recorder?: Recorder): Record<string, CommandHandler> {
+  const commands: Record<string, CommandHandler> = { ...builtinCommands(budget), ...(recorder ? { scp: scpCommand(recorder) } : {}), ...extra };
   commands.help ??= helpCommand(Object.keys(extra));
   return commands;
 }

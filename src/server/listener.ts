@@ -69,8 +69,6 @@ export class AcceptGate {
     private readonly limits: Readonly<ServerLimits>,
     private readonly log: ServerLogger,
     private readonly seen: ServerRecord,
-    /** Uniform in [0, 1), for the early drop; tests may pass their own. */
-    private readonly random: () => number = Math.random,
   ) {}
 
   /** True once {@link beginStop} was called: no new connection or channel is taken. */
@@ -159,9 +157,10 @@ export class AcceptGate {
     for (const socket of this.#raw) socket.destroy();
   }
 
+  /** Refuses with TOO_MANY_CONNECTIONS; `log` is the connection's own logger when there is one (it names the peer). */
   #refuse(client: Connection, remote: string | undefined, why: string, log: ServerLogger = this.log): void {
     this.seen.refused++;
-    log.warn({ remote, limit: this.limits.maxConnections }, why);
+    log.warn(remote === undefined ? { limit: this.limits.maxConnections } : { remote, limit: this.limits.maxConnections }, why);
     client.on('error', () => {});
     // SSH_DISCONNECT_TOO_MANY_CONNECTIONS (RFC 4253 §11.1), so clients can say why.
     disconnectTooManyConnections(client);
@@ -169,7 +168,11 @@ export class AcceptGate {
 
   /** A new TCP socket: drops it early past maxStartups, else starts its timers. Returns whether it may go on to ssh2. */
   #accept(socket: Socket): boolean {
-    if (this.#stopping || this.#shouldDrop()) {
+    if (this.#stopping) {
+      socket.destroy();
+      return false;
+    }
+    if (this.#shouldDrop()) {
       this.seen.dropped++;
       socket.destroy();
       return false;
@@ -216,7 +219,7 @@ export class AcceptGate {
     const { start, rate, full } = this.limits.maxStartups;
     const startups = this.#pending.size;
     const p = dropProbability(startups, this.limits.maxStartups);
-    const drop = p >= 1 || (p > 0 && this.random() < p);
+    const drop = p >= 1 || (p > 0 && Math.random() < p);
     if (startups < start) this.#dropping = false;
     else if (drop && !this.#dropping) {
       this.#dropping = true;

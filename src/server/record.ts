@@ -5,7 +5,7 @@
  * grow the server's memory without limit (loopssh issue 15, point 1).
  */
 import { clip } from '../util/text.js';
-import type { AuthRecord, CommandRecord, ConnectionRecord, ServerRecord } from './types.js';
+import type { AuthRecord, CommandRecord, ConnectionRecord, ServerRecord, TransferRecord } from './types.js';
 
 /** Entries kept per list of {@link ServerRecord} unless `recordLimit` says otherwise. */
 export const DEFAULT_RECORD_LIMIT = 1000;
@@ -20,7 +20,7 @@ export function recordedUser(name: string): string {
 
 /** An empty record. */
 export function emptyRecord(): ServerRecord {
-  return { connections: [], authAttempts: [], commands: [], refused: 0, dropped: 0, throttled: 0, bufferBytesPeak: 0, totals: { connections: 0, authAttempts: 0, commands: 0 } };
+  return { connections: [], authAttempts: [], commands: [], transfers: [], refused: 0, dropped: 0, throttled: 0, bufferBytesPeak: 0, totals: { connections: 0, authAttempts: 0, commands: 0, transfers: 0 } };
 }
 
 /** Appends to a {@link ServerRecord}, keeping the newest `limit` entries per list. */
@@ -43,6 +43,11 @@ export class Recorder {
   command(entry: CommandRecord): void {
     this.seen.totals.commands++;
     this.#keep(this.seen.commands, entry);
+  }
+
+  transfer(entry: TransferRecord): void {
+    this.seen.totals.transfers++;
+    this.#keep(this.seen.transfers, entry);
   }
 
   // Entries are objects the server goes on updating (a connection's user, a

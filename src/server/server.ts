@@ -62,7 +62,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
     log,
     recorder,
     gate,
-    commands: commandTable(new BufferBudget(limits.maxBufferBytes, (peak) => (recorder.seen.bufferBytesPeak = peak)), options.commands),
+    commands: commandTable(new BufferBudget(limits.maxBufferBytes, (peak) => (recorder.seen.bufferBytesPeak = peak)), options.commands, recorder),
     authorized: keys.authorized,
     passwords: options.passwords,
     users: options.users,

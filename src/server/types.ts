@@ -79,6 +79,29 @@ export interface CommandRecord {
   exit?: ExitStatus | 'dropped' | 'closed' | 'stalled';
 }
 
+/** One file transfer over SFTP or legacy SCP, and how it ended. */
+export interface TransferRecord {
+  protocol: 'sftp' | 'scp';
+  direction: 'download' | 'upload';
+  user: string;
+  /** The tree path as the client named it (normalized, clipped to 200 characters). */
+  path: string;
+  /** The fault options the path selected, in path form (`short=1000,drop=1048576`), or '' for none. */
+  faults: string;
+  /** Downloads: bytes served. Uploads: bytes received in order (hashed). */
+  bytes: number;
+  /** Uploads that completed: lowercase hex SHA-256 of the bytes received. */
+  sha256?: string;
+  /**
+   * Set when it ended: `complete` (closed cleanly; for a download, not
+   * necessarily read to the end), `failed` (refused with a status, see
+   * `error`), `dropped` (by a drop fault), `abandoned` (the channel closed
+   * with the file still open).
+   */
+  outcome?: 'complete' | 'failed' | 'dropped' | 'abandoned';
+  error?: string;
+}
+
 /** One connection the server admitted. */
 export interface ConnectionRecord {
   remoteAddress: string;
@@ -96,8 +119,10 @@ export interface ServerRecord {
   connections: ConnectionRecord[];
   authAttempts: AuthRecord[];
   commands: CommandRecord[];
+  /** SFTP and SCP file transfers. */
+  transfers: TransferRecord[];
   /** Everything seen, including entries no longer in the lists. */
-  totals: { connections: number; authAttempts: number; commands: number };
+  totals: { connections: number; authAttempts: number; commands: number; transfers: number };
   /** Connections refused by the connection limit. */
   refused: number;
   /** Sockets dropped before their handshake by the pre-authentication limit (`maxStartups`). */

@@ -14,6 +14,7 @@ assertSsh2Shape();
 
 export { SSH2_CHECKED_VERSION, DISCONNECT, assertSsh2Shape } from './internals.js';
 export { clearStaleChunksOnWrite, onPeerClosedChannel, channelOutputClosed, channelSocket } from './channel-patches.js';
+export { endSftpWithStatus, sftpBlocked, whenSftpWritable } from './sftp-flow.js';
 
 /**
  * Fixes a server-side connection ssh2 just reported (call first thing in the

@@ -24,7 +24,10 @@ interface PatchState {
 
 const passThrough = (payload: Buffer): Buffer => payload;
 
-/** Reads the first entry of the `index`-th name-list of a KEXINIT payload and its first_kex_packet_follows flag. */
+/** IGNORE, UNIMPLEMENTED, DEBUG: allowed during any key exchange (RFC 4253 §7.1); strict kex forbids them only in the first. */
+const TRANSPORT_GENERIC = new Set([2, 3, 4]);
+
+/** The first kex and host-key algorithm a KEXINIT payload lists, and its first_kex_packet_follows flag (undefined: malformed). */
 function kexinitFacts(payload: Buffer): { firstKex: string; firstHostKey: string; guessFollows: boolean } | undefined {
   let pos = 17; // type byte + 16-byte cookie
   const firsts: string[] = [];
@@ -59,7 +62,9 @@ export function guessToDrop(localKexinit: Buffer, remoteKexinit: Buffer): boolea
 
 /**
  * Hooks every packet decipher the protocol will use (the first one may
- * already exist): each inbound payload passes {@link onPayload} first.
+ * already exist): each inbound payload passes through `guarded` first. The
+ * deciphers call `this._onPayload(payload)`; ssh2 assigns that field (and
+ * `proto._decipher`) at each key exchange, so both become accessors.
  */
 function hookDeciphers(proto: ProtocolInternals, state: PatchState): void {
   const hook = (decipher: DecipherInternals): void => {
@@ -109,6 +114,9 @@ function afterKexinit(proto: ProtocolInternals, state: PatchState): void {
  * - During a rekey, connection-layer messages (80+, e.g. PuTTY's
  *   winadj@putty channel request) are handled as outside one, as OpenSSH
  *   does; ssh2 made them fatal. Replies wait in ssh2's rekey queue.
+ * - During a rekey, IGNORE/UNIMPLEMENTED/DEBUG are handled too: ssh2 kept
+ *   strict-kex rules (meant for the first exchange only) for every rekey and
+ *   disconnected AsyncSSH for its SSH_MSG_IGNORE.
  */
 function duringKeyExchange(proto: ProtocolInternals, state: PatchState, inner: (p: Buffer) => unknown, payload: Buffer): unknown {
   if (payload.length === 0) return inner(payload);
@@ -122,7 +130,7 @@ function duringKeyExchange(proto: ProtocolInternals, state: PatchState, inner: (
   const read = reader.read;
   const plain = read.call(reader, payload);
   const type = plain[0] as number;
-  if (type >= MSG.CONNECTION_FIRST) return MESSAGE_HANDLERS[type]?.(proto, plain);
+  if (type >= MSG.CONNECTION_FIRST || TRANSPORT_GENERIC.has(type)) return MESSAGE_HANDLERS[type]?.(proto, plain);
   // Already inflated: let ssh2's handler read it through a pass-through once.
   reader.read = passThrough;
   try {
@@ -147,15 +155,16 @@ function incomingWindowOf(conn: ConnectionInternals, recipient: number): Channel
 function checkWindows(conn: ConnectionInternals, proto: ProtocolInternals, state: PatchState, types: readonly ('CHANNEL_DATA' | 'CHANNEL_EXTENDED_DATA')[]): void {
   const handlers: HandlerMap = proto._handlers;
   for (const type of types) {
-    const original = handlers[type] as ((p: ProtocolInternals, recipient: number, data: Buffer, ...rest: unknown[]) => unknown) | undefined;
+    const original = handlers[type] as ((p: ProtocolInternals, recipient: number, data: Buffer, dataType?: number) => unknown) | undefined;
     if (!original) continue;
-    handlers[type] = ((p: ProtocolInternals, recipient: number, data: Buffer, ...rest: unknown[]) => {
+    // Per packet: fixed parameters (no rest array), one channel lookup.
+    handlers[type] = ((p: ProtocolInternals, recipient: number, data: Buffer, dataType?: number) => {
       const window = incomingWindowOf(conn, recipient);
       if (window && data.length > window.window) {
         state.fatal = true;
         return doFatalError(proto, `peer overran the channel window (${data.length} bytes sent, ${window.window} allowed)`, 'protocol', DISCONNECT.PROTOCOL_ERROR);
       }
-      return original(p, recipient, data, ...rest);
+      return original(p, recipient, data, dataType);
     }) as HandlerMap[string];
   }
 }

@@ -1,19 +1,13 @@
 /**
  * The audit's judge: verdicts from bytes and exit statuses, checked against
- * an independent generator of the `lines` pattern (record k is 16·k as 15
- * zero-padded digits and '\n', as `seq -f '%015.0f' 0 16 N` prints).
+ * the independent `lines` oracle (test/helpers/oracle.ts).
  */
-import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { StreamJudge, byteVerdict, exitMatches, runVerdict } from '../../src/audit/judge.ts';
 import type { PayloadSpec } from '../../src/payload/patterns.ts';
+import { referenceBytes, sha256 as sha } from '../helpers/oracle.ts';
 
-function oracle(size: number): Buffer {
-  let text = '';
-  for (let k = 0; text.length < size; k++) text += `${String(16 * k).padStart(15, '0')}\n`;
-  return Buffer.from(text.slice(0, size), 'latin1');
-}
-const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+const oracle = (size: number): Buffer => referenceBytes({ size, pattern: 'lines' });
 const spec = (size: number): PayloadSpec => ({ size, pattern: 'lines', seed: '0', stream: 'stdout' });
 
 /** Feeds `data` to a judge in pieces of `piece` bytes. */

@@ -57,6 +57,44 @@ describe.concurrent('loopssh exec', () => {
   });
 
   // loopssh issue 16: --fsync is opt-in; the fsync order itself is pinned in test/engine/targets-fsync.test.ts.
+  // loopssh issue 10, point 4: a command killed by a signal did not finish its output.
+  it('a remote command killed by a signal: -o FILE is not written (exit 255, one line saying so); --keep-partial keeps FILE.partial', async ({ expect }) => {
+    const dir = tempDir();
+    const file = join(dir, 'out.bin');
+    const size = 2 * 1024 * 1024 + 5;
+    const remote = ['payload', String(size), '--pattern', 'random', '--seed', '4', '--signal', 'KILL'];
+    const r = await exec(remote, ['-o', file]);
+    expect(r.code).toBe(255);
+    expect(isOneLine(r.stderr)).toBe(true);
+    expect(r.stderr).toBe(`loopssh: remote command killed by signal KILL; ${file} not written (output incomplete)\n`);
+    expect(readdirSync(dir)).toEqual([]);
+    const kept = await exec(remote, ['-o', file, '--keep-partial']);
+    expect(kept.code).toBe(255);
+    expect(kept.stderr).toContain(`incomplete output kept as ${file}.partial`);
+    expect(readdirSync(dir)).toEqual(['out.bin.partial']);
+    const partial = readFileSync(`${file}.partial`);
+    expect([partial.length, sha256(partial)]).toEqual([size, referenceDigest({ size, pattern: 'random', seed: '4', stream: 'stdout' })]);
+  });
+
+  it('a non-zero exit status still writes -o FILE, as ssh would', async ({ expect }) => {
+    const dir = tempDir();
+    const file = join(dir, 'out.bin');
+    const r = await exec(['payload', '1000', '--exit', '3'], ['-o', file]);
+    expect(r.code).toBe(3);
+    expect(readFileSync(file).equals(payloadBytes(1000))).toBe(true);
+  });
+
+  // loopssh issue 15, point 6(a): one file for both streams would hold one of them.
+  it('the same file for -o and --stderr-to is refused: exit 1, one line, nothing run or written', async ({ expect }) => {
+    const dir = tempDir();
+    const file = join(dir, 'both.bin');
+    const r = await exec(['payload', '4096', '--stderr', '4096', '--exit', '0'], ['-o', file, '--stderr-to', join(dir, '.', 'both.bin')]);
+    expect(r.code).toBe(1);
+    expect(isOneLine(r.stderr)).toBe(true);
+    expect(r.stderr).toMatch(/^loopssh: cannot open stderr: stdout and stderr would go to the same file/);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
   it('-o FILE --fsync writes the file whole and leaves no temporary sibling', async ({ expect }) => {
     const dir = tempDir().dir;
     const file = join(dir, 'synced.bin');

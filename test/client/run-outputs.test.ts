@@ -145,6 +145,15 @@ describe('a remote command killed by a signal (loopssh issue 10)', () => {
     expect(sha256(readFileSync(`${path}.partial`))).toBe(sha256(OUT));
   });
 
+  it('keepPartial also keeps the output of a run that failed (channel lost) as FILE.partial; FILE never appears', async () => {
+    const conn = await fx.connect();
+    const path = join(tmp.dir, 'lost.bin');
+    const err = await conn.run('emit-drop', { stdout: path, keepPartial: true }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ChannelLostError);
+    expect(readdirSync(tmp.dir)).toEqual(['lost.bin.partial']);
+    expect(sha256(readFileSync(`${path}.partial`))).toBe(sha256(OUT));
+  });
+
   it('a non-zero exit status still commits the file, as ssh would', async () => {
     const conn = await fx.connect();
     const path = join(tmp.dir, 'out.bin');

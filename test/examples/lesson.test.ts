@@ -8,7 +8,7 @@
  * readers): ~5 s on an idle 2-core machine, under 20 s on a busy one.
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -175,6 +175,15 @@ describe('examples/ (the close-semantics lesson)', () => {
     const flat = (t: string): string => t.replace(/\s+/g, ' ');
     const doc = flat(readFileSync(join(ROOT, 'docs', 'close-semantics.md'), 'utf8'));
     for (const q of QUOTED) expect(doc, q.file).toContain(flat(q.doc));
+  });
+
+  it('every repository path the lesson and docs/ssh2-traps.md name exists', () => {
+    for (const name of ['close-semantics.md', 'ssh2-traps.md']) {
+      const doc = readFileSync(join(ROOT, 'docs', name), 'utf8');
+      const paths = new Set([...doc.matchAll(/\b((?:src|test|examples|bench)\/[\w./-]+\.(?:ts|cjs|mjs|py))\b/g)].map((m) => m[1] as string));
+      expect(paths.size, name).toBeGreaterThan(5);
+      for (const path of paths) expect(existsSync(join(ROOT, path)), `${name} names ${path}`).toBe(true);
+    }
   });
 
   it('quickstart.ts runs the README example', async () => {

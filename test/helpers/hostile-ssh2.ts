@@ -46,7 +46,7 @@ function sendKexPacket(proto: Protocol, payload: Buffer): void {
  * nothing extra, so the client's real KEX_ECDH_INIT is the guessed packet.
  * Whether a guess is right is decided by the algorithm lists (RFC 4253 §7).
  */
-export function armGuess(client: Client, mode: 'right' | 'wrong'): void {
+export function armGuess(client: Client | Connection, mode: 'right' | 'wrong'): void {
   const proto = internals(client)._protocol;
   const writer = proto._packetRW.write;
   const finalize = writer.finalize;
@@ -143,4 +143,39 @@ export async function pushIgnoringWindow(client: Client | Connection, channel: C
     }
   }
   return sent;
+}
+
+/**
+ * Starts a rekey and, right after its own KEXINIT, sends a channel request
+ * that wants a reply (as PuTTY's winadj@putty does; RFC 4253 §7.1 forbids
+ * it). ssh2 would queue it until the rekey ends, so the queue is bypassed.
+ * Resolves with the reply (true: CHANNEL_FAILURE) once the rekey completed.
+ */
+export async function channelRequestDuringRekey(client: Client, channel: ClientChannel): Promise<boolean> {
+  const proto = internals(client)._protocol as Protocol & { _kexinit?: Buffer };
+  const ch = channel as unknown as ChannelInternals;
+  const reply = new Promise<boolean>((resolve) => ch._callbacks.push((hadError) => resolve(hadError)));
+  const rekeyed = rekey(client);
+  // Undo, for this one packet, what ssh2 does while its KEXINIT is out:
+  // queueing, and packets built without room for the header.
+  const writer = proto._packetRW.write as Writer & { allocStart: number };
+  const { allocStart } = writer;
+  const kexinit = proto._kexinit;
+  proto._kexinit = undefined;
+  writer.allocStart = writer.allocStartKEX;
+  try {
+    proto.exec(ch.outgoing.id, 'winadj@putty.projects.tartarus.org', true);
+  } finally {
+    proto._kexinit = kexinit;
+    writer.allocStart = allocStart;
+  }
+  await rekeyed;
+  return reply;
+}
+
+/** Starts a rekey and sends SSH_MSG_IGNORE right after its own KEXINIT (AsyncSSH does); resolves when the rekey completed. */
+export async function ignoreDuringRekey(client: Client): Promise<void> {
+  const rekeyed = rekey(client);
+  sendKexPacket(internals(client)._protocol, Buffer.from([2, 0, 0, 0, 0]));
+  await rekeyed;
 }

@@ -1,11 +1,16 @@
 /**
  * Who may log in, and as whom: authorized_keys options and user binding.
  */
+import { appendFileSync, chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AuthenticationError } from '../../src/client/index.ts';
-import { fingerprint, generateKeyPair } from '../../src/openssh/key-format.ts';
+import { ensureKeyDir } from '../../src/openssh/key-dir.ts';
+import { fingerprint, generateKeyPair, KeyFileError } from '../../src/openssh/key-format.ts';
+import { startServer } from '../../src/server/index.ts';
 import type { CommandHandler } from '../../src/server/index.ts';
 import { startFixture, type Fixture } from '../helpers/fixture.ts';
 
@@ -134,5 +139,30 @@ describe('keys bound to user names; own-property lookups (issue 15.9)', () => {
     }
     const ok = await fx.connect({ user: 'alice', password: 'right', privateKey: undefined });
     expect((await ok.run('payload 4')).stdout?.length).toBe(4);
+  });
+});
+
+describe('the keys folder is trusted only under StrictModes (issue 15.7)', () => {
+  // loopssh issue 15, point 7: a 0777 folder with a 0666 authorized_keys let a planted key in.
+  it('a server on a folder where others could plant a key does not start, and says why in one line', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'loopssh-auth-'));
+    try {
+      const files = await ensureKeyDir(join(tmp, 'keys'));
+      appendFileSync(files.authorizedKeysPath, `${generateKeyPair('planted').publicKey}\n`);
+      chmodSync(files.authorizedKeysPath, 0o666);
+      chmodSync(files.dir, 0o777);
+      const start = (): Promise<unknown> => startServer({ port: 0, keysDir: files.dir }).then(async (s) => s.stop());
+      const folderErr = await start().then(() => undefined, (e: unknown) => e);
+      expect(folderErr).toBeInstanceOf(KeyFileError);
+      expect((folderErr as Error).message).toBe(`key folder ${files.dir}: refused: permissions 0777 let group or others write it (chmod go-w)`);
+      chmodSync(files.dir, 0o700);
+      const fileErr = await start().then(() => undefined, (e: unknown) => e);
+      expect(fileErr).toBeInstanceOf(KeyFileError);
+      expect((fileErr as Error).message).toBe(`key file ${files.authorizedKeysPath}: refused: permissions 0666 let group or others write it (chmod go-w)`);
+      chmodSync(files.authorizedKeysPath, 0o600);
+      await expect(start()).resolves.toBeUndefined();
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });

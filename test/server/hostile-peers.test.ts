@@ -128,7 +128,7 @@ describe('what the server records is bounded (issue 15.1)', () => {
     await serverStillServes(fx);
     const { seen } = fx.server;
     expect([seen.connections.length, seen.authAttempts.length, seen.commands.length]).toEqual([0, 0, 0]);
-    expect(seen.totals).toEqual({ connections: 1, authAttempts: 1, commands: 1 });
+    expect(seen.totals).toEqual({ connections: 1, authAttempts: 1, commands: 1, transfers: 0 });
     expect(serverOptions(parseTable([], SERVE_COMMAND.flags).values).recordLimit).toBe(0);
     expect(DEFAULT_RECORD_LIMIT).toBeGreaterThan(0);
     expect(DEFAULT_RECORD_LIMIT).toBeLessThanOrEqual(1000);

@@ -11,10 +11,10 @@ import ssh2, { type Client, type ClientChannel, type CompressionAlgorithm, type 
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../src/client/index.ts';
 import { fingerprint, generateKeyPair } from '../../src/openssh/key-format.ts';
-import { opensslCommand } from '../../src/payload/patterns.ts';
 import { startServer, type ServerHandle, type ServerOptions } from '../../src/server/index.ts';
 import { assertSsh2Shape } from '../../src/ssh2/index.ts';
-import { armGuess, connectHostile, execAgain, pushIgnoringWindow, rekey } from '../helpers/hostile-ssh2.ts';
+import { armGuess, channelRequestDuringRekey, connectHostile, ignoreDuringRekey, execAgain, pushIgnoringWindow, rekey } from '../helpers/hostile-ssh2.ts';
+import { toolsCommand } from '../helpers/oracle.ts';
 import { peer } from '../helpers/peers.ts';
 import { pipelineDigest } from '../helpers/run-process.ts';
 import { MiB, waitFor, within } from '../helpers/stress.ts';
@@ -32,7 +32,7 @@ afterEach(async () => {
 });
 
 beforeAll(async () => {
-  if (OPENSSL) witness = await pipelineDigest(opensslCommand({ size: SIZE, pattern: 'random', seed: '0', stream: 'stdout' }));
+  if (OPENSSL) witness = await pipelineDigest(toolsCommand({ size: SIZE, pattern: 'random', seed: '0', stream: 'stdout' }));
 });
 
 async function start(options: ServerOptions = {}): Promise<ConnectConfig> {
@@ -99,6 +99,52 @@ describe.skipIf(!OPENSSL)('guessed key-exchange packets (loopssh issue 10.1)', (
   }
 });
 
+describe('guessed key-exchange packets sent to the loopssh client (loopssh issue 10.1, client side)', () => {
+  /** A plain ssh2 server that guesses (first handshake and one rekey midway) and sends 2 × 1 MiB of known bytes. */
+  async function hostileGuessingServer(mode: 'right' | 'wrong', compress: CompressionAlgorithm[]): Promise<{ port: number; hostKey: string; clientKey: string; close(): void }> {
+    const hostKey = generateKeyPair('guessing-host');
+    const clientKey = generateKeyPair('guessing-client');
+    // ssh2's client lists curve25519-sha256@libssh.org first: the same first makes the guess right.
+    const kex: KexAlgorithm[] = mode === 'right' ? RIGHT : WRONG;
+    const hostile = new ssh2.Server({ hostKeys: [hostKey.privateKey], algorithms: { kex, compress } }, (conn) => {
+      armGuess(conn, mode);
+      conn.on('error', () => {});
+      conn.on('authentication', (ctx) => ctx.accept());
+      conn.on('session', (accept) => {
+        accept().on('exec', (acceptExec) => {
+          const channel = acceptExec();
+          channel.write(Buffer.alloc(MiB, 'a'), () => {
+            armGuess(conn, mode);
+            conn.rekey(() => {
+              channel.write(Buffer.alloc(MiB, 'b'), () => {
+                channel.exit(0);
+                channel.end();
+              });
+            });
+          });
+        });
+      });
+    });
+    await new Promise<void>((resolve) => hostile.listen(0, '127.0.0.1', resolve));
+    return { port: (hostile.address() as AddressInfo).port, hostKey: fingerprint(hostKey.publicKey), clientKey: clientKey.privateKey, close: () => hostile.close() };
+  }
+
+  const expected = createHash('sha256').update(Buffer.alloc(MiB, 'a')).update(Buffer.alloc(MiB, 'b')).digest('hex');
+  for (const compress of [['none'], ['zlib@openssh.com']] as CompressionAlgorithm[][]) {
+    it.each(['right', 'wrong'] as const)(`a %s guess at the handshake and at a rekey, compression ${compress[0]}: every byte`, async (mode) => {
+      const hostile = await hostileGuessingServer(mode, compress);
+      try {
+        const conn = await within(connect({ host: '127.0.0.1', port: hostile.port, user: 'x', privateKey: hostile.clientKey, hostKey: hostile.hostKey, algorithms: { compress } }), 8_000, 'handshake');
+        const r = await within(conn.run('anything'), 15_000, 'run');
+        expect([r.exitCode, r.stdoutBytes, createHash('sha256').update(r.stdout as Buffer).digest('hex')]).toEqual([0, 2 * MiB, expected]);
+        await conn.close();
+      } finally {
+        hostile.close();
+      }
+    });
+  }
+});
+
 describe('requests a running session cannot honour (loopssh issue 10.2)', () => {
   it('a second exec on a running channel gets CHANNEL_FAILURE; the running command and the connection are unaffected', async () => {
     const config = await start();
@@ -113,6 +159,27 @@ describe('requests a running session cannot honour (loopssh issue 10.2)', () => 
     expect([r.bytes, r.code]).toEqual([4 * MiB, 0]);
     // The connection still takes new channels.
     expect((await within(exec(client, 'payload 100'), 5_000, 'another channel')).bytes).toBe(100);
+  });
+
+  it('a channel request sent during a rekey (PuTTY winadj@putty) is answered after it; the connection and the command go on', async () => {
+    const config = await start();
+    const client = await connectHostile(config);
+    clients.push(client);
+    let channel: ClientChannel | undefined;
+    const first = exec(client, 'payload 4MiB --delay-ms 200', (ch) => (channel = ch));
+    await waitFor(() => channel, 5_000, 'exec channel');
+    expect(await within(channelRequestDuringRekey(client, channel as ClientChannel), 8_000, 'rekey and reply')).toBe(true);
+    const r = await within(first, 20_000, 'first command');
+    expect([r.bytes, r.code]).toEqual([4 * MiB, 0]);
+  });
+
+  // The audit's `rekey` scenario (README, "What we found"): AsyncSSH sends SSH_MSG_IGNORE during a rekey.
+  it('SSH_MSG_IGNORE sent during a rekey (strict kex negotiated) is ignored; the connection goes on', async () => {
+    const config = await start();
+    const client = await connectHostile(config);
+    clients.push(client);
+    await within(ignoreDuringRekey(client), 8_000, 'rekey with IGNORE');
+    expect(await within(exec(client, 'payload 1000'), 5_000, 'command after the rekey')).toMatchObject({ bytes: 1000, code: 0 });
   });
 
   it('an exception in a connection handler is logged at error level with the connection id; only that connection ends', async () => {

@@ -235,9 +235,9 @@ const MODEL_FLAGS: Record<string, Token[]> = {
   ],
   stderr: sizeTokens((m, n) => (m.stderr = n)),
   chunk: [
-    // At most 1 MiB per write.
-    ...([['7', 7], ['4K', 4096], ['64KiB', 65_536], ['1M', MiB], ['1048576', MiB]] as const).map(([w, n]) => ok(w, (m) => (m.chunk = n))),
-    ...['0', '-1', '1048577', '16MiB', '17M', 'big', ''].map(bad),
+    // --chunk is at most 1 MiB (loopssh issue 15.9: per-channel buffers bounded).
+    ...([['7', 7], ['4K', 4096], ['64KiB', 65_536], ['1M', MiB], ['1MiB', MiB], ['1048576', MiB]] as const).map(([w, n]) => ok(w, (m) => (m.chunk = n))),
+    ...['0', '-1', '1048577', '16MiB', '16777217', '17M', 'big', ''].map(bad),
   ],
   rate: [ok('50MiB', (m) => (m.rate = 50 * MiB)), ok('1GB', (m) => (m.rate = 1e9)), ...['0', '-5', 'fast', '', '1.5'].map(bad)],
   'delay-ms': [ok('0', (m) => (m.delayMs = 0)), ok('5', (m) => (m.delayMs = 5)), ...['-1', '1.5', '3600001', 'soon', '0x10', ''].map(bad)],
@@ -560,7 +560,7 @@ describe('fuzz: hostile exec requests', () => {
   it.each([
     'payload 1048577', 'payload 1025K', 'payload 1 --stderr 1048577', 'digest 2M',
     'payload 1 --exit 256', 'payload 1 --exit -1', 'payload 1 --exit 1.0', 'payload 1 --exit 1 --signal TERM',
-    'payload 1 --seed 123456789012345678901', 'payload 1 --seed -1', 'payload 1 --chunk 0', 'payload 1 --chunk 1048577',
+    'payload 1 --seed 123456789012345678901', 'payload 1 --seed -1', 'payload 1 --chunk 0', 'payload 1 --chunk 1048577', 'payload 1 --chunk 16MiB',
     'payload 1 --rate 0', 'payload 1 --delay-ms 3600001', 'payload 1 --signal 9', 'payload 1 --pattern ones',
     'payload', 'payload 1 2', 'payload 1k', 'payload -1', 'payload 1 --patern zero', 'payload 1 --exit',
     'sink x', 'echo x', 'nosuch', '',

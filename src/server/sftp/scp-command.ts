@@ -1,0 +1,193 @@
+/**
+ * Legacy SCP (`scp -O`, and tools that exec `scp -f`/`scp -t`) as a built-in
+ * exec command over the SFTP virtual tree, never a shell. The protocol is
+ * OpenSSH's scp.c: every step is acknowledged with one byte, `\0` for OK,
+ * `\x01` + message + `\n` for an error (`\x02` fatal); a file is a
+ * `C<mode> <size> <name>\n` line, its bytes, then a `\0`.
+ */
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { clip } from '../../util/text.js';
+import type { CommandContext, CommandHandler } from '../commands.js';
+import type { Recorder } from '../record.js';
+import { recordedUser } from '../record.js';
+import type { TransferRecord } from '../types.js';
+import { ByteReader } from './byte-reader.js';
+import { formatFaults } from './faults.js';
+import { FileSource } from './file-source.js';
+import { normalizePath, reportedSize, resolvePath, TreePathError, type FileNode, type SinkNode, type TreeNode } from './tree.js';
+
+/** Bytes per write of a download: a few 32 KiB packets per callback, as the payload command. */
+const CHUNK = 256 * 1024;
+
+/** An error that ends the transfer: sent to the client as `\x01scp: …` (or `\x02`), exit 1. */
+class ScpError extends Error {
+  constructor(
+    message: string,
+    readonly fatal = false,
+  ) {
+    super(message);
+  }
+}
+
+/** The `scp` built-in, recording transfers in `recorder`. */
+export function scpCommand(recorder: Recorder): CommandHandler {
+  return async (ctx) => {
+    const opts = parseArgs(ctx.argv.slice(1));
+    const reader = new ByteReader(ctx.stdin);
+    const send = (text: string): Promise<void> => ctx.output.write('stdout', Buffer.from(text));
+    try {
+      if (opts.mode === 'f') await source(ctx, reader, send, opts, recorder);
+      else await sink(ctx, reader, send, opts, recorder);
+      return 0;
+    } catch (err) {
+      if (!(err instanceof ScpError)) throw err;
+      await send(`${err.fatal ? '\x02' : '\x01'}scp: ${err.message}\n`);
+      return 1;
+    }
+  };
+}
+
+interface ScpArgs {
+  mode: 'f' | 't';
+  path: string;
+  preserve: boolean;
+  targetIsDir: boolean;
+}
+
+/** `scp [-v] [-r] [-p] [-d] -f|-t [--] PATH`, as OpenSSH's scp runs it remotely. */
+function parseArgs(args: readonly string[]): ScpArgs {
+  let mode: 'f' | 't' | undefined;
+  let preserve = false;
+  let targetIsDir = false;
+  const paths: string[] = [];
+  let flags = true;
+  for (const arg of args) {
+    if (flags && arg === '--') flags = false;
+    else if (flags && /^-[a-zA-Z]+$/.test(arg)) {
+      for (const c of arg.slice(1)) {
+        if (c === 'f' || c === 't') mode = c;
+        else if (c === 'p') preserve = true;
+        else if (c === 'd') targetIsDir = true;
+        else if (c === 'r') throw new ScpErrorUsage('directories are not supported (-r)');
+        else if (c !== 'v' && c !== 'q') throw new ScpErrorUsage(`unknown option -${c}`);
+      }
+    } else paths.push(arg);
+  }
+  if (!mode) throw new ScpErrorUsage('loopssh scp serves -f (download) or -t (upload) only');
+  if (paths.length !== 1) throw new ScpErrorUsage(`expected one path, got ${paths.length}`);
+  return { mode, path: paths[0] as string, preserve, targetIsDir };
+}
+
+/** Bad arguments: reported through the protocol too, since scp reads our stdout as protocol. */
+class ScpErrorUsage extends ScpError {}
+
+function lookup(path: string, ctx: CommandContext): TreeNode {
+  if (Buffer.byteLength(path) > ctx.limits.maxPathBytes) throw new ScpError(`path longer than ${ctx.limits.maxPathBytes} bytes`);
+  try {
+    const node = resolvePath(path, ctx.limits.maxPayloadBytes);
+    if (!node) throw new ScpError(`${clip(normalizePath(path), 200)}: No such file or directory (see /README)`);
+    return node;
+  } catch (err) {
+    if (err instanceof TreePathError) throw new ScpError(`${clip(path, 200)}: ${err.message}`);
+    throw err;
+  }
+}
+
+function newRecord(recorder: Recorder, ctx: CommandContext, direction: TransferRecord['direction'], node: FileNode | SinkNode, path = node.path): TransferRecord {
+  const record: TransferRecord = { protocol: 'scp', direction, user: recordedUser(ctx.user), path: clip(path, 200), faults: formatFaults(node.faults), bytes: 0 };
+  recorder.transfer(record);
+  return record;
+}
+
+/** Reads the client's one-byte answer; an error answer ends the transfer. */
+async function expectAck(reader: ByteReader): Promise<void> {
+  const b = await reader.byte();
+  if (b === 0) return;
+  if (b === undefined) throw new ScpError('the client closed the connection', true);
+  const message = b === 1 || b === 2 ? await reader.line(4096) : `unexpected byte ${b}`;
+  throw new ScpError(`client: ${clip(message ?? '', 200)}`, true);
+}
+
+/** `scp -f PATH`: sends one tree file. */
+async function source(ctx: CommandContext, reader: ByteReader, send: (t: string) => Promise<void>, opts: ScpArgs, recorder: Recorder): Promise<void> {
+  await expectAck(reader);
+  const node = lookup(opts.path, ctx);
+  if (node.kind === 'dir') throw new ScpError(`${node.path}: not a regular file`);
+  if (node.kind === 'sink') throw new ScpError(`${node.path}: /sink is write-only`);
+  const record = newRecord(recorder, ctx, 'download', node);
+  if (opts.preserve) {
+    await send('T0 0 0 0\n');
+    await expectAck(reader);
+  }
+  const announced = reportedSize(node);
+  const name = node.path.slice(node.path.lastIndexOf('/') + 1);
+  await send(`C0444 ${announced} ${name}\n`);
+  await expectAck(reader);
+  const src = new FileSource(node);
+  const buf = Buffer.allocUnsafe(CHUNK);
+  while (record.bytes < announced) {
+    const wait = src.delayFor(CHUNK);
+    if (wait > 0) await sleep(wait, undefined, { signal: ctx.signal });
+    const n = src.read(record.bytes, Math.min(CHUNK, announced - record.bytes), buf, record.bytes);
+    if (n === 'drop' || n === 'drop-connection' || n === 0) {
+      // A drop fault, or content shorter than announced (eof=/stat=): the
+      // client waits for bytes that never come, so end as a crash would.
+      record.outcome = 'dropped';
+      if (n === 'drop-connection') ctx.dropConnection();
+      else ctx.drop();
+      return;
+    }
+    await ctx.output.write('stdout', buf.subarray(0, n));
+    record.bytes += n;
+  }
+  await send('\0');
+  await expectAck(reader);
+  record.outcome = 'complete';
+}
+
+/** `scp -t PATH`: takes files into /sink (a sink name, or /sink itself with names from the C lines). */
+async function sink(ctx: CommandContext, reader: ByteReader, send: (t: string) => Promise<void>, opts: ScpArgs, recorder: Recorder): Promise<void> {
+  const target = lookup(opts.path, ctx);
+  const intoDir = target.kind === 'dir';
+  if (target.kind === 'file' || (intoDir && !target.writeOnly)) throw new ScpError(`${clip(target.path, 200)}: read-only (uploads go to /sink/NAME)`);
+  if (opts.targetIsDir && !intoDir) throw new ScpError(`${clip(target.path, 200)}: Not a directory`);
+  await send('\0');
+  for (;;) {
+    const line = await reader.line(ctx.limits.maxPathBytes + 64);
+    if (line === undefined) return;
+    const kind = line[0];
+    if (kind === 'T' || kind === 'E') {
+      await send('\0');
+      continue;
+    }
+    if (kind === '\x01' || kind === '\x02') throw new ScpError(`client: ${clip(line.slice(1), 200)}`, kind === '\x02');
+    if (kind === 'D') throw new ScpError('directories are not supported (-r)', true);
+    const m = /^C[0-7]{4} ([0-9]{1,16}) (.+)$/.exec(line);
+    if (!m) throw new ScpError(`protocol error: expected a C line, got '${clip(line, 40)}'`, true);
+    const size = Number(m[1]);
+    const name = m[2] as string;
+    if (name.includes('/') || name === '..' || name === '.') throw new ScpError(`unsafe file name '${clip(name, 40)}'`, true);
+    if (size > ctx.limits.maxUploadBytes) throw new ScpError(`${size} bytes exceeds the server's upload limit of ${ctx.limits.maxUploadBytes}`, true);
+    const node: SinkNode = intoDir ? { kind: 'sink', path: `/sink/${name}`, name, faults: {} } : (target as SinkNode);
+    const record = newRecord(recorder, ctx, 'upload', node);
+    await send('\0');
+    const hash = createHash('sha256');
+    const { drop, dropConnection } = node.faults;
+    const cut = Math.min(drop ?? Infinity, dropConnection ?? Infinity);
+    await reader.exactly(Math.min(size, cut), (chunk) => {
+      hash.update(chunk);
+      record.bytes += chunk.length;
+    });
+    if (record.bytes < size) {
+      record.outcome = 'dropped';
+      if (dropConnection !== undefined && record.bytes >= dropConnection) ctx.dropConnection();
+      else ctx.drop();
+      return;
+    }
+    await expectAck(reader);
+    record.sha256 = hash.digest('hex');
+    record.outcome = 'complete';
+    await send('\0');
+  }
+}

@@ -1,0 +1,289 @@
+/**
+ * One SFTP session over the virtual tree: ssh2's server-side SFTP stream
+ * (requests as events, replies as method calls) wired to tree.ts, with the
+ * per-session limits, the fault modes and the transfer records.
+ */
+import type { Connection, SFTPWrapper } from 'ssh2';
+import { connectionSocket, endSftpWithStatus, sftpBlocked, whenSftpWritable } from '../../ssh2/index.js';
+import { clip } from '../../util/text.js';
+import type { ServerLimits } from '../commands.js';
+import type { ServerLogger } from '../log.js';
+import type { Recorder } from '../record.js';
+import { recordedUser } from '../record.js';
+import type { TransferRecord } from '../types.js';
+import { attrsOf, FX, FXF, longnameOf, modeOf } from './attrs.js';
+import { formatFaults } from './faults.js';
+import { FileSource } from './file-source.js';
+import { normalizePath, reportedSize, resolvePath, TreePathError, type DirNode, type FileNode, type SinkNode, type TreeNode } from './tree.js';
+import { UploadHash, UploadOrderError } from './upload-hash.js';
+
+/** What an SFTP session needs from its server and connection. */
+export interface SftpScope {
+  readonly limits: Readonly<ServerLimits>;
+  readonly recorder: Recorder;
+  readonly log: ServerLogger;
+}
+
+type ReadHandle = { kind: 'read'; node: FileNode; source: FileSource; record: TransferRecord };
+type WriteHandle = { kind: 'write'; node: SinkNode; hash: UploadHash; record: TransferRecord };
+type DirHandle = { kind: 'dir'; node: DirNode; listed: boolean };
+type Handle = ReadHandle | WriteHandle | DirHandle;
+
+/** A READ waiting for window (or for its fault delay). */
+interface PendingRead {
+  reqid: number;
+  handle: ReadHandle;
+  offset: number;
+  length: number;
+  /** Its fault delay has been waited out. */
+  delayed?: boolean;
+}
+
+/**
+ * Most bytes one READ reply carries. OpenSSH's client takes packets up to
+ * 256 KiB; clients ask 32 KiB (OpenSSH, paramiko) or less. Asking more gets a
+ * short read, which SFTP allows.
+ */
+const MAX_READ_BYTES = 255 * 1024;
+
+/** Serves the tree on an accepted SFTP stream until it closes. */
+export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connection, user: string): void {
+  const { limits, log } = scope;
+  const handles = new Map<number, Handle>();
+  let nextHandle = 1;
+  const pending: PendingRead[] = [];
+  /** Sizes of this session's uploads by path, so a stat after put (paramiko's confirm) sees them; newest 1000 kept. */
+  const uploaded = new Map<string, number>();
+  let waiting = false;
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+  // One scratch buffer per session: ssh2's data() copies it into its packet.
+  const scratch = Buffer.allocUnsafe(MAX_READ_BYTES);
+
+  const reply = (reqid: number, code: number, message?: string): void => sftp.status(reqid, code, message);
+  const handleOf = (buf: Buffer): Handle | undefined => (buf.length === 4 ? handles.get(buf.readUInt32BE(0)) : undefined);
+  const addHandle = (reqid: number, h: Handle): void => {
+    const id = nextHandle++;
+    handles.set(id, h);
+    const buf = Buffer.alloc(4);
+    buf.writeUInt32BE(id >>> 0, 0);
+    sftp.handle(reqid, buf);
+  };
+  /** Resolves a client path, answering the request itself when it cannot. */
+  const lookup = (reqid: number, path: string): TreeNode | undefined => {
+    if (Buffer.byteLength(path) > limits.maxPathBytes) {
+      reply(reqid, FX.BAD_MESSAGE, `path longer than ${limits.maxPathBytes} bytes`);
+      return undefined;
+    }
+    try {
+      const node = resolvePath(path, limits.maxPayloadBytes);
+      if (!node) reply(reqid, FX.NO_SUCH_FILE, `no such file: ${clip(normalizePath(path), 200)} (see /README)`);
+      return node;
+    } catch (err) {
+      if (!(err instanceof TreePathError)) throw err;
+      reply(reqid, FX.NO_SUCH_FILE, err.message);
+      return undefined;
+    }
+  };
+  const newRecord = (direction: TransferRecord['direction'], node: FileNode | SinkNode): TransferRecord => {
+    const record: TransferRecord = { protocol: 'sftp', direction, user: recordedUser(user), path: clip(node.path, 200), faults: formatFaults(node.faults), bytes: 0 };
+    scope.recorder.transfer(record);
+    return record;
+  };
+  const drop = (record: TransferRecord, connection: boolean): void => {
+    record.outcome = 'dropped';
+    log.info({ path: record.path, bytes: record.bytes }, connection ? 'fault: cutting the connection' : 'fault: closing the SFTP channel');
+    closeSession();
+    if (connection) connectionSocket(client)?.destroy();
+    else sftp.end();
+  };
+
+  // The READ pump: bytes are made only when ssh2 can send them, so a client
+  // queueing thousands of READs costs their bookkeeping, not their data.
+  const pump = (): void => {
+    waiting = false;
+    while (!closed && timer === undefined && pending.length > 0) {
+      if (sftpBlocked(sftp)) {
+        waiting = true;
+        whenSftpWritable(sftp, pump);
+        return;
+      }
+      const read = pending[0] as PendingRead;
+      const wait = read.handle.source.delayFor(read.length);
+      if (wait > 0 && !read.delayed) {
+        read.delayed = true;
+        timer = setTimeout(() => {
+          timer = undefined;
+          pump();
+        }, wait);
+        return;
+      }
+      pending.shift();
+      serveRead(read);
+    }
+  };
+  const serveRead = ({ reqid, handle, offset, length }: PendingRead): void => {
+    const { source, record } = handle;
+    const answer = source.read(offset, Math.min(length, MAX_READ_BYTES), scratch, record.bytes);
+    if (answer === 'drop' || answer === 'drop-connection') return drop(record, answer === 'drop-connection');
+    if (answer === 0) return reply(reqid, FX.EOF);
+    record.bytes += answer;
+    sftp.data(reqid, scratch.subarray(0, answer));
+  };
+
+  const closeSession = (): void => {
+    if (closed) return;
+    closed = true;
+    if (timer) clearTimeout(timer);
+    pending.length = 0;
+    for (const h of handles.values()) if (h.kind !== 'dir' && h.record.outcome === undefined) h.record.outcome = 'abandoned';
+    handles.clear();
+  };
+  sftp.on('close', closeSession);
+  // The client's EOF or CHANNEL_CLOSE: ssh2 does not answer an SFTP
+  // channel's CLOSE itself (lib/utils.js onCHANNEL_CLOSE). Answer as sshd
+  // does when sftp-server exits, with exit-status 0 (scp checks it).
+  sftp.on('end', () => {
+    closeSession();
+    endSftpWithStatus(sftp, 0);
+  });
+  // ssh2 emits 'error' for a malformed packet and closes the channel itself.
+  sftp.on('error', (err: Error) => {
+    log.info({ err: err.message }, 'SFTP session error: channel closed');
+    closeSession();
+  });
+
+  const on = (event: string, handler: (reqid: number, ...args: never[]) => void): void => {
+    sftp.on(event, (reqid: number, ...args: never[]) => {
+      try {
+        handler(reqid, ...args);
+      } catch (err) {
+        log.error({ err }, `SFTP ${event} handler failed`);
+        reply(reqid, FX.FAILURE, 'internal error');
+      }
+    });
+  };
+
+  on('OPEN', (reqid, path: string, flags: number) => {
+    if (handles.size >= limits.maxSftpHandles) return reply(reqid, FX.FAILURE, `too many open handles (limit ${limits.maxSftpHandles})`);
+    const node = lookup(reqid, path);
+    if (!node) return;
+    const writing = (flags & (FXF.WRITE | FXF.APPEND | FXF.CREAT | FXF.TRUNC)) !== 0;
+    if (node.kind === 'dir') return reply(reqid, FX.FAILURE, `${node.path} is a directory`);
+    if (node.kind === 'file') {
+      if (writing) return reply(reqid, FX.PERMISSION_DENIED, `${clip(node.path, 200)} is read-only (uploads go to /sink/NAME)`);
+      return addHandle(reqid, { kind: 'read', node, source: new FileSource(node), record: newRecord('download', node) });
+    }
+    if ((flags & FXF.READ) !== 0 || !writing) return reply(reqid, FX.PERMISSION_DENIED, '/sink is write-only');
+    addHandle(reqid, { kind: 'write', node, hash: new UploadHash(limits.uploadWindowBytes, limits.maxUploadBytes), record: newRecord('upload', node) });
+  });
+
+  on('READ', (reqid, handleBuf: Buffer, offset: number, length: number) => {
+    const h = handleOf(handleBuf);
+    if (!h || h.kind !== 'read') return reply(reqid, FX.FAILURE, h ? 'not a file opened for reading' : 'invalid handle');
+    if (!Number.isSafeInteger(offset)) return reply(reqid, FX.EOF);
+    if (pending.length >= limits.maxSftpPendingRequests) return reply(reqid, FX.FAILURE, `too many READs in flight (limit ${limits.maxSftpPendingRequests})`);
+    pending.push({ reqid, handle: h, offset, length });
+    if (!waiting && timer === undefined) pump();
+  });
+
+  on('WRITE', (reqid, handleBuf: Buffer, offset: number, data: Buffer) => {
+    const h = handleOf(handleBuf);
+    if (!h || h.kind !== 'write') return reply(reqid, FX.FAILURE, h ? 'not a file opened for writing' : 'invalid handle');
+    const { hash, record, node } = h;
+    if (h.record.outcome === 'failed') return reply(reqid, FX.FAILURE, h.record.error);
+    try {
+      hash.write(Number.isSafeInteger(offset) ? offset : Number.MAX_SAFE_INTEGER, data);
+    } catch (err) {
+      if (!(err instanceof UploadOrderError)) throw err;
+      record.outcome = 'failed';
+      record.error = err.message;
+      return reply(reqid, FX.FAILURE, err.message);
+    }
+    record.bytes = hash.hashed;
+    const { drop: dropAt, dropConnection } = node.faults;
+    if (dropConnection !== undefined && hash.hashed >= dropConnection) return drop(record, true);
+    if (dropAt !== undefined && hash.hashed >= dropAt) return drop(record, false);
+    reply(reqid, FX.OK);
+  });
+
+  on('CLOSE', (reqid, handleBuf: Buffer) => {
+    const h = handleOf(handleBuf);
+    if (!h) return reply(reqid, FX.FAILURE, 'invalid handle');
+    handles.delete(handleBuf.readUInt32BE(0));
+    if (h.kind === 'dir') return reply(reqid, FX.OK);
+    if (h.kind === 'read') {
+      h.record.outcome ??= 'complete';
+      return reply(reqid, FX.OK);
+    }
+    if (h.record.outcome === 'failed') return reply(reqid, FX.FAILURE, h.record.error);
+    if (!h.hash.complete) {
+      h.record.outcome = 'failed';
+      h.record.error = `upload has a gap after byte ${h.hash.hashed}`;
+      return reply(reqid, FX.FAILURE, h.record.error);
+    }
+    h.record.sha256 = h.hash.digest();
+    h.record.outcome = 'complete';
+    uploaded.delete(h.node.path);
+    uploaded.set(h.node.path, h.hash.hashed);
+    if (uploaded.size > 1000) uploaded.delete(uploaded.keys().next().value as string);
+    reply(reqid, FX.OK);
+  });
+
+  const statNode = (reqid: number, node: TreeNode): void => {
+    if (node.kind === 'dir') sftp.attrs(reqid, attrsOf(modeOf(node.writeOnly ? 'sink-dir' : 'dir'), 0));
+    else if (node.kind === 'file') sftp.attrs(reqid, attrsOf(modeOf('file'), reportedSize(node)));
+    // A sink name exists once this session uploaded it (clients stat to confirm the size).
+    else if (uploaded.has(node.path)) sftp.attrs(reqid, attrsOf(modeOf('sink'), uploaded.get(node.path) as number));
+    else reply(reqid, FX.NO_SUCH_FILE, `${clip(node.path, 200)} does not exist yet (uploads go here)`);
+  };
+  const onStat = (reqid: number, path: string): void => {
+    const node = lookup(reqid, path);
+    if (node) statNode(reqid, node);
+  };
+  on('STAT', onStat);
+  on('LSTAT', onStat);
+  on('FSTAT', (reqid, handleBuf: Buffer) => {
+    const h = handleOf(handleBuf);
+    if (!h) return reply(reqid, FX.FAILURE, 'invalid handle');
+    if (h.kind === 'write') return sftp.attrs(reqid, attrsOf(modeOf('sink'), h.hash.hashed));
+    statNode(reqid, h.node);
+  });
+  on('OPENDIR', (reqid, path: string) => {
+    if (handles.size >= limits.maxSftpHandles) return reply(reqid, FX.FAILURE, `too many open handles (limit ${limits.maxSftpHandles})`);
+    const node = lookup(reqid, path);
+    if (!node) return;
+    if (node.kind !== 'dir') return reply(reqid, FX.FAILURE, `${clip(node.path, 200)} is not a directory`);
+    addHandle(reqid, { kind: 'dir', node, listed: false });
+  });
+  on('READDIR', (reqid, handleBuf: Buffer) => {
+    const h = handleOf(handleBuf);
+    if (!h || h.kind !== 'dir') return reply(reqid, FX.FAILURE, h ? 'not a directory handle' : 'invalid handle');
+    if (h.listed || h.node.entries.length === 0) return reply(reqid, FX.EOF);
+    h.listed = true;
+    sftp.name(
+      reqid,
+      h.node.entries.map((e) => ({ filename: e.name, longname: longnameOf(e), attrs: attrsOf(modeOf(e.kind), e.size) })),
+    );
+  });
+  on('REALPATH', (reqid, path: string) => {
+    if (Buffer.byteLength(path) > limits.maxPathBytes) return reply(reqid, FX.BAD_MESSAGE, `path longer than ${limits.maxPathBytes} bytes`);
+    const filename = normalizePath(path);
+    sftp.name(reqid, [{ filename, longname: filename, attrs: {} as never }]);
+  });
+  // Uploaders set times or modes after writing (scp -p, sftp put -p): accepted and ignored on sink files.
+  on('FSETSTAT', (reqid, handleBuf: Buffer) => {
+    const h = handleOf(handleBuf);
+    if (!h) return reply(reqid, FX.FAILURE, 'invalid handle');
+    reply(reqid, h.kind === 'write' ? FX.OK : FX.PERMISSION_DENIED, h.kind === 'write' ? undefined : 'read-only');
+  });
+  on('SETSTAT', (reqid, path: string) => {
+    const node = lookup(reqid, path);
+    if (node) reply(reqid, node.kind === 'sink' ? FX.OK : FX.PERMISSION_DENIED, node.kind === 'sink' ? undefined : 'read-only');
+  });
+  for (const event of ['REMOVE', 'RMDIR', 'MKDIR', 'RENAME', 'SYMLINK']) {
+    on(event, (reqid) => reply(reqid, FX.PERMISSION_DENIED, 'the loopssh tree is read-only (uploads go to /sink/NAME)'));
+  }
+  on('READLINK', (reqid) => reply(reqid, FX.NO_SUCH_FILE, 'the loopssh tree has no links'));
+  on('EXTENDED', (reqid) => reply(reqid, FX.OP_UNSUPPORTED));
+}

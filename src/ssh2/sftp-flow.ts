@@ -1,0 +1,77 @@
+/**
+ * Output flow control for ssh2's server-side SFTP stream (lib/protocol/SFTP.js).
+ *
+ * ssh2's SFTP replies (`data()`, `status()`, …) never push back: once the
+ * channel window is spent, every further reply is parked in the stream's
+ * private `_buffer` array without limit. A client that queues thousands of
+ * READs (paramiko prefetches a whole file) would make the server hold the
+ * whole file in memory. The SFTP server therefore asks {@link sftpBlocked}
+ * before producing a READ's bytes and waits with {@link whenSftpWritable}.
+ */
+import { shapeError, SSH2_CHECKED_VERSION } from './internals.js';
+
+/** The private fields of an SFTP stream this module reads. */
+interface SftpFlowInternals {
+  _buffer: unknown[];
+  _chunkcb?: (this: SftpFlowInternals) => void;
+  outgoing: { id: number; window: number; state: string };
+  _protocol?: { exitStatus(channel: number, status: number): void; channelEOF(channel: number): void };
+}
+
+function internals(sftp: object): SftpFlowInternals {
+  const s = sftp as Partial<SftpFlowInternals>;
+  if (!Array.isArray(s._buffer) || typeof s.outgoing?.window !== 'number') {
+    throw shapeError(SSH2_CHECKED_VERSION, 'the SFTP stream lacks _buffer/outgoing.window');
+  }
+  return s as SftpFlowInternals;
+}
+
+/** True when the next reply would be parked in ssh2's unbounded buffer instead of sent. */
+export function sftpBlocked(sftp: object): boolean {
+  const s = internals(sftp);
+  return s._buffer.length > 0 || (s.outgoing.state === 'open' && s.outgoing.window === 0);
+}
+
+/**
+ * Calls `callback` once the SFTP stream has sent everything it parked (the
+ * peer's WINDOW_ADJUST ran ssh2's `drainBuffer` to the end). ssh2 calls the
+ * stream's `_chunkcb` on every WINDOW_ADJUST while it waits for window; this
+ * wraps it, and re-wraps when one adjust was not enough.
+ */
+export function whenSftpWritable(sftp: object, callback: () => void): void {
+  const s = internals(sftp);
+  if (!sftpBlocked(sftp)) {
+    queueMicrotask(callback);
+    return;
+  }
+  const drain = s._chunkcb;
+  if (typeof drain !== 'function') {
+    // Nothing will call us back: ssh2 parks replies only with a _chunkcb set.
+    throw shapeError(SSH2_CHECKED_VERSION, 'a blocked SFTP stream has no _chunkcb to resume it');
+  }
+  s._chunkcb = function (this: SftpFlowInternals) {
+    drain.call(this);
+    if (this.outgoing.state !== 'open') return;
+    if (sftpBlocked(this)) whenSftpWritable(this, callback);
+    else callback();
+  };
+}
+
+/**
+ * Ends an SFTP session as sshd does when sftp-server exits: exit-status,
+ * EOF, CLOSE. ssh2's SFTP `end()` sends only CHANNEL_CLOSE, and OpenSSH's
+ * ssh then exits with status -1 (255), which `scp` reports as a failure.
+ */
+export function endSftpWithStatus(sftp: object, code: number): void {
+  const s = internals(sftp);
+  const proto = s._protocol;
+  if (typeof proto?.exitStatus !== 'function' || typeof proto.channelEOF !== 'function') {
+    throw shapeError(SSH2_CHECKED_VERSION, 'the SFTP stream lacks _protocol.exitStatus/channelEOF');
+  }
+  if (s.outgoing.state === 'open') {
+    proto.exitStatus(s.outgoing.id, code);
+    proto.channelEOF(s.outgoing.id);
+    s.outgoing.state = 'eof';
+  }
+  (sftp as { end(): void }).end();
+}
