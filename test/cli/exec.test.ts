@@ -59,7 +59,7 @@ describe.concurrent('loopssh exec', () => {
   // loopssh issue 16: --fsync is opt-in; the fsync order itself is pinned in test/engine/targets-fsync.test.ts.
   // loopssh issue 10, point 4: a command killed by a signal did not finish its output.
   it('a remote command killed by a signal: -o FILE is not written (exit 255, one line saying so); --keep-partial keeps FILE.partial', async ({ expect }) => {
-    const dir = tempDir();
+    const dir = tempDir().dir;
     const file = join(dir, 'out.bin');
     const size = 2 * 1024 * 1024 + 5;
     const remote = ['payload', String(size), '--pattern', 'random', '--seed', '4', '--signal', 'KILL'];
@@ -77,7 +77,7 @@ describe.concurrent('loopssh exec', () => {
   });
 
   it('a non-zero exit status still writes -o FILE, as ssh would', async ({ expect }) => {
-    const dir = tempDir();
+    const dir = tempDir().dir;
     const file = join(dir, 'out.bin');
     const r = await exec(['payload', '1000', '--exit', '3'], ['-o', file]);
     expect(r.code).toBe(3);
@@ -86,7 +86,7 @@ describe.concurrent('loopssh exec', () => {
 
   // loopssh issue 15, point 6(a): one file for both streams would hold one of them.
   it('the same file for -o and --stderr-to is refused: exit 1, one line, nothing run or written', async ({ expect }) => {
-    const dir = tempDir();
+    const dir = tempDir().dir;
     const file = join(dir, 'both.bin');
     const r = await exec(['payload', '4096', '--stderr', '4096', '--exit', '0'], ['-o', file, '--stderr-to', join(dir, '.', 'both.bin')]);
     expect(r.code).toBe(1);
