@@ -12,20 +12,18 @@ import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeEach, describe, expect, test as base, type ExpectStatic } from 'vitest';
 import type { RunResult } from '../../src/client/index.ts';
 import { referenceDigest } from '../helpers/oracle.ts';
-import { expectedDigest, startFixture, tempDir, type Fixture } from '../helpers/fixture.ts';
+import { expectedDigest, startCliFixture, startFixture, tempDir, type CliFixture, type Fixture } from '../helpers/fixture.ts';
 import {
-  BIN,
   bashCli,
   KiB,
   lines,
   MiB,
   readerReport,
-  startCliServer,
   statusLines,
   waitFor,
-  type CliServer,
   type GroupResult,
 } from '../helpers/stress.ts';
+import { BIN } from '../helpers/processes.ts';
 
 const SMALL = 160 * KiB;
 const MEDIUM = 16 * MiB;
@@ -36,10 +34,10 @@ const REPEAT = 10;
 const PY = '/usr/bin/python3';
 
 /** One server per test (port 0, keys in a fresh folder), stopped after the test. */
-const test = base.extend<{ srv: CliServer }>({
+const test = base.extend<{ srv: CliFixture }>({
   // eslint-disable-next-line no-empty-pattern
   srv: async ({}, use) => {
-    const srv = await startCliServer();
+    const srv = await startCliFixture();
     await use(srv);
     await srv.stop();
   },
@@ -81,11 +79,11 @@ interface SinkCase {
   sizes: number[];
   pattern: 'lines' | 'zero';
   /** Runs one transfer of `size`; returns the group's result and the CLI's stderr. */
-  run(srv: CliServer, size: number, i: number): Promise<{ r: GroupResult; stderr: string }>;
+  run(srv: CliFixture, size: number, i: number): Promise<{ r: GroupResult; stderr: string }>;
   timeoutMs(size: number): number;
 }
 
-const get = (srv: CliServer, size: number, pattern = 'lines'): string[] => ['get', String(size), '--pattern', pattern, ...srv.cli];
+const get = (srv: CliFixture, size: number, pattern = 'lines'): string[] => ['get', String(size), '--pattern', pattern, ...srv.cli];
 
 const CASES: SinkCase[] = [
   {
@@ -319,10 +317,10 @@ describe.concurrent('Library: slow and stalled Writable targets (0 bytes lost)',
 });
 
 describe('Sink errors', () => {
-  let srv: CliServer;
+  let srv: CliFixture;
   let mnt: string | undefined;
   beforeEach(async () => {
-    srv = await startCliServer();
+    srv = await startCliFixture();
   });
   afterEach(async () => {
     if (mnt) {
@@ -412,11 +410,11 @@ describe.concurrent('O_NONBLOCK: a stdout pipe shared with siblings stays as the
   ${PY} -c "$STRESS_FLAGS" after
 } | ${PY} -c "$STRESS_READER" split 2`;
 
-  const sharedTest = base.extend<{ srv: CliServer }>({
+  const sharedTest = base.extend<{ srv: CliFixture }>({
     // eslint-disable-next-line no-empty-pattern
     srv: async ({}, use) => {
       // drop-after: 32 MiB of zeros, then the channel is dropped (no exit status): an error exit.
-      const srv = await startCliServer({
+      const srv = await startCliFixture({
         commands: {
           'drop-after': async (ctx) => {
             const buf = Buffer.alloc(256 * KiB);
