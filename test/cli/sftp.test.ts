@@ -8,13 +8,16 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { referenceDigest } from '../helpers/oracle.ts';
-import { collect, isOneLine, killTree, removeTempDirs, runCli, sha256, spawnCli, startFixture, STACK_LINE, tempDir, type Fixture } from './helpers.ts';
+import { type CliFixture, removeTempDirs, startCliFixture, tempDir } from '../helpers/fixture.ts';
+import { sha256 } from '../helpers/oracle.ts';
+import { collect, killGroup } from '../helpers/processes.ts';
+import { isOneLine, runCli, spawnCli, STACK_LINE } from './helpers.ts';
 
 const MiB = 1024 * 1024;
 
-let fx: Fixture;
+let fx: CliFixture;
 beforeAll(async () => {
-  fx = await startFixture();
+  fx = await startCliFixture();
 });
 afterAll(async () => {
   await fx?.stop();
@@ -28,7 +31,7 @@ describe('loopssh sftp', () => {
     expect([r.stdout.length, sha256(r.stdout)]).toEqual([3 * MiB, referenceDigest({ size: 3 * MiB, pattern: 'random', seed: '7' })]);
     expect(isOneLine(r.stderr)).toBe(true);
     expect(r.stderr).toMatch(/^loopssh: get \/payload\/random\/7\/3MiB → stdout: 3 MiB \(3145728 bytes, SHA-256 [0-9a-f]{64}\)/);
-    const dir = tempDir();
+    const dir = tempDir().dir;
     const file = join(dir, 'out.bin');
     const o = await runCli(['sftp', 'get', '/payload/lines/0/32769', '-o', file, '-q', ...fx.conn]);
     expect([o.code, o.stdout.length, o.stderr]).toEqual([0, 0, '']);
@@ -37,7 +40,7 @@ describe('loopssh sftp', () => {
   });
 
   it('put FILE REMOTE: server.seen records its length and SHA-256', async ({ expect }) => {
-    const dir = tempDir();
+    const dir = tempDir().dir;
     const data = randomBytes(MiB + 7);
     writeFileSync(join(dir, 'up.bin'), data);
     const r = await runCli(['sftp', 'put', join(dir, 'up.bin'), '/sink/cli-up', ...fx.conn]);
@@ -47,7 +50,7 @@ describe('loopssh sftp', () => {
   });
 
   it('a truncating server (eof fault): exit 1, one line naming it, no file; a missing file: exit 1', async ({ expect }) => {
-    const dir = tempDir();
+    const dir = tempDir().dir;
     const r = await runCli(['sftp', 'get', '/payload/zero/0/1MiB,eof=1000', '-o', join(dir, 'x'), ...fx.conn]);
     expect(r.code).toBe(1);
     expect(isOneLine(r.stderr)).toBe(true);
@@ -71,12 +74,12 @@ describe('loopssh sftp', () => {
   });
 
   it('SIGINT mid-download: exit 130, one line, no file and no temporary file left', async ({ expect }) => {
-    const dir = tempDir();
+    const dir = tempDir().dir;
     const child = spawnCli(['sftp', 'get', '/payload/zero/0/1GiB,rate=8MiB', '-o', join(dir, 'big'), ...fx.conn]);
     const done = collect(child, 60_000);
     // Interrupt once the download has begun writing its temporary file.
     while (!readdirSync(dir).some((name) => statSync(join(dir, name)).size > 0)) await new Promise((r) => setTimeout(r, 20));
-    killTree(child, 'SIGINT');
+    killGroup(child, 'SIGINT');
     const r = await done;
     expect(r.code).toBe(130);
     expect(isOneLine(r.stderr)).toBe(true);
