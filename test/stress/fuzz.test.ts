@@ -23,9 +23,10 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionError, type Connection } from '../../src/client/index.ts';
+import { within } from '../helpers/stress.ts';
 import { expectedDigest, sha256, startFixture, type Fixture } from '../helpers/fixture.ts';
 import { referenceDigest, type ReferencePattern } from '../helpers/oracle.ts';
-import { rawConnect, rawExec, runPool, withTimeout, type RawResult } from '../helpers/load.ts';
+import { rawConnect, rawExec, runPool, type RawResult } from '../helpers/load.ts';
 
 const MiB = 1024 * 1024;
 const LIMITS = { maxPayloadBytes: MiB };
@@ -457,7 +458,7 @@ describe('fuzz: hostile exec requests', () => {
         runPool(batch, CHANNELS_PER_CONNECTION, async (cmd) => {
           note(cmd);
           try {
-            const r = await withTimeout((conns[k] as Connection).run(cmd.text, { stdout: 'ignore', hash: true, maxBuffer: 4 * MiB }), PER_COMMAND_MS, 'run');
+            const r = await within((conns[k] as Connection).run(cmd.text, { stdout: 'ignore', hash: true, maxBuffer: 4 * MiB }), PER_COMMAND_MS, 'run');
             check(cmd, { code: r.exitCode, signal: r.signal, stdout: { bytes: r.stdoutBytes, sha256: r.stdoutSha256 as string }, stderr: r.stderr as Buffer });
           } catch (err) {
             fail(cmd, `run threw ${(err as Error).name}: ${(err as Error).message}`);
@@ -468,7 +469,7 @@ describe('fuzz: hostile exec requests', () => {
         runPool(batch, CHANNELS_PER_CONNECTION, async (cmd) => {
           note(cmd);
           try {
-            const r: RawResult = await withTimeout(rawExec(raws[k] as Awaited<ReturnType<typeof rawConnect>>, cmd.bytes), PER_COMMAND_MS, 'raw exec');
+            const r: RawResult = await within(rawExec(raws[k] as Awaited<ReturnType<typeof rawConnect>>, cmd.bytes), PER_COMMAND_MS, 'raw exec');
             if (!r.exited) fail(cmd, 'no exit status');
             else check(cmd, { code: r.code, signal: r.signal, stdout: { bytes: r.stdoutBytes, sha256: r.stdoutSha256 }, stderr: r.stderr });
           } catch (err) {
@@ -487,7 +488,7 @@ describe('fuzz: hostile exec requests', () => {
       const text = (cmd as Extract<FuzzCommand, { via: 'loopssh' }>).text;
       const bytes = wireBytes(cmd);
       try {
-        const r = await withTimeout(longConn.run(text, { stdout: 'ignore', hash: true }), PER_COMMAND_MS, 'run');
+        const r = await within(longConn.run(text, { stdout: 'ignore', hash: true }), PER_COMMAND_MS, 'run');
         if (bytes > SAFE_EXEC_BYTES) fail(cmd, `a ${bytes}-byte exec request was sent, yet the client should refuse it (exit ${r.exitCode})`);
         sentToServer++;
         expectedSeen.set(received(cmd), (expectedSeen.get(received(cmd)) ?? 0) + 1);
@@ -597,7 +598,7 @@ describe('fuzz: hostile exec requests', () => {
     const before = fx.server.seen.commands.length;
     const closed = new Promise<void>((resolve) => raw.once('close', () => resolve()));
     await rawExec(raw, 'x'.repeat(40_000)).catch(() => undefined);
-    await withTimeout(closed, 10_000, 'raw connection close');
+    await within(closed, 10_000, 'raw connection close');
     expect(fx.server.seen.commands.length).toBe(before);
     const other = await fx.connect();
     const r = await other.run('payload 1MiB', { hash: true, stdout: 'ignore' });
