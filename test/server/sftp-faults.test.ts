@@ -158,6 +158,26 @@ describe('uploads out of order and limits', () => {
     ]);
   });
 
+  it('READs queued beyond maxSftpPendingRequests get SSH_FX_FAILURE; the queued ones are all answered', async () => {
+    await f.stop();
+    f = await startFixture({ limits: { maxSftpPendingRequests: 4 } });
+    const { client, sftp } = await rawSftp(f.server);
+    // delay=100 holds the pump on its timer, so the READs pile up in the queue.
+    const h = await call.open(sftp, '/payload/zero/0/1MiB,delay=100', 'r');
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        call.read(sftp, h, i * 1000, 1000).then(
+          (n) => `ok ${n}`,
+          (e: Error) => e.message,
+        ),
+      ),
+    );
+    // The queue holds four (the head among them, waiting out its delay); the other four are refused.
+    expect(results.slice(0, 4)).toEqual(Array(4).fill('ok 1000'));
+    expect(results.slice(4).every((r) => /too many READs in flight \(limit 4\)/.test(r))).toBe(true);
+    client.end();
+  });
+
   it('open handles are limited per session; closing one frees a slot; a path over maxPathBytes is refused', async () => {
     const { client, sftp } = await rawSftp(f.server);
     const handles = await Promise.all(Array.from({ length: 8 }, () => call.open(sftp, '/README', 'r')));
