@@ -6,8 +6,9 @@
  *       one `payload N --pattern zero` into the target (null = /dev/null,
  *       FILE = a path, pipe = this process's stdout)
  *   inproc.js flush --size N [--cipher C] --dir DIR [--order K]
- *       FlushTracker overhead: the same transfer tracked and `naive: true`,
- *       to a file in DIR and to /dev/null, on one connection
+ *       FlushTracker overhead: the same transfer tracked, untracked (a bare
+ *       ssh2 client piping the channel into a write stream with
+ *       backpressure) and `naive: true`, to a file in DIR and to /dev/null
  *   inproc.js scale [--cipher C] [--order K] [--channel BYTES]
  *       1, 8 and 64 concurrent channels of 16 MiB (or BYTES) on one
  *       connection, and 64 over 8 connections; 64 channels' worth of bytes
@@ -16,14 +17,17 @@
  * Prints one line `BENCH-RESULT {json}` on stderr.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, statSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, statSync, rmSync } from 'node:fs';
+import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
+import ssh2 from 'ssh2';
 import { connect, type Connection } from '../src/client/index.ts';
 import { startServer, startServerWorker } from '../src/server/index.ts';
 import { generateKeyPair } from '../src/openssh/key-format.ts';
 import { createLogger } from '../src/server/log.ts';
+import { FILE_HIGH_WATER_MARK } from '../src/engine/file-target.ts';
 import { nativeCryptoAvailable } from '../src/ssh2/native-crypto.ts';
 
 const { values, positionals } = parseArgs({
@@ -119,8 +123,66 @@ async function transferMode(): Promise<void> {
   process.exitCode = ok ? 0 : 1;
 }
 
+type BareClient = InstanceType<typeof ssh2.Client>;
+
 /**
- * Tracked vs naive: time from run() to "the bytes are in the target". A
+ * A bare ssh2 client on the same server, tuned as loopssh's connect() is
+ * (TCP_NODELAY, same algorithms): the baseline without loopssh's client layer.
+ */
+function openBare(): Promise<BareClient> {
+  return new Promise((resolve, reject) => {
+    const sock = netConnect({ host: '127.0.0.1', port: server.port });
+    sock.once('connect', () => {
+      sock.setNoDelay(true);
+      const bare = new ssh2.Client();
+      bare.once('ready', () => resolve(bare)).once('error', reject);
+      // The server is this process's own, just started: its key needs no check here.
+      bare.connect({ sock, username: 'bench', privateKey: client.privateKey, algorithms, hostVerifier: () => true });
+    });
+    sock.once('error', reject);
+  });
+}
+
+/**
+ * The untracked pump: the channel into a write stream of the target path,
+ * paused when write() says so and resumed at 'drain' (as loopssh's own pump
+ * does), done when the stream has closed and the channel has closed. No
+ * FlushTracker, no temporary file and rename, no counting or error routing.
+ */
+function untrackedRun(bare: BareClient, path: string, n: number): Promise<{ exitCode: number | undefined; bytes: number }> {
+  return new Promise((resolve, reject) => {
+    bare.exec(command(n), (err, channel) => {
+      if (err) return reject(err);
+      const out = createWriteStream(path, { highWaterMark: FILE_HIGH_WATER_MARK });
+      let bytes = 0;
+      let exitCode: number | undefined;
+      let waiting = false;
+      const resume = (): void => {
+        waiting = false;
+        channel.resume();
+      };
+      channel.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+        if (!out.write(chunk) && !waiting) {
+          waiting = true;
+          channel.pause();
+          out.once('drain', resume);
+        }
+      });
+      channel.stderr.resume();
+      channel.once('exit', (code: number | undefined) => (exitCode = code));
+      channel.once('end', () => out.end());
+      out.once('error', reject);
+      let left = 2;
+      const done = (): void => void (--left === 0 && resolve({ exitCode, bytes }));
+      out.once('close', done);
+      channel.once('close', done);
+    });
+  });
+}
+
+/**
+ * Tracked vs untracked vs naive: time from run() to "the bytes are in the target". A
  * tracked run resolves only then; a naive one resolves at the channel's
  * 'close', so for the file the clock also waits until the file holds all
  * bytes (its writes may still be queued). /dev/null shows nothing, so there
@@ -130,23 +192,29 @@ async function flushMode(): Promise<void> {
   const dir = values.dir as string;
   const conn = await open();
   await conn.run(command(MiB), { stdout: '/dev/null' }); // warm-up
+  const bare = await openBare();
+  await untrackedRun(bare, '/dev/null', MiB); // warm-up
   const expected = zeroSha256(size);
-  const combos: { target: 'file' | 'null'; naive: boolean; fsync?: boolean }[] = [
+  const combos: { target: 'file' | 'null'; naive: boolean; fsync?: boolean; untracked?: boolean }[] = [
     { target: 'file', naive: false },
     // The opt-in fsync of the file and its folder (loopssh issue 16): what durability costs.
     { target: 'file', naive: false, fsync: true },
     { target: 'file', naive: true },
+    { target: 'file', naive: false, untracked: true },
     { target: 'null', naive: false },
     { target: 'null', naive: true },
+    { target: 'null', naive: false, untracked: true },
   ];
   const k = order % combos.length;
   const rotated = [...combos.slice(k), ...combos.slice(0, k)];
   const results: Record<string, { ms: number; ok: boolean; verify: string }> = {};
   for (const combo of rotated) {
-    const name = `${combo.target}-${combo.naive ? 'naive' : combo.fsync ? 'fsync' : 'tracked'}`;
+    const name = `${combo.target}-${combo.naive ? 'naive' : combo.fsync ? 'fsync' : combo.untracked ? 'untracked' : 'tracked'}`;
     const path = combo.target === 'file' ? join(dir, `flush-${name}.bin`) : '/dev/null';
     const started = performance.now();
-    const r = await conn.run(command(size), { stdout: path, naive: combo.naive, fsync: combo.fsync });
+    const r = combo.untracked
+      ? await untrackedRun(bare, path, size).then((u) => ({ exitCode: u.exitCode, stdoutBytes: u.bytes }))
+      : await conn.run(command(size), { stdout: path, naive: combo.naive, fsync: combo.fsync });
     if (combo.target === 'file') {
       while ((statSync(path, { throwIfNoEntry: false })?.size ?? 0) < size) await new Promise((resolve) => setImmediate(resolve));
     }
@@ -163,6 +231,7 @@ async function flushMode(): Promise<void> {
     results[name] = { ms, ok, verify };
   }
   await conn.close();
+  bare.end();
   const ok = Object.values(results).every((x) => x.ok);
   report({ ok, results });
   process.exitCode = ok ? 0 : 1;

@@ -6,7 +6,10 @@
  *                    [--runner compiled|tsx] [--profile] [--allow-js-crypto]
  *
  * Paths (--only takes these ids, and the extras below):
- *   loop2      loopssh client → `loopssh serve`, two processes
+ *   cli2       `npx loopssh exec` from this checkout (bin/loopssh.js) → `loopssh serve`
+ *   cli-pack   `npx loopssh exec` installed from `npm pack`'s tarball into a
+ *              temporary project → `loopssh serve`
+ *   loop2      loopssh client (the bench's compiled child) → `loopssh serve`, two processes
  *   loop1      loopssh server and client in one process (as `loopssh demo`)
  *   ssh-loop   OpenSSH ssh → `loopssh serve`
  *   loop-sshd  loopssh client → OpenSSH sshd (own sshd on a free port)
@@ -14,7 +17,9 @@
  * Targets: /dev/null, a file in a temporary folder, a pipe (`client | reader`).
  * Extras: setup (0-byte transfers: the fixed cost per path), rss (fresh
  * processes at 16 MiB and at SIZE: peak RSS vs size), flush (FlushTracker vs
- * `naive: true`), scale (1, 8, 64 concurrent 16 MiB channels in one process).
+ * an untracked pump that respects backpressure, and vs `naive: true`), scale
+ * (1, 8, 64 concurrent 16 MiB channels in one process), limits (the
+ * machine's: AES-128-GCM on one core, a plain TCP loopback copy).
  *
  * Every run does every selected item once, in an order rotated per run, so
  * machine noise hits all paths alike. MB/s are decimal and measured over the
@@ -35,7 +40,9 @@ import { formatSize } from '../src/util/size.ts';
 import { peer, peerVersion } from '../test/helpers/peers.ts';
 import { GNU_TIME } from './procstat.ts';
 import { inprocExtra, transfer, type ExtraSample, type MeasureContext, type Sample } from './transfer/measure.ts';
-import { BenchUsageError, HELP, PATH_INFO, TARGET_LABEL, parseBenchOptions, type BenchOptions } from './transfer/options.ts';
+import { distIsFresh } from '../bin/fresh-dist.js';
+import { BenchUsageError, HELP, PATH_INFO, ROOT, TARGET_LABEL, parseBenchOptions, type BenchOptions } from './transfer/options.ts';
+import { measureLimits } from './transfer/limits.ts';
 import { runProfiles } from './transfer/profile.ts';
 import { resultKey, type BenchRecord } from './transfer/record.ts';
 import { buildReport } from './transfer/report.ts';
@@ -88,6 +95,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 async function main(): Promise<void> {
   env.compile(options.runner, log);
   const ctx: MeasureContext = { env, options, ssh: SSH };
+  if (paths.includes('cli-pack')) env.installPacked(log);
   if (paths.some((p) => PATH_INFO[p].server === 'serve')) {
     env.serve = await env.startServe();
     log(`loopssh serve on 127.0.0.1:${env.serve.port} (pid ${env.serve.pid})`);
@@ -102,7 +110,9 @@ async function main(): Promise<void> {
     results: new Map<string, Sample[]>(),
     flush: [],
     scale: [],
+    limits: [],
     runnerUsed: env.runnerUsed,
+    checkoutLauncher: process.env.LOOPSSH_FROM_SOURCE !== '1' && distIsFresh(ROOT) ? 'dist' : 'tsx',
     binding,
     startedAt: new Date(),
     loadAtStart: loadavg()[0] ?? 0,
@@ -124,11 +134,18 @@ async function main(): Promise<void> {
         const k = resultKey(item.tag, item.path, item.target);
         record.results.set(k, [...(record.results.get(k) ?? []), sample]);
         if (!sample.ok) failures++;
-        const what = item.tag === 'main' ? '' : item.tag === 'setup' ? ' (setup, 0 B)' : ` (rss, ${formatSize(item.size)}${item.fresh && item.path === 'loop2' ? ', fresh serve' : ''})`;
+        const what = item.tag === 'main' ? '' : item.tag === 'setup' ? ' (setup, 0 B)' : ` (rss, ${formatSize(item.size)}${item.fresh && PATH_INFO[item.path].server === 'serve' ? ', fresh serve' : ''})`;
         const rate = item.size > 0 ? `${fmtRate(mbps(item.size, sample.wallMs)).padStart(6)} MB/s` : `${(sample.wallMs / 1000).toFixed(3)} s`;
         process.stderr.write(
           `${tag} ${item.path.padEnd(9)} ${TARGET_LABEL[item.target].padEnd(9)}${what} ${rate}  client ${fmtMiB(sample.clientRssKiB)} ${fmtS(sample.clientCpuS)} s` +
             `${sample.serverCpuS !== undefined ? `, server ${fmtMiB(sample.serverRssKiB)} ${fmtS(sample.serverCpuS)} s` : ''}  ${sample.ok ? 'ok' : `FAILED: ${sample.why}`}\n`,
+        );
+      } else if (item.kind === 'limits') {
+        const s = await measureLimits(options.limitBytes);
+        record.limits.push(s);
+        if (!s.ok) failures++;
+        process.stderr.write(
+          `${tag} limits    AES-128-GCM ${s.aesGcmMBps === undefined ? '—' : fmtRate(s.aesGcmMBps)} MB/s, TCP loopback ${s.tcpMBps === undefined ? '—' : fmtRate(s.tcpMBps)} MB/s  ${s.ok ? 'ok' : `FAILED: ${s.why}`}\n`,
         );
       } else {
         const s: ExtraSample = await inprocExtra(ctx, item.kind, run);

@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 // Launcher. In a checkout (src/ present) it runs the TypeScript CLI through
-// tsx, so edits take effect without a build; an installed package runs the
-// compiled dist/.
+// tsx, so edits take effect without a build, unless dist/ is a build of src/
+// as it is now (bin/fresh-dist.js): then, like an installed package, the
+// compiled dist/, which starts ~0.25 s sooner (loopssh issue 14).
+// LOOPSSH_FROM_SOURCE=1 always runs src/ through tsx.
 import { existsSync, fstatSync, writeSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 
 // A stdout/stderr pipe is shared with other processes. The first touch of
@@ -40,7 +43,8 @@ if (!(end < 0 ? ownArgs : ownArgs.slice(0, end)).includes('--naive')) {
 
 process.env.LOOPSSH_CLI_ENTRY = '1';
 const source = new URL('../src/cli/main.ts', import.meta.url);
-if (existsSync(source)) {
+const fromSource = existsSync(source) && (process.env.LOOPSSH_FROM_SOURCE === '1' || !(await import('./fresh-dist.js')).distIsFresh(fileURLToPath(new URL('..', import.meta.url))));
+if (fromSource) {
   const { register } = await import('tsx/esm/api');
   register();
   await import(source.href);

@@ -47,7 +47,7 @@ export interface ChildOutcome {
 }
 
 /** Spawns argv (under GNU time when present), optionally as `argv | pipe-reader`; resolves when everything exited. */
-export function runChild(env: BenchEnv, argv: string[], options: { stdoutFd?: number; pipe?: boolean }): Promise<ChildOutcome> {
+export function runChild(env: BenchEnv, argv: string[], options: { stdoutFd?: number; pipe?: boolean; cwd?: string }): Promise<ChildOutcome> {
   const timeFile = join(env.tmp, `time-${process.hrtime.bigint()}`);
   const wrapped = GNU_TIME ? [GNU_TIME, '-f', TIME_FORMAT, '-o', timeFile, ...argv] : argv;
   const started = performance.now();
@@ -55,9 +55,9 @@ export function runChild(env: BenchEnv, argv: string[], options: { stdoutFd?: nu
     ? spawn('/bin/sh', ['-c', '"$@" | exec "$BENCH_NODE" "$BENCH_READER"', 'sh', ...wrapped], {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, BENCH_NODE: process.execPath, BENCH_READER: PIPE_READER },
-        cwd: ROOT,
+        cwd: options.cwd ?? ROOT,
       })
-    : spawn(wrapped[0] as string, wrapped.slice(1), { stdio: ['ignore', options.stdoutFd ?? 'pipe', 'pipe'], cwd: ROOT });
+    : spawn(wrapped[0] as string, wrapped.slice(1), { stdio: ['ignore', options.stdoutFd ?? 'pipe', 'pipe'], cwd: options.cwd ?? ROOT });
   const sampler = GNU_TIME ? undefined : new TreeSampler(child.pid as number, true).start();
   let stdout = '';
   let stderr = '';
@@ -117,6 +117,34 @@ function remoteCommand(path: PathId, size: number): string {
   return PATH_INFO[path].server === 'sshd' ? `head -c ${size} /dev/zero` : `payload ${size} --pattern zero`;
 }
 
+/** Whether the client of `path` is the bench's own loopssh child (it prints BENCH-RESULT). */
+export const isBenchChild = (path: PathId): boolean => PATH_INFO[path].client === 'loopssh' || PATH_INFO[path].client === 'inproc';
+
+/** Whether the client of `path` writes to /dev/null as its stdout (ssh, the CLI) rather than to the path. */
+export const writesNullToStdout = (path: PathId): boolean => !isBenchChild(path);
+
+/** Where a path's client runs: the installed project for cli-pack, else the checkout. */
+export const clientCwd = (ctx: MeasureContext, path: PathId): string => (PATH_INFO[path].client === 'cli-installed' ? (ctx.env.installed as string) : ROOT);
+
+/**
+ * `loopssh exec` arguments (after the launcher) as a user types them: into
+ * `-o FILE` for a file, into its stdout otherwise (/dev/null or a pipe).
+ */
+export function cliExecArgs(ctx: MeasureContext, srv: Serve, size: number, target: string): string[] {
+  // prettier-ignore
+  return [
+    'exec',
+    '--port', String(srv.port),
+    '--user', 'bench',
+    '--identity', ctx.env.keys.clientKeyPath,
+    '--host-key', srv.fingerprint,
+    '--cipher', ctx.options.cipher,
+    ...(target === 'null' || target === 'pipe' ? [] : ['-o', target]),
+    '--',
+    'payload', String(size), '--pattern', 'zero',
+  ];
+}
+
 /** The client's argv for `path`, writing `size` bytes to `target` (a path, 'null' or 'pipe'). */
 export function clientArgv(ctx: MeasureContext, path: PathId, size: number, target: string, nodeFlags: string[] = [], serveOverride?: Serve): string[] {
   const { env, options } = ctx;
@@ -125,6 +153,12 @@ export function clientArgv(ctx: MeasureContext, path: PathId, size: number, targ
     return [...env.nodeScript('bench/inproc', nodeFlags), 'transfer', '--size', String(size), '--cipher', options.cipher, '--target', target];
   }
   const srv = serveOverride ?? (env.serve as Serve);
+  if (info.client === 'cli-checkout' || info.client === 'cli-installed') {
+    // npx as users run it (cwd: the checkout or the installed project); with
+    // node flags (the profiler), the checkout's launcher directly instead.
+    const launcher = nodeFlags.length ? [process.execPath, ...nodeFlags, join(ROOT, 'bin', 'loopssh.js')] : ['npx', '--no-install', 'loopssh'];
+    return [...launcher, ...cliExecArgs(ctx, srv, size, target)];
+  }
   const sshd = env.sshd;
   const server =
     info.server === 'serve'
@@ -175,6 +209,7 @@ async function measureTransfer(ctx: MeasureContext, path: PathId, target: Target
   rmSync(file, { force: true });
   let stdoutFd: number | undefined;
   if (info.client === 'ssh' && target !== 'pipe') stdoutFd = openSync(target === 'file' ? file : '/dev/null', 'w');
+  else if (writesNullToStdout(path) && target === 'null') stdoutFd = openSync('/dev/null', 'w');
   const argv = clientArgv(ctx, path, size, target === 'file' ? file : target, [], fresh);
 
   // Server-side figures: loopssh serve is one long-lived process (its peak
@@ -194,7 +229,7 @@ async function measureTransfer(ctx: MeasureContext, path: PathId, target: Target
 
   let outcome: ChildOutcome;
   try {
-    outcome = await runChild(env, argv, { stdoutFd, pipe: target === 'pipe' });
+    outcome = await runChild(env, argv, { stdoutFd, pipe: target === 'pipe', cwd: clientCwd(ctx, path) });
   } finally {
     if (stdoutFd !== undefined) closeSync(stdoutFd);
   }
@@ -224,7 +259,7 @@ async function measureTransfer(ctx: MeasureContext, path: PathId, target: Target
   if (outcome.code !== 0) problems.push(`exit ${outcome.code ?? outcome.signal}`);
 
   const verify: string[] = [];
-  if (info.client !== 'ssh') {
+  if (isBenchChild(path)) {
     const r = benchResult(outcome.stderr);
     if (!r) problems.push('no BENCH-RESULT from the loopssh child');
     else {

@@ -12,18 +12,27 @@ import type { Rgb } from '../png.ts';
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const MiB = 1024 * 1024;
 
-export const PATH_IDS = ['loop2', 'loop1', 'ssh-loop', 'loop-sshd', 'ssh-sshd'] as const;
+export const PATH_IDS = ['cli2', 'cli-pack', 'loop2', 'loop1', 'ssh-loop', 'loop-sshd', 'ssh-sshd'] as const;
 /** A client → server path measured end to end. */
 export type PathId = (typeof PATH_IDS)[number];
-export const EXTRAS = ['setup', 'rss', 'flush', 'scale'] as const;
+export const EXTRAS = ['setup', 'rss', 'flush', 'scale', 'limits'] as const;
 /** A measurement besides the path × target table. */
 export type Extra = (typeof EXTRAS)[number];
 export const TARGETS = ['null', 'file', 'pipe'] as const;
 /** Where the client writes what it receives. */
 export type Target = (typeof TARGETS)[number];
 
+/**
+ * Who the client of a path is: the bench's compiled loopssh child, the CLI
+ * as users run it (`npx loopssh exec` in the checkout, or installed from the
+ * packed tarball), OpenSSH's ssh, or the one-process child.
+ */
+export type ClientKind = 'loopssh' | 'cli-checkout' | 'cli-installed' | 'ssh' | 'inproc';
+
 /** What each path runs on each end. */
-export const PATH_INFO: Record<PathId, { label: string; short: string; client: 'loopssh' | 'ssh' | 'inproc'; server: 'serve' | 'sshd' | 'inproc' }> = {
+export const PATH_INFO: Record<PathId, { label: string; short: string; client: ClientKind; server: 'serve' | 'sshd' | 'inproc' }> = {
+  cli2: { label: '`npx loopssh exec` (checkout) → loopssh serve', short: 'npx loopssh (checkout)', client: 'cli-checkout', server: 'serve' },
+  'cli-pack': { label: '`npx loopssh exec` (installed tarball) → loopssh serve', short: 'npx loopssh (installed)', client: 'cli-installed', server: 'serve' },
   loop2: { label: 'loopssh → loopssh, 2 processes', short: 'loopssh -> loopssh (2 proc)', client: 'loopssh', server: 'serve' },
   loop1: { label: 'loopssh → loopssh, 1 process', short: 'loopssh -> loopssh (1 proc)', client: 'inproc', server: 'inproc' },
   'ssh-loop': { label: 'OpenSSH ssh → loopssh serve', short: 'ssh -> loopssh serve', client: 'ssh', server: 'serve' },
@@ -80,6 +89,8 @@ export interface BenchOptions {
   scaleChannel: number;
   /** Paths of the peak-RSS-vs-size check (they run whether or not --only selects them as paths). */
   rssPaths: PathId[];
+  /** Bytes of the plain TCP loopback copy (--size, at most 1 GiB). */
+  limitBytes: number;
 }
 
 /** Parses the bench's command line; throws {@link BenchUsageError} naming the bad flag. */
@@ -139,6 +150,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     targets: TARGETS.filter((t) => selected.includes(t)),
     wanted,
     scaleChannel: Math.max(64 * 1024, Math.min(16 * MiB, Math.floor(size / 64 / 65536) * 65536)),
-    rssPaths: wanted('rss') ? ['loop2', 'loop1'] : [],
+    rssPaths: wanted('rss') ? ['cli2', 'loop2', 'loop1'] : [],
+    limitBytes: Math.min(size, 1024 * MiB),
   };
 }

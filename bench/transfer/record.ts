@@ -1,4 +1,5 @@
 /** What one bench invocation measured, as the report reads it. */
+import type { LimitSample } from './limits.ts';
 import type { ExtraSample, Sample } from './measure.ts';
 import type { BenchOptions, PathId, Target } from './options.ts';
 
@@ -10,7 +11,11 @@ export interface BenchRecord {
   results: Map<string, Sample[]>;
   flush: ExtraSample[];
   scale: ExtraSample[];
+  /** The machine's limits, measured once per run. */
+  limits: LimitSample[];
   runnerUsed: 'compiled' | 'tsx';
+  /** What bin/loopssh.js ran for the checkout's CLI rows: dist/ (a fresh build of src/) or src/ through tsx. */
+  checkoutLauncher: 'dist' | 'tsx';
   binding: boolean;
   startedAt: Date;
   loadAtStart: number;

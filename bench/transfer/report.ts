@@ -9,9 +9,19 @@ import { barChart, type BarGroup } from '../png.ts';
 import { GNU_TIME } from '../procstat.ts';
 import type { Sample } from './measure.ts';
 import { PATH_INFO, TARGET_COLOR, TARGET_LABEL, type PathId, type Target } from './options.ts';
-import { extraSections } from './report-extras.ts';
+import { extraSections, limitsSection } from './report-extras.ts';
 import { resultKey, type BenchRecord } from './record.ts';
 import { fmtMiB, fmtRate, fmtS, maxOf, median, medOf, mbps } from './stats.ts';
+
+/** Throughput goals of loopssh issue 14: path and its least ratio to OpenSSH → OpenSSH, every target. */
+export const THROUGHPUT_GOALS: readonly (readonly [PathId, number])[] = [
+  ['cli2', 1.5],
+  ['cli-pack', 1.5],
+  ['loop2', 1.5],
+  ['loop1', 1.2],
+  ['loop-sshd', 1.0],
+  ['ssh-loop', 1.6],
+];
 
 /** bench.md, bench.png and bench.json from what one invocation measured. */
 export function buildReport(r: BenchRecord, profile: string | undefined): { markdown: string; png: Buffer; json: unknown } {
@@ -30,6 +40,7 @@ export function buildReport(r: BenchRecord, profile: string | undefined): { mark
     `${formatSize(o.size)} (${o.size} bytes) of zeros per transfer, ${o.runs} run(s) interleaved round-robin, cipher \`${o.cipher}\` for every client. ` +
       `${r.startedAt.toISOString()}, ${cpus().length} × ${cpu}, Node ${process.version}, ${r.opensshVersion ?? 'OpenSSH not installed'}. ` +
       `ssh2 native crypto binding: ${jsNote}. loopssh processes: ${r.runnerUsed === 'compiled' ? 'the checkout transpiled to plain JS (as installed; no tsx)' : 'run through tsx'}. ` +
+      `${r.paths.includes('cli2') ? `The checkout's \`npx loopssh\` rows ran ${r.checkoutLauncher === 'dist' ? 'dist/ (bin/loopssh.js found it a fresh build of src/; LOOPSSH_FROM_SOURCE=1 measures src/ through tsx)' : 'src/ through tsx (dist/ absent or older than src/)'}. ` : ''}` +
       `Load average (1 min) at start ${r.loadAtStart.toFixed(2)}, at the end ${(loadavg()[0] ?? 0).toFixed(2)}${r.loadAtStart > 1 ? ' (**the machine was busy: figures are noisy**)' : ''}.`,
   );
   md.push('');
@@ -93,6 +104,10 @@ export function buildReport(r: BenchRecord, profile: string | undefined): { mark
   );
   md.push('');
   if (r.paths.length === 0) md.splice(mainStart); // --only selected extras alone
+  md.push(...limitsSection(r, (path, target) => {
+    const good = (r.results.get(resultKey('main', path, target)) ?? []).filter((x) => x.ok);
+    return good.length ? median(good.map((x) => mbps(o.size, x.wallMs))) : undefined;
+  }));
 
   // CPU cost: less sensitive to other load on the machine than wall-clock MB/s.
   const cpuPerGb = (path: PathId, target: Target): number | undefined => {
@@ -165,12 +180,15 @@ export function buildReport(r: BenchRecord, profile: string | undefined): { mark
   md.push(...extras.md);
   const goals = extras.goals;
 
-  // Throughput goals.
-  const throughputGoal = (path: PathId, target: Target): void => {
-    const row = (rows as { path: PathId; target: Target; ratio?: number }[]).find((r) => r.path === path && r.target === target);
-    if (row?.ratio !== undefined) goals.unshift(`${PATH_INFO[path].label} to ${TARGET_LABEL[target]} ≥ 1.5× OpenSSH → OpenSSH: ${row.ratio >= 1.5 ? 'PASS' : 'FAIL'} (${row.ratio.toFixed(2)}×)`);
-  };
-  for (const path of ['loop1', 'loop2'] as const) for (const target of ['file', 'null'] as const) throughputGoal(path, target);
+  // Throughput goals (loopssh issue 14), each against OpenSSH → OpenSSH of this invocation.
+  const throughput: string[] = [];
+  for (const [path, min] of THROUGHPUT_GOALS) {
+    for (const target of o.targets) {
+      const row = (rows as { path: PathId; target: Target; ratio?: number }[]).find((x) => x.path === path && x.target === target);
+      if (row?.ratio !== undefined) throughput.push(`${PATH_INFO[path].label} to ${TARGET_LABEL[target]} ≥ ${min}× OpenSSH → OpenSSH: ${row.ratio >= min ? 'PASS' : 'FAIL'} (${row.ratio.toFixed(2)}×)`);
+    }
+  }
+  goals.unshift(...throughput);
   if (goals.length) {
     md.push('## Issue goals');
     md.push('');
@@ -195,6 +213,7 @@ export function buildReport(r: BenchRecord, profile: string | undefined): { mark
     md.push('');
   }
   json.flush = r.flush;
+  json.limits = r.limits;
   json.scale = r.scale;
   json.setup = Object.fromEntries(r.paths.map((p) => [p, r.results.get(resultKey('setup', p, 'null')) ?? []]));
   json.rss = Object.fromEntries(o.rssPaths.map((p) => [p, { small: r.results.get(resultKey('rss', p, 'null')) ?? [], big: r.results.get(resultKey('rss-big', p, 'null')) ?? [] }]));

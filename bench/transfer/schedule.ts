@@ -9,7 +9,8 @@ import { MiB, type BenchOptions, type PathId, type Target } from './options.ts';
 export type Item =
   | { kind: 'transfer'; path: PathId; target: Target; size: number; tag: 'main' | 'setup' | 'rss' | 'rss-big'; fresh?: boolean }
   | { kind: 'flush' }
-  | { kind: 'scale' };
+  | { kind: 'scale' }
+  | { kind: 'limits' };
 
 const rotate = <T>(xs: readonly T[], k: number): T[] => (xs.length ? [...xs.slice(k % xs.length), ...xs.slice(0, k % xs.length)] : []);
 
@@ -30,6 +31,7 @@ export function itemsForRun(options: BenchOptions, paths: readonly PathId[], run
   }
   if (options.wanted('flush')) extras.push({ kind: 'flush' });
   if (options.wanted('scale')) extras.push({ kind: 'scale' });
+  if (options.wanted('limits')) extras.push({ kind: 'limits' });
   const out: Item[] = [];
   const blocks = Math.max(1, options.targets.length);
   const per = Math.ceil(items.length / blocks);

@@ -3,8 +3,8 @@
  * compiled loopssh children, the bench's client identity, and the servers
  * (`loopssh serve` processes and an OpenSSH sshd of our own).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fingerprint } from '../../src/openssh/key-format.ts';
@@ -37,6 +37,8 @@ export class BenchEnv {
   /** The bench's one client identity: authorized by `loopssh serve` and by sshd. */
   readonly keys: KeyFolder = keyFolder();
   runnerUsed: 'compiled' | 'tsx' = 'tsx';
+  /** The temporary project loopssh's packed tarball was installed into (path cli-pack). */
+  installed: string | undefined;
   serve: Serve | undefined;
   sshd: BenchSshd | undefined;
   readonly #cleanups: (() => Promise<void> | void)[] = [() => rmSync(this.tmp, { recursive: true, force: true }), () => this.keys.remove()];
@@ -61,6 +63,41 @@ export class BenchEnv {
   nodeScript(entry: string, nodeFlags: string[] = []): string[] {
     if (this.runnerUsed === 'compiled') return [process.execPath, ...nodeFlags, join(this.build, `${entry}.js`)];
     return [process.execPath, ...nodeFlags, '--import', 'tsx', join(ROOT, `${entry}.ts`)];
+  }
+
+  /**
+   * `npm pack` (its prepare step builds dist/), then `npm install` of the
+   * tarball into a fresh temporary project, as test/package/pack.test.ts
+   * does (--prefer-offline: npm's cache where it has the packages). Install
+   * scripts are skipped, so ssh2's native crypto binding is not compiled
+   * there: the checkout's build of the same ssh2 version is copied in (the
+   * files `npm rebuild ssh2` would produce), or the path would measure
+   * ssh2's pure-JS fallback. Returns the project folder.
+   */
+  installPacked(log: (line: string) => void): string {
+    const t = performance.now();
+    const dir = join(this.tmp, 'installed');
+    mkdirSync(dir);
+    const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+      .trim()
+      .split('\n')
+      .at(-1) as string;
+    const project = join(dir, 'project');
+    mkdirSync(project);
+    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'loopssh-bench-user', private: true, type: 'module' }));
+    execFileSync('npm', ['install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error', join(dir, tarball)], {
+      cwd: project,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    const version = (p: string): string => (JSON.parse(readFileSync(join(p, 'ssh2', 'package.json'), 'utf8')) as { version: string }).version;
+    const ours = join(ROOT, 'node_modules');
+    const theirs = join(project, 'node_modules');
+    const build = join('ssh2', 'lib', 'protocol', 'crypto', 'build');
+    if (existsSync(join(ours, build)) && version(ours) === version(theirs)) cpSync(join(ours, build), join(theirs, build), { recursive: true });
+    else log(`cannot give the installed package ssh2's native binding (checkout's ssh2 ${version(ours)}, installed ${version(theirs)}): its figures are pure-JS crypto`);
+    log(`packed ${tarball} and installed it into ${project} in ${Math.round(performance.now() - t)} ms`);
+    this.installed = project;
+    return project;
   }
 
   /** Registers an undo step, run in reverse order by {@link cleanup}. */

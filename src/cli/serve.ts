@@ -42,6 +42,11 @@ stderr (LOOPSSH_LOG_LEVEL=debug|info|warn|error).`,
       section: 'options',
       help: 'write the server\'s pid to FILE when ready, remove\nit on stop (`kill "$(cat FILE)"` stops it; npx\ndoes not pass SIGTERM on to the server)',
     },
+    compression: {
+      kind: 'boolean',
+      section: 'options',
+      help: 'offer zlib compression (zlib@openssh.com, zlib); off by\ndefault: on loopback it costs CPU and buys nothing',
+    },
     ...helpFlag('options'),
     'max-payload': { kind: 'value', arg: 'SIZE', section: 'limits', help: `largest payload (default ${DEFAULT_LIMITS.maxPayloadBytes / GiB}GiB)` },
     'max-digest': { kind: 'value', arg: 'SIZE', section: 'limits', help: `largest digest, hashed on the server (default ${DEFAULT_LIMITS.maxDigestBytes / GiB}GiB)` },
@@ -76,6 +81,12 @@ stderr (LOOPSSH_LOG_LEVEL=debug|info|warn|error).`,
       help: `close a channel whose client takes no data for this\nlong (default ${DEFAULT_LIMITS.stallTimeoutMs}; 0 = never)`,
     },
     'max-auth-tries': { kind: 'value', arg: 'N', section: 'limits', help: `authentication attempts per connection (default ${DEFAULT_LIMITS.maxAuthTries})` },
+    'rekey-interval-ms': {
+      kind: 'value',
+      arg: 'N',
+      section: 'limits',
+      help: `start a key re-exchange on each connection this often\n(default ${DEFAULT_LIMITS.rekeyIntervalMs} = never)`,
+    },
   }),
 } satisfies CliCommand<FlagTable>;
 
@@ -87,7 +98,7 @@ function writePidFile(path: string): void {
 }
 
 /** The server options `serve`'s flags ask for (checked; defaults filled in by startServer). */
-export function serverOptions(values: FlagValues<typeof SERVE_COMMAND.flags>): Pick<ServerOptions, 'host' | 'port' | 'keysDir' | 'limits' | 'recordLimit'> {
+export function serverOptions(values: FlagValues<typeof SERVE_COMMAND.flags>): Pick<ServerOptions, 'host' | 'port' | 'keysDir' | 'limits' | 'recordLimit' | 'algorithms'> {
   const int = (k: keyof typeof SERVE_COMMAND.flags, min: number, max: number): number | undefined => {
     const v = values[k];
     return typeof v === 'string' ? parseInteger(v, `--${k}`, min, max) : undefined;
@@ -113,10 +124,12 @@ export function serverOptions(values: FlagValues<typeof SERVE_COMMAND.flags>): P
   set('passwordGuessBurst', int('password-guess-burst', 1, 100_000));
   set('passwordGuessesPerSecond', int('password-guesses-per-second', 1, 100_000));
   set('stallTimeoutMs', int('stall-timeout-ms', 0, 86_400_000));
+  set('rekeyIntervalMs', int('rekey-interval-ms', 0, 86_400_000));
+  const algorithms: ServerOptions['algorithms'] = values.compression ? { compress: ['none', 'zlib@openssh.com', 'zlib'] } : undefined;
   // Nothing reads `seen` in a standalone server: keep only its totals, so a
   // hostile client's connections and user names cost no memory there.
   const recordLimit = 0;
-  return { host, port: int('port', 0, 65535) ?? DEFAULT_LOOPSSH_PORT, keysDir: values.keys ?? DEFAULT_KEYS_DIR, limits, recordLimit };
+  return { host, port: int('port', 0, 65535) ?? DEFAULT_LOOPSSH_PORT, keysDir: values.keys ?? DEFAULT_KEYS_DIR, limits, recordLimit, algorithms };
 }
 
 /** `loopssh serve`. */

@@ -15,7 +15,8 @@ import { naiveCopy } from './naive.js';
 import type { RunOptions, RunResult } from './run-options.js';
 import { RunRecord } from './run-record.js';
 import { watchRun } from './run-watch.js';
-import { openSink, openSource, sameFile, type InputStream, type OutputSink } from '../engine/targets.js';
+import { openSink, openSource, sameFile, type InputSource, type InputStream, type OutputSink, type OutputTarget } from '../engine/targets.js';
+import { sftpDownload, sftpUpload, type TransferOptions, type TransferResult } from './sftp/transfer.js';
 
 
 type Client = InstanceType<typeof ssh2.Client>;
@@ -192,6 +193,29 @@ export class Connection implements AsyncDisposable {
         resolve(channel);
       });
     });
+  }
+
+  /**
+   * Downloads a remote file over SFTP into `target` (the targets of run()'s
+   * stdout: a path written under a temporary name and renamed on success, an
+   * fd, a Writable, `'buffer'`, …). Resolves when the target has closed (or
+   * flushed, if kept open) with exactly the size the server's stat reported;
+   * otherwise rejects with a TransferError (TransferLengthError when EOF came
+   * early or late) and leaves no file at the target path.
+   */
+  download(remotePath: string, target: OutputTarget, options?: TransferOptions): Promise<TransferResult> {
+    if (this.#closed) return Promise.reject(new ConnectionError('connection is closed', this.host, this.port));
+    return sftpDownload(this.#client, this.host, this.port, remotePath, target, options);
+  }
+
+  /**
+   * Uploads `source` (a local path, a Readable, or bytes) to `remotePath` over
+   * SFTP. Resolves after every WRITE and the CLOSE were acknowledged (and the
+   * server's stat, where it allows one, shows the size sent).
+   */
+  upload(source: InputSource, remotePath: string, options?: TransferOptions): Promise<TransferResult> {
+    if (this.#closed) return Promise.reject(new ConnectionError('connection is closed', this.host, this.port));
+    return sftpUpload(this.#client, this.host, this.port, source, remotePath, options);
   }
 
   /** Closes the connection; resolves when the socket is closed. */

@@ -134,3 +134,37 @@ export class RunAbortedError extends RunError {
 export class RunTimeoutError extends RunError {
   override name = 'RunTimeoutError';
 }
+
+/**
+ * An SFTP download or upload failed: the server refused (its SFTP status is
+ * in `status`), the channel or connection went away, or it was cancelled.
+ * Nothing was left at the target path.
+ */
+export class TransferError extends RunError {
+  override name = 'TransferError';
+  constructor(
+    message: string,
+    facts: RunFacts & RunOutput,
+    /** The remote path of the transfer. */
+    readonly remotePath: string,
+    /** The SFTP status code (SSH_FX_*) when the server answered with one. */
+    readonly status?: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, facts, options);
+  }
+}
+
+/** The bytes that came disagree with the size the server's stat reported (EOF early, or more than stat said). */
+export class TransferLengthError extends TransferError {
+  override name = 'TransferLengthError';
+  constructor(
+    message: string,
+    facts: RunFacts & RunOutput,
+    remotePath: string,
+    readonly expectedBytes: number,
+    readonly receivedBytes: number,
+  ) {
+    super(message, facts, remotePath);
+  }
+}

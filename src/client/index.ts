@@ -7,3 +7,4 @@ export { Connection } from './connection.js';
 export type { RunOptions, RunResult } from './run-options.js';
 export * from './errors.js';
 export { MaxBufferError, type InputSource, type OutputTarget } from '../engine/targets.js';
+export type { TransferOptions, TransferResult } from './sftp/transfer.js';

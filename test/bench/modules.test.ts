@@ -15,7 +15,8 @@ describe('bench options', () => {
     expect(o.paths).toEqual([...PATH_IDS]);
     expect(o.targets).toEqual(['null', 'file', 'pipe']);
     expect(o.scaleChannel).toBe(16 * 1024 * 1024);
-    expect(o.rssPaths).toEqual(['loop2', 'loop1']);
+    expect(o.rssPaths).toEqual(['cli2', 'loop2', 'loop1']);
+    expect(o.limitBytes).toBe(1024 ** 3);
   });
 
   it('--only and --targets select; --size shrinks the scale channels', () => {
@@ -25,6 +26,8 @@ describe('bench options', () => {
     expect(o.wanted('flush')).toBe(true);
     expect(o.wanted('rss')).toBe(false);
     expect(o.scaleChannel).toBe(1024 * 1024);
+    expect(o.limitBytes).toBe(64 * 1024 * 1024);
+    expect(o.wanted('limits')).toBe(false);
   });
 
   for (const [args, message] of [
@@ -46,21 +49,28 @@ describe('bench options', () => {
 
 describe('bench schedule', () => {
   it('each run has every path × target once plus each extra once, in a rotated order', () => {
-    const o = parseBenchOptions(['--only', 'loop2,loop1,ssh-sshd,setup,flush,scale']);
+    const o = parseBenchOptions(['--only', 'cli2,cli-pack,loop2,loop1,ssh-sshd,setup,flush,scale,limits']);
     const runs = [0, 1, 2].map((run) => itemsForRun(o, o.paths, run));
     for (const items of runs) {
       const transfers = items.filter((i) => i.kind === 'transfer' && i.tag === 'main');
-      expect(transfers).toHaveLength(3 * 3);
-      expect(new Set(transfers.map((i) => (i.kind === 'transfer' ? `${i.path}|${i.target}` : ''))).size).toBe(9);
-      expect(items.filter((i) => i.kind === 'transfer' && i.tag === 'setup')).toHaveLength(3);
+      expect(transfers).toHaveLength(5 * 3);
+      expect(new Set(transfers.map((i) => (i.kind === 'transfer' ? `${i.path}|${i.target}` : ''))).size).toBe(15);
+      expect(items.filter((i) => i.kind === 'transfer' && i.tag === 'setup')).toHaveLength(5);
       expect(items.filter((i) => i.kind === 'flush')).toHaveLength(1);
       expect(items.filter((i) => i.kind === 'scale')).toHaveLength(1);
+      expect(items.filter((i) => i.kind === 'limits')).toHaveLength(1);
     }
     const first = (items: ReturnType<typeof itemsForRun>): string => {
       const i = items[0];
       return i?.kind === 'transfer' ? i.path : String(i?.kind);
     };
     expect(new Set(runs.map(first)).size).toBe(3);
+  });
+
+  it('the CLI path from the checkout is in the peak-RSS-vs-size check, with a fresh serve per transfer', () => {
+    const o = parseBenchOptions(['--only', 'rss']);
+    const rss = itemsForRun(o, o.paths, 0).filter((i) => i.kind === 'transfer' && i.path === 'cli2');
+    expect(rss.map((i) => (i.kind === 'transfer' ? `${i.tag}:${i.size}:${String(i.fresh)}` : ''))).toEqual([`rss:${16 * 1024 * 1024}:true`, `rss-big:${1024 ** 3}:true`]);
   });
 });
 

@@ -11,7 +11,10 @@ import { toStalledPipe } from '../../src/cli/demo.ts';
 import { connect } from '../../src/client/index.ts';
 import { referenceDigest } from '../helpers/oracle.ts';
 import { PYTHON, waitFor, within } from '../helpers/stress.ts';
-import { BIN, payloadBytes, removeTempDirs, runCli, runCliInShell, sha256, startFixture, tempDir, type CliResult, type Fixture } from './helpers.ts';
+import { type CliFixture, removeTempDirs, startCliFixture, tempDir } from '../helpers/fixture.ts';
+import { sha256 } from '../helpers/oracle.ts';
+import { BIN, type CliResult } from '../helpers/processes.ts';
+import { payloadBytes, runCli, runCliInShell } from './helpers.ts';
 
 const SIZE = 163_840; // 160 KiB, the size of the original report (169,426 B) rounded to a pipe-friendly one
 const DIGEST = referenceDigest({ size: SIZE, pattern: 'lines', seed: '0', stream: 'stdout' });
@@ -30,9 +33,9 @@ function exitOf(r: CliResult): number {
   return Number(m[1]);
 }
 
-let fx: Fixture;
+let fx: CliFixture;
 beforeAll(async () => {
-  fx = await startFixture();
+  fx = await startCliFixture();
 });
 afterAll(async () => {
   await fx?.stop();
@@ -165,7 +168,7 @@ describe('the close path into a stalled pipe (AsyncSSH #629)', () => {
   // carries the last byte. Into a FIFO whose reader stalls, that write cannot
   // complete, so run() must still be pending when the reader is let go.
   it('library: run() into a stalled pipe fd resolves only after the reader resumed (event order)', { timeout: 60_000 }, async ({ expect }) => {
-    const fifo = join(tempDir(), 'stalled.fifo');
+    const fifo = join(tempDir().dir, 'stalled.fifo');
     execFileSync('mkfifo', [fifo]);
     const reader = spawn(PYTHON, ['-c', FIFO_READER, fifo], { stdio: ['pipe', 'pipe', 'inherit'] });
     const out = createInterface({ input: reader.stdout });

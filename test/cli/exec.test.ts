@@ -6,11 +6,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { generateKeyPair } from '../../src/openssh/key-format.ts';
 import { referenceDigest } from '../helpers/oracle.ts';
-import { freePort, isOneLine, payloadBytes, removeTempDirs, runCli, runCliInShell, sha256, startFixture, tempDir, type Fixture } from './helpers.ts';
+import { type CliFixture, removeTempDirs, startCliFixture, tempDir } from '../helpers/fixture.ts';
+import { sha256 } from '../helpers/oracle.ts';
+import { freePort } from '../helpers/peers.ts';
+import { isOneLine, payloadBytes, runCli, runCliInShell } from './helpers.ts';
 
-let fx: Fixture;
+let fx: CliFixture;
 beforeAll(async () => {
-  fx = await startFixture();
+  fx = await startCliFixture();
 });
 afterAll(async () => {
   await fx?.stop();
@@ -39,7 +42,7 @@ describe.concurrent('loopssh exec', () => {
   });
 
   it('-o FILE writes the file whole and leaves no temporary sibling', async ({ expect }) => {
-    const dir = tempDir();
+    const dir = tempDir().dir;
     const file = join(dir, 'out.bin');
     const size = 3 * 1024 * 1024 + 7;
     const r = await exec(['payload', String(size), '--pattern', 'random', '--seed', '3'], ['-o', file]);
@@ -56,7 +59,7 @@ describe.concurrent('loopssh exec', () => {
   // loopssh issue 16: --fsync is opt-in; the fsync order itself is pinned in test/engine/targets-fsync.test.ts.
   // loopssh issue 10, point 4: a command killed by a signal did not finish its output.
   it('a remote command killed by a signal: -o FILE is not written (exit 255, one line saying so); --keep-partial keeps FILE.partial', async ({ expect }) => {
-    const dir = tempDir();
+    const dir = tempDir().dir;
     const file = join(dir, 'out.bin');
     const size = 2 * 1024 * 1024 + 5;
     const remote = ['payload', String(size), '--pattern', 'random', '--seed', '4', '--signal', 'KILL'];
@@ -74,7 +77,7 @@ describe.concurrent('loopssh exec', () => {
   });
 
   it('a non-zero exit status still writes -o FILE, as ssh would', async ({ expect }) => {
-    const dir = tempDir();
+    const dir = tempDir().dir;
     const file = join(dir, 'out.bin');
     const r = await exec(['payload', '1000', '--exit', '3'], ['-o', file]);
     expect(r.code).toBe(3);
@@ -83,7 +86,7 @@ describe.concurrent('loopssh exec', () => {
 
   // loopssh issue 15, point 6(a): one file for both streams would hold one of them.
   it('the same file for -o and --stderr-to is refused: exit 1, one line, nothing run or written', async ({ expect }) => {
-    const dir = tempDir();
+    const dir = tempDir().dir;
     const file = join(dir, 'both.bin');
     const r = await exec(['payload', '4096', '--stderr', '4096', '--exit', '0'], ['-o', file, '--stderr-to', join(dir, '.', 'both.bin')]);
     expect(r.code).toBe(1);
@@ -93,7 +96,7 @@ describe.concurrent('loopssh exec', () => {
   });
 
   it('-o FILE --fsync writes the file whole and leaves no temporary sibling', async ({ expect }) => {
-    const dir = tempDir();
+    const dir = tempDir().dir;
     const file = join(dir, 'synced.bin');
     const size = 2 * 1024 * 1024 + 3;
     const r = await exec(['payload', String(size), '--pattern', 'random', '--seed', '4'], ['--fsync', '-o', file]);
@@ -106,7 +109,7 @@ describe.concurrent('loopssh exec', () => {
   });
 
   it('--output=FILE replaces an existing file', async ({ expect }) => {
-    const dir = tempDir();
+    const dir = tempDir().dir;
     const file = join(dir, 'out.txt');
     writeFileSync(file, 'old contents that are longer than the new ones\n'.repeat(100));
     const r = await exec(['payload', '100'], [`--output=${file}`]);
@@ -116,7 +119,7 @@ describe.concurrent('loopssh exec', () => {
   });
 
   it('--stdin FILE with sink prints the byte count and SHA-256 of the file', async ({ expect }) => {
-    const dir = tempDir();
+    const dir = tempDir().dir;
     const file = join(dir, 'in.bin');
     const data = Buffer.concat([payloadBytes(5 * 1024 * 1024 + 13, 'random', '11'), Buffer.from('tail\n')]);
     writeFileSync(file, data);
@@ -162,7 +165,7 @@ describe.concurrent('loopssh exec', () => {
   });
 
   it('a wrong --host-key exits 255 naming both fingerprints, and creates no -o file', async ({ expect }) => {
-    const dir = tempDir();
+    const dir = tempDir().dir;
     const wrong = `SHA256:${'A'.repeat(43)}`;
     const conn = ['--port', String(fx.server.port), '--host-key', wrong, '--keys', fx.keysDir];
     const r = await runCli(['exec', ...conn, '-o', join(dir, 'out.bin'), '--', 'payload', '1000']);
@@ -176,7 +179,7 @@ describe.concurrent('loopssh exec', () => {
   });
 
   it('an identity the server does not know exits 255 with one line about authentication', async ({ expect }) => {
-    const dir = tempDir();
+    const dir = tempDir().dir;
     const id = join(dir, 'stranger_ed25519');
     writeFileSync(id, generateKeyPair('stranger').privateKey, { mode: 0o600 });
     chmodSync(id, 0o600);
@@ -189,7 +192,7 @@ describe.concurrent('loopssh exec', () => {
   });
 
   it('an identity file readable by others exits 255 with one line: permissions too open', async ({ expect }) => {
-    const dir = tempDir();
+    const dir = tempDir().dir;
     const id = join(dir, 'open_ed25519');
     // The server's own client key, so only the mode is wrong.
     writeFileSync(id, readFileSync(join(fx.keysDir, 'client_ed25519')));
@@ -213,7 +216,7 @@ describe.concurrent('loopssh exec', () => {
   });
 
   it('an -o path in a missing folder exits 1 with one line and runs nothing', async ({ expect }) => {
-    const dir = tempDir();
+    const dir = tempDir().dir;
     const r = await exec(['payload', '12345'], ['-o', join(dir, 'missing', 'out.bin')]);
     expect(r.code).toBe(1);
     expect(isOneLine(r.stderr)).toBe(true);

@@ -5,17 +5,19 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { referenceDigest } from '../helpers/oracle.ts';
-import { isOneLine, payloadBytes, removeTempDirs, runCli, sha256, startFixture, tempDir, type Fixture } from './helpers.ts';
+import { type CliFixture, removeTempDirs, startCliFixture, tempDir } from '../helpers/fixture.ts';
+import { sha256 } from '../helpers/oracle.ts';
+import { isOneLine, payloadBytes, runCli } from './helpers.ts';
 
 const MiB = 1024 * 1024;
 
-let fx: Fixture;
+let fx: CliFixture;
 /** A server whose `payload` lies: 100 zero bytes, whatever was asked. */
-let liar: Fixture;
+let liar: CliFixture;
 beforeAll(async () => {
   [fx, liar] = await Promise.all([
-    startFixture(),
-    startFixture({ commands: { payload: async (ctx) => void (await ctx.output.write('stdout', Buffer.alloc(100))) } }),
+    startCliFixture(),
+    startCliFixture({ commands: { payload: async (ctx) => void (await ctx.output.write('stdout', Buffer.alloc(100))) } }),
   ]);
 });
 afterAll(async () => {
@@ -34,7 +36,7 @@ describe.concurrent('loopssh get', () => {
   });
 
   it('get -o FILE writes the payload to the file, nothing to stdout', async ({ expect }) => {
-    const dir = tempDir();
+    const dir = tempDir().dir;
     const file = join(dir, 'payload.bin');
     const size = 5 * MiB + 3;
     const r = await runCli(['get', String(size), '-o', file, ...fx.conn]);
@@ -61,7 +63,7 @@ describe.concurrent('loopssh get', () => {
   });
 
   it('get --stderr 1MiB --pattern random with -o and --stderr-to files verifies both', async ({ expect }) => {
-    const dir = tempDir();
+    const dir = tempDir().dir;
     const out = join(dir, 'out.bin');
     const err = join(dir, 'err.bin');
     const r = await runCli(['get', '1MiB', '--stderr', '1MiB', '--pattern', 'random', '--seed', '5', '-o', out, '--stderr-to', err, ...fx.conn]);

@@ -87,6 +87,7 @@ describe('aliases and defaults that used to be missing from help', () => {
           ...['--max-payload', '1KiB', '--max-connections', '3', '--max-channels', '4', '--login-grace-ms', '500', '--idle-timeout-ms', '600'],
           ...['--max-auth-tries', '2', '--stall-timeout-ms', '700', '--max-startups', '5:50:9', '--version-timeout-ms', '800'],
           ...['--password-guess-burst', '11', '--password-guesses-per-second', '12', '--max-digest', '2KiB', '--max-buffers', '3KiB'],
+          ...['--rekey-interval-ms', '900'],
         ],
         SERVE_COMMAND.flags,
       ).values,
@@ -105,7 +106,14 @@ describe('aliases and defaults that used to be missing from help', () => {
       passwordGuessesPerSecond: 12,
       maxDigestBytes: 2048,
       maxBufferBytes: 3072,
+      rekeyIntervalMs: 900,
     });
+  });
+
+  it('serve offers compression only with --compression', () => {
+    const options = (args: string[]) => serverOptions(parseTable(args, SERVE_COMMAND.flags).values);
+    expect(options([]).algorithms).toBeUndefined();
+    expect(options(['--compression']).algorithms).toEqual({ compress: ['none', 'zlib@openssh.com', 'zlib'] });
   });
 
   it('a bad --max-payload names the flag', () => {

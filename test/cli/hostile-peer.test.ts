@@ -11,7 +11,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { peer, peerVersion } from '../helpers/peers.ts';
-import { isOneLine, removeTempDirs, runCli, tempDir } from './helpers.ts';
+import { removeTempDirs, tempDir } from '../helpers/fixture.ts';
+import { isOneLine, runCli } from './helpers.ts';
 
 /** What a hostile peer sends: OSC title, clear screen, CR, a fake prompt, U+2028, C1 CSI. */
 const HOSTILE = '\x1b]0;pwned\x07\x1b[2J\rHOST KEY VERIFIED OK, enter password:\u2028\x9b31m';
@@ -71,7 +72,7 @@ describe('peer-supplied text is escaped (loopssh issue 15)', () => {
     fake.listen(0, '127.0.0.1');
     await once(fake, 'listening');
     const port = (fake.address() as { port: number }).port;
-    const r = await runCli(['exec', '--port', String(port), '--host-key', ANY_PIN, '--keys', tempDir(), '--', 'true']);
+    const r = await runCli(['exec', '--port', String(port), '--host-key', ANY_PIN, '--keys', tempDir().dir, '--', 'true']);
     for (const s of sockets) s.destroy();
     expect(r.code).toBe(255);
     expect(rawControls(r.stderr)).toEqual([]);
@@ -86,7 +87,7 @@ describe('peer-supplied text is escaped (loopssh issue 15)', () => {
     // "PORT FINGERPRINT\n" may come in more than one read.
     const [line] = (await once(createInterface({ input: child.stdout as NodeJS.ReadableStream }), 'line')) as [string];
     const [port, fingerprint] = line.trim().split(' ');
-    const r = await runCli(['exec', '--port', String(port), '--host-key', String(fingerprint), '--keys', tempDir(), '--', 'anything']);
+    const r = await runCli(['exec', '--port', String(port), '--host-key', String(fingerprint), '--keys', tempDir().dir, '--', 'anything']);
     expect(r.code).toBe(255);
     expect(r.stdout.toString(), `stderr: ${r.stderr}`).toBe('partial output\n');
     expect(rawControls(r.stderr)).toEqual([]);

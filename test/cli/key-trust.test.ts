@@ -9,7 +9,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ensureKeyDir } from '../../src/openssh/key-dir.ts';
 import { generateKeyPair } from '../../src/openssh/key-format.ts';
 import { startServer, type ServerHandle } from '../../src/server/index.ts';
-import { isOneLine, removeTempDirs, runCli, tempDir } from './helpers.ts';
+import { removeTempDirs, tempDir } from '../helpers/fixture.ts';
+import { isOneLine, runCli } from './helpers.ts';
 
 const servers: ServerHandle[] = [];
 afterAll(async () => {
@@ -19,7 +20,7 @@ afterAll(async () => {
 
 /** A key folder and a HOME without known_hosts, so only the folder can vouch for a host key. */
 async function setup(): Promise<{ keysDir: string; env: NodeJS.ProcessEnv; files: Awaited<ReturnType<typeof ensureKeyDir>> }> {
-  const dir = tempDir();
+  const dir = tempDir().dir;
   const files = await ensureKeyDir(join(dir, 'keys'));
   return { keysDir: files.dir, env: { HOME: dir }, files };
 }

@@ -8,7 +8,10 @@ import { join } from 'node:path';
 import { afterAll, describe, it, type TestContext } from 'vitest';
 import { fingerprint } from '../../src/openssh/key-format.ts';
 import { referenceDigest } from '../helpers/oracle.ts';
-import { collect, killTree, removeTempDirs, runCli, sha256, spawnCli, tempDir, type CliResult } from './helpers.ts';
+import { removeTempDirs, tempDir } from '../helpers/fixture.ts';
+import { sha256 } from '../helpers/oracle.ts';
+import { type CliResult, collect, killGroup } from '../helpers/processes.ts';
+import { runCli, spawnCli } from './helpers.ts';
 
 const READY = /^listening 127\.0\.0\.1:(\d+) hostkey (SHA256:\S+)$/m;
 const MiB = 1024 * 1024;
@@ -28,7 +31,7 @@ async function serve(ctx: TestContext, args: string[], ready: RegExp = READY, ti
   const child = spawnCli(['serve', ...args]);
   // A test that failed half-way must not leave a server behind. (The context's
   // hook: the global one cannot tell concurrent tests apart.)
-  ctx.onTestFinished(() => killTree(child, 'SIGKILL'));
+  ctx.onTestFinished(() => killGroup(child, 'SIGKILL'));
   let text = '';
   child.stderr?.on('data', (c: Buffer) => (text += c.toString()));
   // A deadline well past any test's: the test itself bounds the wait for exit.
@@ -61,7 +64,7 @@ describe.concurrent('loopssh serve', () => {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     it(`serves get 1MiB, then exits 0 on ${signal}`, async (ctx) => {
       const { expect } = ctx;
-      const keys = join(tempDir(), 'keys');
+      const keys = join(tempDir().dir, 'keys');
       const s = await serve(ctx, ['--port', '0', '--keys', keys]);
       const port = Number(s.match[1]);
       const hostKey = s.match[2] as string;
@@ -95,7 +98,7 @@ describe.concurrent('loopssh serve', () => {
 
   it('SIGTERM during a transfer lets it finish, then exits 0', async (ctx) => {
     const { expect } = ctx;
-    const keys = join(tempDir(), 'keys');
+    const keys = join(tempDir().dir, 'keys');
     const s = await serve(ctx, ['--port', '0', '--keys', keys]);
     const conn = ['--port', s.match[1] as string, '--host-key', s.match[2] as string, '--keys', keys];
     // 512 KiB at 256 KiB/s: two seconds on the wire; the signal comes with the first bytes.
@@ -113,7 +116,7 @@ describe.concurrent('loopssh serve', () => {
 
   it('--host 0.0.0.0 logs a warning that the address is not loopback', async (ctx) => {
     const { expect } = ctx;
-    const keys = join(tempDir(), 'keys');
+    const keys = join(tempDir().dir, 'keys');
     const s = await serve(ctx, ['--host', '0.0.0.0', '--port', '0', '--keys', keys], /^listening 0\.0\.0\.0:(\d+) hostkey SHA256:\S+$/m);
     const warning = s.stderr().split('\n').find((l) => l.includes('not loopback'));
     expect(warning, `stderr: ${s.stderr()}`).toBeDefined();
@@ -127,11 +130,11 @@ describe.concurrent('loopssh serve', () => {
   // only and left the server running. The README's way: --pid-file.
   it('npx loopssh serve --pid-file: kill "$(cat FILE)" stops the server and removes the file', async (ctx) => {
     const { expect } = ctx;
-    const dir = tempDir();
+    const dir = tempDir().dir;
     const keys = join(dir, 'keys');
     const pidFile = join(dir, 'serve.pid');
     const npx = spawnCli(['npx', '--no-install', 'loopssh', 'serve', '--port', '0', '--keys', keys, '--pid-file', pidFile], { raw: true });
-    ctx.onTestFinished(() => killTree(npx, 'SIGKILL'));
+    ctx.onTestFinished(() => killGroup(npx, 'SIGKILL'));
     const done = collect(npx, 120_000);
     let text = '';
     npx.stderr?.on('data', (c: Buffer) => (text += c.toString()));
@@ -152,7 +155,7 @@ describe.concurrent('loopssh serve', () => {
 
   it('--pid-file in a missing folder: one line naming the flag, exit 2, no server left', async (ctx) => {
     const { expect } = ctx;
-    const keys = join(tempDir(), 'keys');
+    const keys = join(tempDir().dir, 'keys');
     const r = await runCli(['serve', '--port', '0', '--keys', keys, '--pid-file', '/nonexistent/dir/serve.pid'], { timeoutMs: 20_000 });
     expect(r.timedOut).toBe(false);
     expect(r.code).toBe(2);
@@ -162,7 +165,7 @@ describe.concurrent('loopssh serve', () => {
 
   it('a port already in use exits non-zero with one line, no stack trace', async (ctx) => {
     const { expect } = ctx;
-    const keys = join(tempDir(), 'keys');
+    const keys = join(tempDir().dir, 'keys');
     const first = await serve(ctx, ['--port', '0', '--keys', keys]);
     const port = first.match[1] as string;
     const second = await runCli(['serve', '--port', port, '--keys', keys], { timeoutMs: 20_000 });
@@ -177,7 +180,7 @@ describe.concurrent('loopssh serve', () => {
 
   // loopssh issue 13, point 7: pino's own throw for an unknown level is a multi-line stack.
   it('a LOOPSSH_LOG_LEVEL pino does not know exits 2 with one line naming it, no stack trace', async ({ expect }) => {
-    const keys = join(tempDir(), 'keys');
+    const keys = join(tempDir().dir, 'keys');
     const r = await runCli(['serve', '--port', '0', '--keys', keys], { env: { LOOPSSH_LOG_LEVEL: 'loud' }, timeoutMs: 20_000 });
     expect(r.timedOut).toBe(false);
     expect(r.code).toBe(2);

@@ -5,10 +5,11 @@
  */
 import { join } from 'node:path';
 import { afterAll, describe, it } from 'vitest';
-import { isOneLine, removeTempDirs, runCli, tempDir } from './helpers.ts';
+import { removeTempDirs, tempDir } from '../helpers/fixture.ts';
+import { isOneLine, runCli } from './helpers.ts';
 
 // A key folder no test connects with; keeps the package's own keys/ untouched.
-const KEYS = join(tempDir(), 'keys');
+const KEYS = join(tempDir().dir, 'keys');
 afterAll(() => removeTempDirs());
 
 describe.concurrent('help', () => {

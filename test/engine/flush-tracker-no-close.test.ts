@@ -7,7 +7,7 @@
  * Every wait() here has a timeout, so the old behaviour fails with
  * FlushTimeoutError instead of hanging the suite.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream, fstatSync, closeSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import ssh2 from 'ssh2';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FlushTracker, willEmitClose } from '../../src/engine/flush-tracker.ts';
+import { sha256 } from '../helpers/oracle.ts';
 
 let dir: string;
 beforeAll(() => {
@@ -25,7 +26,6 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 /** Records the stream's lifecycle events into `order`. */
 function record(stream: Writable, order: string[]): void {

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +6,7 @@ import { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FlushTimeoutError, FlushTracker, PrematureCloseError } from '../../src/engine/flush-tracker.ts';
+import { sha256 } from '../helpers/oracle.ts';
 
 let dir: string;
 beforeAll(() => {
@@ -15,7 +16,6 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 /** How a wait() ended, recorded into `order` the moment it settles. */
 function settle(p: Promise<void>, order: string[]): Promise<{ ok: true } | { ok: false; err: unknown }> {

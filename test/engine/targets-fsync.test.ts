@@ -5,7 +5,7 @@
  * recorder below wraps the real fsync calls (FS_SYNC) and looks at the folder
  * at the moment of each call, so the order is observed, not assumed.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -13,8 +13,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { FlushTracker } from '../../src/engine/flush-tracker.ts';
 import { FS_SYNC, type SyncCalls } from '../../src/engine/file-target.ts';
 import { openSink } from '../../src/engine/targets.ts';
+import { sha256 } from '../helpers/oracle.ts';
 
-const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 const dirs: string[] = [];
 afterEach(() => {

@@ -1,6 +1,8 @@
 /**
- * Test fixtures: a server on port 0 with in-memory keys, and a client
- * connected to it. Nothing is written to disk; stop everything in afterEach.
+ * Test fixtures, one home each: a server on port 0 with in-memory keys and a
+ * client connected to it (startFixture: nothing on disk), the same with keys
+ * in a folder for the CLI (startCliFixture), expected payload digests, and
+ * temporary folders. Stop everything in afterEach/afterAll.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,8 +56,60 @@ export function expectedDigest(size: number, pattern: ReferencePattern = 'lines'
   return referenceDigest({ size, pattern, seed, stream });
 }
 
-/** A fresh temporary folder, removed by the returned function. */
+const tempDirs = new Set<string>();
+
+/**
+ * A fresh temporary folder, removed by the returned function or, for all
+ * folders made in this test file, by {@link removeTempDirs} (e.g. in afterAll).
+ */
 export function tempDir(prefix = 'loopssh-test-'): { dir: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  tempDirs.add(dir);
+  return {
+    dir,
+    remove: () => {
+      tempDirs.delete(dir);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Removes every folder {@link tempDir} made (and not yet removed) in this file. */
+export function removeTempDirs(): void {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  tempDirs.clear();
+}
+
+/** An in-process server with its keys in a fresh folder, and the CLI flags to reach it. */
+export interface CliFixture {
+  server: ServerHandle;
+  /** Parent temp folder (keys are in `keysDir` below it); a scratch space, removed by stop(). */
+  dir: string;
+  keysDir: string;
+  /** `--port P --host-key FP --keys DIR`: the server pinned by fingerprint. */
+  conn: string[];
+  /** `--port P --keys DIR`: trusted through the key folder (or a --known-hosts the test adds). */
+  cli: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `startServer({ port: 0, keysDir })` with keys written to a fresh
+ * folder, as the CLI reads them (quiet unless a logger is given).
+ */
+export async function startCliFixture(options: Omit<ServerOptions, 'port' | 'keysDir'> = {}): Promise<CliFixture> {
+  const { dir, remove } = tempDir('loopssh-cli-');
+  const keysDir = join(dir, 'keys');
+  const server = await startServer({ logger: createLogger('silent'), ...options, port: 0, keysDir });
+  return {
+    server,
+    dir,
+    keysDir,
+    conn: ['--port', String(server.port), '--host-key', server.hostKeyFingerprint, '--keys', keysDir],
+    cli: ['--port', String(server.port), '--keys', keysDir],
+    stop: async () => {
+      await server.stop({ graceMs: 1000 });
+      remove();
+    },
+  };
 }

@@ -46,7 +46,7 @@ function sendKexPacket(proto: Protocol, payload: Buffer): void {
  * nothing extra, so the client's real KEX_ECDH_INIT is the guessed packet.
  * Whether a guess is right is decided by the algorithm lists (RFC 4253 §7).
  */
-export function armGuess(client: Client, mode: 'right' | 'wrong'): void {
+export function armGuess(client: Client | Connection, mode: 'right' | 'wrong'): void {
   const proto = internals(client)._protocol;
   const writer = proto._packetRW.write;
   const finalize = writer.finalize;

@@ -6,10 +6,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import ssh2 from 'ssh2';
 import type { ClientChannel } from 'ssh2';
 import { fingerprint } from '../../src/openssh/key-format.ts';
+import { BIN } from './processes.ts';
 
 const { Client } = ssh2;
 
@@ -23,15 +23,6 @@ export async function runPool<T>(items: readonly T[], concurrency: number, fn: (
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-}
-
-/** Rejects with `message` after `ms` unless `promise` settles first (a hang becomes a failure). */
-export function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`${message} (no answer within ${ms} ms)`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** What a raw exec produced. */
@@ -128,7 +119,6 @@ export interface ServeProcess {
   stop(graceMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-const BIN = fileURLToPath(new URL('../../bin/loopssh.js', import.meta.url));
 
 /**
  * Starts `node bin/loopssh.js serve --port 0 ...args` and resolves once it

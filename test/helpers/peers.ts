@@ -180,6 +180,8 @@ export async function startSshd(sshdPath: string, folder: KeyFolder): Promise<Ss
       'LogLevel ERROR',
       'MaxSessions 64',
       'MaxStartups 64',
+      // The loopssh SFTP client tests talk to OpenSSH's own sftp-server.
+      ...(existsSync('/usr/lib/openssh/sftp-server') ? ['Subsystem sftp /usr/lib/openssh/sftp-server'] : []),
       '',
     ].join('\n'),
   );

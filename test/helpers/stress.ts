@@ -9,20 +9,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { connect as netConnect, createServer, type Server, type Socket } from 'node:net';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import ssh2 from 'ssh2';
-import { startServer, type ServerHandle, type ServerOptions } from '../../src/server/index.ts';
-import { createLogger } from '../../src/server/log.ts';
+import type { ServerHandle } from '../../src/server/index.ts';
 import { afterEach, beforeEach } from 'vitest';
-import { startFixture, tempDir, type Fixture } from './fixture.ts';
+import { startCliFixture, startFixture, type CliFixture, type Fixture } from './fixture.ts';
+import { BIN, collect, killGroup, ROOT } from './processes.ts';
 
 const { Client: RawClient } = ssh2;
 
-/** The CLI launcher and the project root (the children's working directory). */
-export const BIN = fileURLToPath(new URL('../../bin/loopssh.js', import.meta.url));
-export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Debian's python3 (fcntl, hashlib), not a pyenv shim. */
 export const PYTHON = '/usr/bin/python3';
 
@@ -194,48 +189,21 @@ export function childEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return env;
 }
 
-/** Signals a child's whole process group (it was spawned detached). */
-export function killGroup(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // already gone
-  }
-}
-
 /** Spawns `file args` in its own process group, stdin closed, stdout/stderr piped. */
 export function spawnGroup(file: string, args: readonly string[], env: NodeJS.ProcessEnv = childEnv()): ChildProcess {
   return spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env, cwd: ROOT, detached: true });
 }
 
 /**
- * Collects a group's text output until every stdio stream closed. At the
- * deadline (a hang, never a speed claim) the whole group is killed.
+ * Collects a group's output as text until every stdio stream closed (see
+ * collect in ./processes.ts); then kills whatever the group left running (a
+ * reader, a sibling). At the deadline (a hang, never a speed claim) the whole
+ * group is killed.
  */
-export function collectGroup(child: ChildProcess, timeoutMs: number): Promise<GroupResult> {
-  const started = performance.now();
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.setEncoding('utf8').on('data', (s: string) => (stdout = (stdout + s).slice(-1_000_000)));
-  child.stderr?.setEncoding('utf8').on('data', (s: string) => (stderr = (stderr + s).slice(-1_000_000)));
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    killGroup(child);
-  }, timeoutMs);
-  return new Promise((resolve, reject) => {
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      // Whatever the group left running (a reader, a sibling) goes too.
-      killGroup(child);
-      resolve({ code, signal, stdout, stderr, timedOut, ms: performance.now() - started });
-    });
-  });
+export async function collectGroup(child: ChildProcess, timeoutMs: number): Promise<GroupResult> {
+  const r = await collect(child, timeoutMs);
+  killGroup(child);
+  return { code: r.code, signal: r.signal, stdout: r.stdout.toString('utf8'), stderr: r.stderr, timedOut: r.timedOut, ms: r.ms };
 }
 
 /**
@@ -264,34 +232,6 @@ export function statusLines(stdout: string): Record<string, string> {
 /** Non-empty lines. */
 export function lines(text: string): string[] {
   return text.split('\n').filter((l) => l !== '');
-}
-
-/** An in-process server with keys in a fresh folder (`--keys DIR` makes the CLI trust it). */
-export interface CliServer {
-  server: ServerHandle;
-  keysDir: string;
-  /** A scratch folder beside the keys, removed by stop(). */
-  dir: string;
-  /** `--port P --keys DIR` */
-  cli: string[];
-  stop(): Promise<void>;
-}
-
-/** Starts `startServer({ port: 0, keysDir })` (quiet unless a logger is given). */
-export async function startCliServer(options: Omit<ServerOptions, 'port' | 'keysDir'> = {}): Promise<CliServer> {
-  const { dir, remove } = tempDir('loopssh-stress-');
-  const keysDir = join(dir, 'keys');
-  const server = await startServer({ logger: createLogger('silent'), ...options, port: 0, keysDir });
-  return {
-    server,
-    keysDir,
-    dir,
-    cli: ['--port', String(server.port), '--keys', keysDir],
-    stop: async () => {
-      await server.stop({ graceMs: 500 });
-      remove();
-    },
-  };
 }
 
 /** Polls `check` every 20 ms; rejects after `timeoutMs` (a hang detector, not a speed claim). */
@@ -429,7 +369,7 @@ export class CountingSink extends Writable {
 export function useCleanups(): {
   defer(fn: () => Promise<void> | void): void;
   fixture(options?: Parameters<typeof startFixture>[0]): Promise<Fixture>;
-  cliServer(options?: Parameters<typeof startCliServer>[0]): Promise<CliServer>;
+  cliServer(options?: Parameters<typeof startCliFixture>[0]): Promise<CliFixture>;
 } {
   let cleanups: (() => Promise<void> | void)[] = [];
   beforeEach(() => {
@@ -446,7 +386,7 @@ export function useCleanups(): {
       return fx;
     },
     async cliServer(options = {}) {
-      const srv = await startCliServer(options);
+      const srv = await startCliFixture(options);
       cleanups.push(() => srv.stop());
       return srv;
     },

@@ -31,6 +31,8 @@ const CLIENT = [
   'RunError',
   'RunTimeoutError',
   'TargetError',
+  'TransferError',
+  'TransferLengthError',
   'connect',
   'exec',
 ];

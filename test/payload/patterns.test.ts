@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { sha256 } from '../helpers/oracle.ts';
 import {
   createPayloadReader,
   LINES_MAX_SIZE,
@@ -21,10 +22,6 @@ const ZERO_IV = '0'.repeat(32);
 const PARTIAL_LINES_SIZE = 16 * 12_345 + 9;
 const SIZES = [0, 1, 15, 16, 17, 1000, 999_999, 1_000_000, 1_000_001, 2 * MiB + 5, PARTIAL_LINES_SIZE];
 const STREAMS = ['stdout', 'stderr'] as const;
-
-function sha256(data: Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
-}
 
 function spec(pattern: PatternName, size: number, stream: 'stdout' | 'stderr' = 'stdout', seed = 'test-seed'): PayloadSpec {
   return { pattern, size, seed, stream };

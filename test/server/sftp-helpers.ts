@@ -2,7 +2,9 @@
  * Shared set-up of the SFTP/SCP tests: OpenSSH `sftp`/`scp` argv for a
  * loopssh server, and running them.
  */
+import { readFileSync, statSync } from 'node:fs';
 import type { ServerHandle } from '../../src/server/index.ts';
+import { sha256 } from '../helpers/oracle.ts';
 import { runProcess, type ProcessResult } from '../helpers/run-process.ts';
 
 /** `-P PORT` plus sshArgs()'s options (one key, pinned known_hosts, no config), and `user@host`. */
@@ -29,4 +31,9 @@ export function scp(scpPath: string, server: ServerHandle, extra: readonly strin
   const { options, login } = fileToolArgs(server);
   const side = (p: string): string => (p.startsWith(':') ? `${login}${p}` : p);
   return runProcess(scpPath, [...options, ...extra, side(from), side(to)], { cwd, timeoutMs: 300_000 });
+}
+
+/** Length and SHA-256 of a local file. */
+export function fileDigest(path: string): [number, string] {
+  return [statSync(path).size, sha256(readFileSync(path))];
 }

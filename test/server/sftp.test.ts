@@ -5,14 +5,14 @@
  * pipelines; uploads through server.seen against the local file's digest.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { peer } from '../helpers/peers.ts';
 import { sha256, startFixture, tempDir, type Fixture } from '../helpers/fixture.ts';
 import { referenceDigest, toolsCommand } from '../helpers/oracle.ts';
 import { pipelineDigest } from '../helpers/run-process.ts';
-import { scp, sftpBatch } from './sftp-helpers.ts';
+import { fileDigest, scp, sftpBatch } from './sftp-helpers.ts';
 
 const sftpPath = peer('sftp');
 const scpPath = peer('scp');
@@ -29,11 +29,6 @@ afterEach(async () => {
   await f.stop();
   tmp.remove();
 });
-
-/** Length and SHA-256 of a local file. */
-function fileDigest(path: string): [number, string] {
-  return [statSync(path).size, sha256(readFileSync(path))];
-}
 
 describe.skipIf(!sftpPath)('OpenSSH sftp -b against loopssh', () => {
   it('gets 0 B, 1 B, 32 KiB ± 1 byte-exact (random and lines), stat size exact', async () => {

@@ -99,6 +99,52 @@ describe.skipIf(!OPENSSL)('guessed key-exchange packets (loopssh issue 10.1)', (
   }
 });
 
+describe('guessed key-exchange packets sent to the loopssh client (loopssh issue 10.1, client side)', () => {
+  /** A plain ssh2 server that guesses (first handshake and one rekey midway) and sends 2 × 1 MiB of known bytes. */
+  async function hostileGuessingServer(mode: 'right' | 'wrong', compress: CompressionAlgorithm[]): Promise<{ port: number; hostKey: string; clientKey: string; close(): void }> {
+    const hostKey = generateKeyPair('guessing-host');
+    const clientKey = generateKeyPair('guessing-client');
+    // ssh2's client lists curve25519-sha256@libssh.org first: the same first makes the guess right.
+    const kex: KexAlgorithm[] = mode === 'right' ? RIGHT : WRONG;
+    const hostile = new ssh2.Server({ hostKeys: [hostKey.privateKey], algorithms: { kex, compress } }, (conn) => {
+      armGuess(conn, mode);
+      conn.on('error', () => {});
+      conn.on('authentication', (ctx) => ctx.accept());
+      conn.on('session', (accept) => {
+        accept().on('exec', (acceptExec) => {
+          const channel = acceptExec();
+          channel.write(Buffer.alloc(MiB, 'a'), () => {
+            armGuess(conn, mode);
+            conn.rekey(() => {
+              channel.write(Buffer.alloc(MiB, 'b'), () => {
+                channel.exit(0);
+                channel.end();
+              });
+            });
+          });
+        });
+      });
+    });
+    await new Promise<void>((resolve) => hostile.listen(0, '127.0.0.1', resolve));
+    return { port: (hostile.address() as AddressInfo).port, hostKey: fingerprint(hostKey.publicKey), clientKey: clientKey.privateKey, close: () => hostile.close() };
+  }
+
+  const expected = createHash('sha256').update(Buffer.alloc(MiB, 'a')).update(Buffer.alloc(MiB, 'b')).digest('hex');
+  for (const compress of [['none'], ['zlib@openssh.com']] as CompressionAlgorithm[][]) {
+    it.each(['right', 'wrong'] as const)(`a %s guess at the handshake and at a rekey, compression ${compress[0]}: every byte`, async (mode) => {
+      const hostile = await hostileGuessingServer(mode, compress);
+      try {
+        const conn = await within(connect({ host: '127.0.0.1', port: hostile.port, user: 'x', privateKey: hostile.clientKey, hostKey: hostile.hostKey, algorithms: { compress } }), 8_000, 'handshake');
+        const r = await within(conn.run('anything'), 15_000, 'run');
+        expect([r.exitCode, r.stdoutBytes, createHash('sha256').update(r.stdout as Buffer).digest('hex')]).toEqual([0, 2 * MiB, expected]);
+        await conn.close();
+      } finally {
+        hostile.close();
+      }
+    });
+  }
+});
+
 describe('requests a running session cannot honour (loopssh issue 10.2)', () => {
   it('a second exec on a running channel gets CHANNEL_FAILURE; the running command and the connection are unaffected', async () => {
     const config = await start();

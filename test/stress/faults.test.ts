@@ -14,15 +14,12 @@ import { ChannelLostError, connect, ConnectionError, RunTimeoutError, type Conne
 import type { CommandContext } from '../../src/server/index.ts';
 import { expectedDigest, startFixture, tempDir, type Fixture } from '../helpers/fixture.ts';
 import {
-  BIN,
   childEnv,
   cliGet,
   collectGroup,
   CountingSink,
-  killGroup,
   lines,
   MiB,
-  ROOT,
   spawnGroup,
   startProxy,
   useCleanups,
@@ -30,6 +27,7 @@ import {
   within,
   type Proxy,
 } from '../helpers/stress.ts';
+import { BIN, killGroup, ROOT } from '../helpers/processes.ts';
 import { referenceBytes } from '../helpers/oracle.ts';
 
 const { Client: RawClient } = ssh2;

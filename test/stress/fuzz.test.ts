@@ -23,9 +23,10 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionError, type Connection } from '../../src/client/index.ts';
+import { within } from '../helpers/stress.ts';
 import { expectedDigest, sha256, startFixture, type Fixture } from '../helpers/fixture.ts';
 import { referenceDigest, type ReferencePattern } from '../helpers/oracle.ts';
-import { rawConnect, rawExec, runPool, withTimeout, type RawResult } from '../helpers/load.ts';
+import { rawConnect, rawExec, runPool, type RawResult } from '../helpers/load.ts';
 
 const MiB = 1024 * 1024;
 const LIMITS = { maxPayloadBytes: MiB };
@@ -234,8 +235,9 @@ const MODEL_FLAGS: Record<string, Token[]> = {
   ],
   stderr: sizeTokens((m, n) => (m.stderr = n)),
   chunk: [
-    ...([['7', 7], ['4K', 4096], ['64KiB', 65_536], ['1M', LIMIT], ['16MiB', 16 * MiB]] as const).map(([w, n]) => ok(w, (m) => (m.chunk = n))),
-    ...['0', '-1', '16777217', '17M', 'big', ''].map(bad),
+    // --chunk is at most 1 MiB (loopssh issue 15.9: per-channel buffers bounded).
+    ...([['7', 7], ['4K', 4096], ['64KiB', 65_536], ['1M', MiB], ['1MiB', MiB], ['1048576', MiB]] as const).map(([w, n]) => ok(w, (m) => (m.chunk = n))),
+    ...['0', '-1', '1048577', '16MiB', '16777217', '17M', 'big', ''].map(bad),
   ],
   rate: [ok('50MiB', (m) => (m.rate = 50 * MiB)), ok('1GB', (m) => (m.rate = 1e9)), ...['0', '-5', 'fast', '', '1.5'].map(bad)],
   'delay-ms': [ok('0', (m) => (m.delayMs = 0)), ok('5', (m) => (m.delayMs = 5)), ...['-1', '1.5', '3600001', 'soon', '0x10', ''].map(bad)],
@@ -456,7 +458,7 @@ describe('fuzz: hostile exec requests', () => {
         runPool(batch, CHANNELS_PER_CONNECTION, async (cmd) => {
           note(cmd);
           try {
-            const r = await withTimeout((conns[k] as Connection).run(cmd.text, { stdout: 'ignore', hash: true, maxBuffer: 4 * MiB }), PER_COMMAND_MS, 'run');
+            const r = await within((conns[k] as Connection).run(cmd.text, { stdout: 'ignore', hash: true, maxBuffer: 4 * MiB }), PER_COMMAND_MS, 'run');
             check(cmd, { code: r.exitCode, signal: r.signal, stdout: { bytes: r.stdoutBytes, sha256: r.stdoutSha256 as string }, stderr: r.stderr as Buffer });
           } catch (err) {
             fail(cmd, `run threw ${(err as Error).name}: ${(err as Error).message}`);
@@ -467,7 +469,7 @@ describe('fuzz: hostile exec requests', () => {
         runPool(batch, CHANNELS_PER_CONNECTION, async (cmd) => {
           note(cmd);
           try {
-            const r: RawResult = await withTimeout(rawExec(raws[k] as Awaited<ReturnType<typeof rawConnect>>, cmd.bytes), PER_COMMAND_MS, 'raw exec');
+            const r: RawResult = await within(rawExec(raws[k] as Awaited<ReturnType<typeof rawConnect>>, cmd.bytes), PER_COMMAND_MS, 'raw exec');
             if (!r.exited) fail(cmd, 'no exit status');
             else check(cmd, { code: r.code, signal: r.signal, stdout: { bytes: r.stdoutBytes, sha256: r.stdoutSha256 }, stderr: r.stderr });
           } catch (err) {
@@ -486,7 +488,7 @@ describe('fuzz: hostile exec requests', () => {
       const text = (cmd as Extract<FuzzCommand, { via: 'loopssh' }>).text;
       const bytes = wireBytes(cmd);
       try {
-        const r = await withTimeout(longConn.run(text, { stdout: 'ignore', hash: true }), PER_COMMAND_MS, 'run');
+        const r = await within(longConn.run(text, { stdout: 'ignore', hash: true }), PER_COMMAND_MS, 'run');
         if (bytes > SAFE_EXEC_BYTES) fail(cmd, `a ${bytes}-byte exec request was sent, yet the client should refuse it (exit ${r.exitCode})`);
         sentToServer++;
         expectedSeen.set(received(cmd), (expectedSeen.get(received(cmd)) ?? 0) + 1);
@@ -544,7 +546,7 @@ describe('fuzz: hostile exec requests', () => {
     ['payload 1048576', 0, MiB, lines(MiB)],
     ['payload 1MiB --exit 255', 255, MiB, lines(MiB)],
     ['payload 17 --exit 0', 0, 17, lines(17)],
-    ['payload 16 --chunk 16MiB', 0, 16, lines(16)],
+    ['payload 16 --chunk 1MiB', 0, 16, lines(16)],
     ['payload 16 --chunk 1', 0, 16, lines(16)],
     ['payload 100 --pattern random --seed 12345678901234567890', 0, 100, referenceDigest({ size: 100, pattern: 'random', seed: '12345678901234567890' })],
     ['payload 1kB --pattern zero', 0, 1000, sha256(Buffer.alloc(1000))],
@@ -558,7 +560,7 @@ describe('fuzz: hostile exec requests', () => {
   it.each([
     'payload 1048577', 'payload 1025K', 'payload 1 --stderr 1048577', 'digest 2M',
     'payload 1 --exit 256', 'payload 1 --exit -1', 'payload 1 --exit 1.0', 'payload 1 --exit 1 --signal TERM',
-    'payload 1 --seed 123456789012345678901', 'payload 1 --seed -1', 'payload 1 --chunk 0', 'payload 1 --chunk 16777217',
+    'payload 1 --seed 123456789012345678901', 'payload 1 --seed -1', 'payload 1 --chunk 0', 'payload 1 --chunk 1048577', 'payload 1 --chunk 16MiB',
     'payload 1 --rate 0', 'payload 1 --delay-ms 3600001', 'payload 1 --signal 9', 'payload 1 --pattern ones',
     'payload', 'payload 1 2', 'payload 1k', 'payload -1', 'payload 1 --patern zero', 'payload 1 --exit',
     'sink x', 'echo x', 'nosuch', '',
@@ -596,7 +598,7 @@ describe('fuzz: hostile exec requests', () => {
     const before = fx.server.seen.commands.length;
     const closed = new Promise<void>((resolve) => raw.once('close', () => resolve()));
     await rawExec(raw, 'x'.repeat(40_000)).catch(() => undefined);
-    await withTimeout(closed, 10_000, 'raw connection close');
+    await within(closed, 10_000, 'raw connection close');
     expect(fx.server.seen.commands.length).toBe(before);
     const other = await fx.connect();
     const r = await other.run('payload 1MiB', { hash: true, stdout: 'ignore' });

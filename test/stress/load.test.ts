@@ -11,8 +11,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { connect, ConnectionError, type Connection } from '../../src/client/index.ts';
 import { referenceDigest } from '../helpers/oracle.ts';
 import { expectedDigest, startFixture, tempDir, type Fixture } from '../helpers/fixture.ts';
-import { peakRss, startServeProcess, withTimeout, type ServeProcess } from '../helpers/load.ts';
-import { waitFor } from '../helpers/stress.ts';
+import { peakRss, startServeProcess, type ServeProcess } from '../helpers/load.ts';
+import { waitFor, within } from '../helpers/stress.ts';
 
 const MiB = 1024 * 1024;
 const CONNECTIONS = 200;
@@ -98,7 +98,7 @@ describe('connection limit: maxConnections 200', () => {
     expect(f.server.seen.refused).toBe(0);
 
     const started = performance.now();
-    const refused = await withTimeout(f.connect(), 10_000, 'connect() to a server at its connection limit').then(
+    const refused = await within(f.connect(), 10_000, 'connect() to a server at its connection limit').then(
       (c) => c,
       (e: unknown) => e,
     );
@@ -106,7 +106,7 @@ describe('connection limit: maxConnections 200', () => {
     expect(f.server.seen.refused).toBe(1);
     // Soft: whatever the refusal looked like, the rest (the 200 still work) is checked too.
     expect.soft(refused, `the 201st connect() must reject with a ConnectionError, got: ${String(refused)} after ${Math.round(ms)} ms`).toBeInstanceOf(ConnectionError);
-    // How fast the refusal came is the bench's business; withTimeout above only detects a hang.
+    // How fast the refusal came is the bench's business; within() above only detects a hang.
 
     const results = await Promise.all(held.map((c, i) => c.run(`payload 64KiB --pattern random --seed ${i}`, { stdout: 'ignore', hash: true })));
     results.forEach((r, i) => expect(r.stdoutSha256).toBe(expectedDigest(64 * 1024, 'random', 'stdout', String(i))));

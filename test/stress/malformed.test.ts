@@ -10,8 +10,7 @@ import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectedDigest, startFixture, type Fixture } from '../helpers/fixture.ts';
 import { fingerprint } from '../../src/openssh/key-format.ts';
-import { withTimeout } from '../helpers/load.ts';
-import { waitFor } from '../helpers/stress.ts';
+import { waitFor, within } from '../helpers/stress.ts';
 
 const LOGIN_GRACE_MS = 500;
 /** A socket must be closed by the server within this long after connecting. */
@@ -88,7 +87,7 @@ describe('malformed peers (raw TCP)', () => {
 
   afterAll(async () => {
     if (!fx) return;
-    await withTimeout(fx.stop(), 5000, 'server.stop()');
+    await within(fx.stop(), 5000, 'server.stop()');
   });
 
   /** The server is unharmed: a fresh connection gets a verified transfer. */
@@ -204,13 +203,13 @@ describe('malformed peers (raw TCP)', () => {
           // Never answers: the client sits between key exchange and authentication.
           authHandler: () => {},
         });
-        const ms = await withTimeout(closed, CLOSE_BOUND_MS, 'the server did not close a client stuck before auth');
+        const ms = await within(closed, CLOSE_BOUND_MS, 'the server did not close a client stuck before auth');
         return { ms, kexDone };
       }),
     );
     for (const r of results) {
       expect(r.kexDone).toBe(true);
-      // Not before the grace time (the upper bound is withTimeout's hang detector above).
+      // Not before the grace time (the upper bound is within()'s hang detector above).
       expect(r.ms).toBeGreaterThanOrEqual(LOGIN_GRACE_MS - 50);
     }
     await verifiedTransfer();
@@ -235,7 +234,7 @@ describe('malformed peers (raw TCP)', () => {
     probes.slice(3).forEach((p) => p.sock.write(VERSION));
     // All 6 accepted (the server greets each with its version line); the 3 that sent theirs are recorded.
     await waitFor(() => probes.every((p) => p.received().length > 0) && own.server.seen.connections.length === 3, 5_000, 'the server to take all 6 sockets');
-    await withTimeout(own.stop(), 3000, 'server.stop() with raw sockets open');
+    await within(own.stop(), 3000, 'server.stop() with raw sockets open');
     // Closed by stop(), not by the grace time (60 s): each probe's close resolves.
     await Promise.all(probes.map((p) => p.closed));
     expect(probes.map((p) => p.sock.destroyed)).toEqual(Array(6).fill(true));

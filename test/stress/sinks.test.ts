@@ -12,20 +12,18 @@ import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeEach, describe, expect, test as base, type ExpectStatic } from 'vitest';
 import type { RunResult } from '../../src/client/index.ts';
 import { referenceDigest } from '../helpers/oracle.ts';
-import { expectedDigest, startFixture, tempDir, type Fixture } from '../helpers/fixture.ts';
+import { expectedDigest, startCliFixture, startFixture, tempDir, type CliFixture, type Fixture } from '../helpers/fixture.ts';
 import {
-  BIN,
   bashCli,
   KiB,
   lines,
   MiB,
   readerReport,
-  startCliServer,
   statusLines,
   waitFor,
-  type CliServer,
   type GroupResult,
 } from '../helpers/stress.ts';
+import { BIN } from '../helpers/processes.ts';
 
 const SMALL = 160 * KiB;
 const MEDIUM = 16 * MiB;
@@ -36,10 +34,10 @@ const REPEAT = 10;
 const PY = '/usr/bin/python3';
 
 /** One server per test (port 0, keys in a fresh folder), stopped after the test. */
-const test = base.extend<{ srv: CliServer }>({
+const test = base.extend<{ srv: CliFixture }>({
   // eslint-disable-next-line no-empty-pattern
   srv: async ({}, use) => {
-    const srv = await startCliServer();
+    const srv = await startCliFixture();
     await use(srv);
     await srv.stop();
   },
@@ -81,11 +79,11 @@ interface SinkCase {
   sizes: number[];
   pattern: 'lines' | 'zero';
   /** Runs one transfer of `size`; returns the group's result and the CLI's stderr. */
-  run(srv: CliServer, size: number, i: number): Promise<{ r: GroupResult; stderr: string }>;
+  run(srv: CliFixture, size: number, i: number): Promise<{ r: GroupResult; stderr: string }>;
   timeoutMs(size: number): number;
 }
 
-const get = (srv: CliServer, size: number, pattern = 'lines'): string[] => ['get', String(size), '--pattern', pattern, ...srv.cli];
+const get = (srv: CliFixture, size: number, pattern = 'lines'): string[] => ['get', String(size), '--pattern', pattern, ...srv.cli];
 
 const CASES: SinkCase[] = [
   {
@@ -112,16 +110,17 @@ const CASES: SinkCase[] = [
     timeoutMs: () => 150_000,
   },
   {
-    // 256 MiB at 1 MB/s takes 4.5 minutes: vitest runs it beside the other
-    // files, so it adds about a minute to the suite's wall time.
-    name: 'rate-limited reader (1 MB/s)',
+    // A reader far slower than the transport. 256 MiB at 1 MB/s took 4.5
+    // minutes and set the floor of the whole suite's wall time (CI has 15),
+    // so the large size reads at 8 MB/s: still ~50× slower than loopback.
+    name: 'rate-limited reader (1 MB/s; 8 MB/s at 256 MiB)',
     sizes: [SMALL, MEDIUM, LARGE],
     pattern: 'lines',
     run: async (srv, size) => {
-      const r = await bashCli(intoReader('rate 1000000'), get(srv, size), { timeoutMs: size === LARGE ? 420_000 : 120_000 });
+      const r = await bashCli(intoReader(`rate ${size === LARGE ? 8_000_000 : 1_000_000}`), get(srv, size), { timeoutMs: size === LARGE ? 240_000 : 120_000 });
       return { r, stderr: r.stderr };
     },
-    timeoutMs: (size) => (size === LARGE ? 450_000 : 150_000),
+    timeoutMs: (size) => (size === LARGE ? 270_000 : 150_000),
   },
   {
     // `-o FIFO`: the CLI opens the FIFO in place (no temp + rename), and the
@@ -318,10 +317,10 @@ describe.concurrent('Library: slow and stalled Writable targets (0 bytes lost)',
 });
 
 describe('Sink errors', () => {
-  let srv: CliServer;
+  let srv: CliFixture;
   let mnt: string | undefined;
   beforeEach(async () => {
-    srv = await startCliServer();
+    srv = await startCliFixture();
   });
   afterEach(async () => {
     if (mnt) {
@@ -411,11 +410,11 @@ describe.concurrent('O_NONBLOCK: a stdout pipe shared with siblings stays as the
   ${PY} -c "$STRESS_FLAGS" after
 } | ${PY} -c "$STRESS_READER" split 2`;
 
-  const sharedTest = base.extend<{ srv: CliServer }>({
+  const sharedTest = base.extend<{ srv: CliFixture }>({
     // eslint-disable-next-line no-empty-pattern
     srv: async ({}, use) => {
       // drop-after: 32 MiB of zeros, then the channel is dropped (no exit status): an error exit.
-      const srv = await startCliServer({
+      const srv = await startCliFixture({
         commands: {
           'drop-after': async (ctx) => {
             const buf = Buffer.alloc(256 * KiB);
