@@ -22,6 +22,7 @@ export interface ConnectionScope extends ExecScope, AuthPolicy {
   /** Commands still running, for stop()'s grace time. */
   readonly running: Set<Promise<void>>;
   readonly takeOverExec?: ServerOptions['takeOverExec'];
+  readonly sftpFiles?: ServerOptions['sftpFiles'];
 }
 
 /** Numbers connections in log lines (`conn`), so one connection's lines can be told apart. */
@@ -166,7 +167,7 @@ export function serveConnection(scope: ConnectionScope, client: Connection, info
         if (!sftp) return;
         sftp.on('end', release);
         sftp.on('close', release);
-        serveSftp(execScope, sftp, client, user);
+        serveSftp({ ...execScope, files: scope.sftpFiles }, sftp, client, user);
       });
       session.on('exec', (acceptExec, _rejectExec, info) => {
         if (forcedCommand === undefined) run(acceptExec(), info.command, { ...env }, true);

@@ -62,13 +62,14 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
     log,
     recorder,
     gate,
-    commands: commandTable(new BufferBudget(limits.maxBufferBytes, (peak) => (recorder.seen.bufferBytesPeak = peak)), options.commands, recorder),
+    commands: commandTable(new BufferBudget(limits.maxBufferBytes, (peak) => (recorder.seen.bufferBytesPeak = peak)), options.commands, recorder, options.sftpFiles),
     authorized: keys.authorized,
     passwords: options.passwords,
     users: options.users,
     passwordBudget: new PasswordBudget(limits.passwordGuessBurst, limits.passwordGuessesPerSecond),
     running: new Set(),
     takeOverExec: options.takeOverExec,
+    sftpFiles: options.sftpFiles,
   };
 
   // Compression is off unless asked for: on loopback it costs CPU and buys nothing.

@@ -6,6 +6,7 @@ import type { Algorithms, Connection, ServerChannel } from 'ssh2';
 import type { ServerLogger } from './log.js';
 import type { ExitStatus } from './channel-output.js';
 import type { CommandHandler, ServerLimits } from './commands.js';
+import type { RegisteredFiles } from './sftp/tree.js';
 
 /** Options of {@link startServer}. Everything has a safe default. */
 export interface ServerOptions {
@@ -36,6 +37,13 @@ export interface ServerOptions {
   users?: readonly string[];
   /** Extra commands by name; they take precedence over the built-ins. */
   commands?: Readonly<Record<string, CommandHandler>>;
+  /**
+   * Files served read-only at `/files/NAME` over SFTP and SCP, beside the
+   * payload tree: bytes, or `{ size, read(offset, length) }` (sync or async;
+   * a shorter answer is a short read). Path fault options apply
+   * (`/files/NAME,short=100`).
+   */
+  sftpFiles?: RegisteredFiles;
   /** Limits; unspecified ones take {@link DEFAULT_LIMITS}. */
   limits?: Partial<ServerLimits>;
   /** Where logs go: a pino logger or any {@link ServerLogger}; default: warnings and errors as JSON lines on stderr. */

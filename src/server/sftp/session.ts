@@ -13,8 +13,8 @@ import { recordedUser } from '../record.js';
 import type { TransferRecord } from '../types.js';
 import { attrsOf, FX, FXF, longnameOf, modeOf } from './attrs.js';
 import { formatFaults } from './faults.js';
-import { FileSource } from './file-source.js';
-import { normalizePath, reportedSize, resolvePath, TreePathError, type DirNode, type FileNode, type SinkNode, type TreeNode } from './tree.js';
+import { FileSource, type ReadAnswer } from './file-source.js';
+import { normalizePath, reportedSize, resolvePath, TreePathError, type RegisteredFiles, type DirNode, type FileNode, type SinkNode, type TreeNode } from './tree.js';
 import { UploadHash, UploadOrderError } from './upload-hash.js';
 
 /** What an SFTP session needs from its server and connection. */
@@ -22,6 +22,8 @@ export interface SftpScope {
   readonly limits: Readonly<ServerLimits>;
   readonly recorder: Recorder;
   readonly log: ServerLogger;
+  /** Files registered for `/files/NAME`. */
+  readonly files?: RegisteredFiles;
 }
 
 type ReadHandle = { kind: 'read'; node: FileNode; source: FileSource; record: TransferRecord };
@@ -56,6 +58,8 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
   const uploaded = new Map<string, number>();
   let waiting = false;
   let timer: NodeJS.Timeout | undefined;
+  /** A registered file's async read is out: the pump waits for it. */
+  let reading = false;
   let closed = false;
   // One scratch buffer per session: ssh2's data() copies it into its packet.
   const scratch = Buffer.allocUnsafe(MAX_READ_BYTES);
@@ -76,7 +80,7 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
       return undefined;
     }
     try {
-      const node = resolvePath(path, limits.maxPayloadBytes);
+      const node = resolvePath(path, limits.maxPayloadBytes, scope.files);
       if (!node) reply(reqid, FX.NO_SUCH_FILE, `no such file: ${clip(normalizePath(path), 200)} (see /README)`);
       return node;
     } catch (err) {
@@ -102,7 +106,7 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
   // queueing thousands of READs costs their bookkeeping, not their data.
   const pump = (): void => {
     waiting = false;
-    while (!closed && timer === undefined && pending.length > 0) {
+    while (!closed && timer === undefined && !reading && pending.length > 0) {
       if (sftpBlocked(sftp)) {
         waiting = true;
         whenSftpWritable(sftp, pump);
@@ -125,6 +129,26 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
   const serveRead = ({ reqid, handle, offset, length }: PendingRead): void => {
     const { source, record } = handle;
     const answer = source.read(offset, Math.min(length, MAX_READ_BYTES), scratch, record.bytes);
+    if (answer instanceof Promise) {
+      reading = true;
+      answer.then(
+        (got) => {
+          reading = false;
+          if (!closed) finishRead(reqid, record, got);
+          pump();
+        },
+        (err: unknown) => {
+          reading = false;
+          log.warn({ err, path: record.path }, 'registered file read failed');
+          if (!closed) reply(reqid, FX.FAILURE, `read failed: ${err instanceof Error ? err.message : String(err)}`);
+          pump();
+        },
+      );
+      return;
+    }
+    finishRead(reqid, record, answer);
+  };
+  const finishRead = (reqid: number, record: TransferRecord, answer: ReadAnswer): void => {
     if (answer === 'drop' || answer === 'drop-connection') return drop(record, answer === 'drop-connection');
     if (answer === 0) return reply(reqid, FX.EOF);
     record.bytes += answer;
@@ -184,7 +208,7 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
     if (!Number.isSafeInteger(offset)) return reply(reqid, FX.EOF);
     if (pending.length >= limits.maxSftpPendingRequests) return reply(reqid, FX.FAILURE, `too many READs in flight (limit ${limits.maxSftpPendingRequests})`);
     pending.push({ reqid, handle: h, offset, length });
-    if (!waiting && timer === undefined) pump();
+    if (!waiting && timer === undefined && !reading) pump();
   });
 
   on('WRITE', (reqid, handleBuf: Buffer, offset: number, data: Buffer) => {
