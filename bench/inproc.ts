@@ -2,7 +2,7 @@
  * Bench child: loopssh server and client in ONE process, as `loopssh demo`
  * runs them (startServer on a free loopback port, connect, run).
  *
- *   inproc.js transfer --size N [--cipher C] --target null|pipe|FILE
+ *   inproc.js transfer --size N [--cipher C] --target null|pipe|FILE [--worker]
  *       one `payload N --pattern zero` into the target (null = /dev/null,
  *       FILE = a path, pipe = this process's stdout)
  *   inproc.js flush --size N [--cipher C] --dir DIR [--order K]
@@ -38,6 +38,7 @@ const { values, positionals } = parseArgs({
     dir: { type: 'string' },
     order: { type: 'string' },
     channel: { type: 'string' },
+    worker: { type: 'boolean' },
   },
   allowPositionals: true,
 });
@@ -56,7 +57,7 @@ const SCALE_TOTAL = 64 * SCALE_CHANNEL;
 const host = generateKeyPair('bench-host');
 const client = generateKeyPair('bench-client');
 // One process, one thread by default, as the demo runs it. With
-// LOOPSSH_BENCH_WORKER=1 the server runs on a worker thread (startServerWorker)
+// --worker (or LOOPSSH_BENCH_WORKER=1) the server runs on a worker thread (startServerWorker)
 // so its encryption overlaps the client's decryption: measured 1.19× instead
 // of ~1.0× OpenSSH to /dev/null, at ~150 MiB RSS instead of ~100.
 const serverOptions = {
@@ -66,7 +67,7 @@ const serverOptions = {
   algorithms,
   limits: { maxChannelsPerConnection: 64, maxConnections: 64 },
 };
-const server = process.env.LOOPSSH_BENCH_WORKER
+const server = values.worker || process.env.LOOPSSH_BENCH_WORKER
   ? await startServerWorker({ ...serverOptions, logLevel: 'silent' })
   : await startServer({ ...serverOptions, logger: createLogger('silent') });
 const open = (): Promise<Connection> =>

@@ -11,6 +11,7 @@
  *              temporary project → `loopssh serve`
  *   loop2      loopssh client (the bench's compiled child) → `loopssh serve`, two processes
  *   loop1      loopssh server and client in one process (as `loopssh demo`)
+ *   loop1w     the same with the server on a worker thread (startServerWorker)
  *   ssh-loop   OpenSSH ssh → `loopssh serve`
  *   loop-sshd  loopssh client → OpenSSH sshd (own sshd on a free port)
  *   ssh-sshd   OpenSSH ssh → OpenSSH sshd: the baseline every ratio uses

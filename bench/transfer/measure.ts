@@ -150,7 +150,7 @@ export function clientArgv(ctx: MeasureContext, path: PathId, size: number, targ
   const { env, options } = ctx;
   const info = PATH_INFO[path];
   if (info.client === 'inproc') {
-    return [...env.nodeScript('bench/inproc', nodeFlags), 'transfer', '--size', String(size), '--cipher', options.cipher, '--target', target];
+    return [...env.nodeScript('bench/inproc', nodeFlags), 'transfer', '--size', String(size), '--cipher', options.cipher, '--target', target, ...(path === 'loop1w' ? ['--worker'] : [])];
   }
   const srv = serveOverride ?? (env.serve as Serve);
   if (info.client === 'cli-checkout' || info.client === 'cli-installed') {

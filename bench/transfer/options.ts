@@ -12,7 +12,7 @@ import type { Rgb } from '../png.ts';
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const MiB = 1024 * 1024;
 
-export const PATH_IDS = ['cli2', 'cli-pack', 'loop2', 'loop1', 'ssh-loop', 'loop-sshd', 'ssh-sshd'] as const;
+export const PATH_IDS = ['cli2', 'cli-pack', 'loop2', 'loop1', 'loop1w', 'ssh-loop', 'loop-sshd', 'ssh-sshd'] as const;
 /** A client → server path measured end to end. */
 export type PathId = (typeof PATH_IDS)[number];
 export const EXTRAS = ['setup', 'rss', 'flush', 'scale', 'limits'] as const;
@@ -35,6 +35,7 @@ export const PATH_INFO: Record<PathId, { label: string; short: string; client: C
   'cli-pack': { label: '`npx loopssh exec` (installed tarball) → loopssh serve', short: 'npx loopssh (installed)', client: 'cli-installed', server: 'serve' },
   loop2: { label: 'loopssh → loopssh, 2 processes', short: 'loopssh -> loopssh (2 proc)', client: 'loopssh', server: 'serve' },
   loop1: { label: 'loopssh → loopssh, 1 process', short: 'loopssh -> loopssh (1 proc)', client: 'inproc', server: 'inproc' },
+  loop1w: { label: 'loopssh → loopssh, 1 process, server on a worker thread', short: 'loopssh -> loopssh (1 proc, worker)', client: 'inproc', server: 'inproc' },
   'ssh-loop': { label: 'OpenSSH ssh → loopssh serve', short: 'ssh -> loopssh serve', client: 'ssh', server: 'serve' },
   'loop-sshd': { label: 'loopssh → OpenSSH sshd', short: 'loopssh -> sshd', client: 'loopssh', server: 'sshd' },
   'ssh-sshd': { label: 'OpenSSH ssh → OpenSSH sshd (baseline)', short: 'ssh -> sshd (baseline)', client: 'ssh', server: 'sshd' },

@@ -1,5 +1,5 @@
 /** `--profile`: node --cpu-prof of the loopssh processes, summarised as top self time. */
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatSize } from '../../src/util/size.ts';
 import { clientArgv, runChild, type MeasureContext } from './measure.ts';
@@ -67,13 +67,16 @@ export async function runProfiles(ctx: MeasureContext, paths: readonly PathId[])
   const profileFlags = (sub: string): string[] => ['--cpu-prof', '--cpu-prof-dir', sub];
   const jobs: { label: string; path: PathId }[] = [];
   if (paths.includes('loop1')) jobs.push({ label: 'loop1: server + client in one process, to /dev/null', path: 'loop1' });
+  if (paths.includes('cli2')) jobs.push({ label: 'cli2: the `loopssh exec` process (bin/loopssh.js, as npx runs it), to /dev/null', path: 'cli2' });
   if (paths.includes('loop2')) jobs.push({ label: 'loop2: the client process, to /dev/null', path: 'loop2' });
   if (paths.includes('loop-sshd')) jobs.push({ label: 'loop-sshd: the loopssh client against OpenSSH sshd, to /dev/null', path: 'loop-sshd' });
   for (const job of jobs) {
     const sub = join(dir, job.path);
     mkdirSync(sub);
     process.stderr.write(`bench: profiling ${job.label}\n`);
-    const outcome = await runChild(env, clientArgv(ctx, job.path, SIZE, 'null', profileFlags(sub)), {});
+    // The CLI writes to its stdout: /dev/null as fd 1, as a user's `> /dev/null`.
+    const devNull = job.path === 'cli2' ? openSync('/dev/null', 'w') : undefined;
+    const outcome = await runChild(env, clientArgv(ctx, job.path, SIZE, 'null', profileFlags(sub)), { stdoutFd: devNull }).finally(() => devNull !== undefined && closeSync(devNull));
     summarize(job.label, sub, outcome.wallMs, `exit ${outcome.code}: ${outcome.stderr.trim().slice(-300)}`);
   }
   if (paths.includes('loop2')) {

@@ -19,6 +19,7 @@ export const THROUGHPUT_GOALS: readonly (readonly [PathId, number])[] = [
   ['cli-pack', 1.5],
   ['loop2', 1.5],
   ['loop1', 1.2],
+  ['loop1w', 1.2],
   ['loop-sshd', 1.0],
   ['ssh-loop', 1.6],
 ];

@@ -4,11 +4,14 @@
  * get it wrong. Commands named `audit-*` are plain command handlers; those
  * that need the raw ssh2 channel (exit-status out of its usual order, a
  * close without EOF, a rekey) take the channel over through the server's
- * `takeOverExec` hook. Only public ssh2 API is used here.
+ * `takeOverExec` hook. Messages ssh2's public API cannot send (exit-status
+ * after EOF, a KEXINIT with a guessed packet) come from src/ssh2.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import type { ServerChannel } from 'ssh2';
 import { splitCommand } from '../openssh/command-line.js';
 import { createPayloadReader, type PayloadSpec } from '../payload/patterns.js';
+import { rekeyWithWrongGuess, sendExitStatus } from '../ssh2/index.js';
 import { parseSize } from '../util/size.js';
 import { ChannelOutput, type OutputStream } from '../server/channel-output.js';
 import type { CommandHandler } from '../server/commands.js';
@@ -78,24 +81,58 @@ const exitNoEof: RawBehaviour = async (channel, argv) => {
   channel.close();
 };
 
+/**
+ * SIZE bytes with a server-initiated key re-exchange started halfway;
+ * `startRekey` returns false while a key exchange (e.g. the client's own)
+ * still runs, and is tried again at the next write.
+ */
+function rekeyHalfway(startRekey: (request: RawExecRequest) => boolean): RawBehaviour {
+  return async (channel, argv, request) => {
+    const size = sizeArg(argv, 1);
+    const output = new ChannelOutput(channel);
+    let rekeyed = false;
+    await writePayload(output, 'stdout', size, (sent) => {
+      if (!rekeyed && sent >= size / 2) rekeyed = startRekey(request);
+    });
+    await output.finish({ code: 0 });
+  };
+}
+
 /** `audit-rekey SIZE`: SIZE bytes with a server-initiated key re-exchange started halfway. */
-const rekeyMidway: RawBehaviour = async (channel, argv, request) => {
-  const size = sizeArg(argv, 1);
+const rekeyMidway = rekeyHalfway((request) => {
+  request.connection.rekey();
+  return true;
+});
+
+/**
+ * `audit-eof-delay-exit SIZE CODE MS`: SIZE bytes, EOF, MS ms later
+ * exit-status CODE, then CHANNEL_CLOSE (a command that closes its stdout,
+ * then works on before it exits). RFC 4254 §6.10 allows exit-status at any
+ * time before the close.
+ */
+const eofDelayExit: RawBehaviour = async (channel, argv) => {
   const output = new ChannelOutput(channel);
-  let rekeyed = false;
-  await writePayload(output, 'stdout', size, (sent) => {
-    if (!rekeyed && sent >= size / 2) {
-      rekeyed = true;
-      request.connection.rekey();
-    }
-  });
-  await output.finish({ code: 0 });
+  await writePayload(output, 'stdout', sizeArg(argv, 1));
+  channel.eof();
+  await delay(Number(argv[3] ?? 1000));
+  sendExitStatus(channel, Number(argv[2] ?? 0));
+  channel.close();
 };
+
+/**
+ * `audit-rekey-guess SIZE`: SIZE bytes with a server-initiated key
+ * re-exchange halfway whose KEXINIT sets first_kex_packet_follows and is
+ * followed by a guessed packet that is wrong for every client (RFC 4253 §7:
+ * the client must drop it).
+ */
+const rekeyWithGuessMidway = rekeyHalfway((request) => rekeyWithWrongGuess(request.connection));
 
 const RAW_BEHAVIOURS: Readonly<Record<string, RawBehaviour>> = {
   'audit-exit-first': exitFirst,
   'audit-exit-no-eof': exitNoEof,
+  'audit-eof-delay-exit': eofDelayExit,
   'audit-rekey': rekeyMidway,
+  'audit-rekey-guess': rekeyWithGuessMidway,
 };
 
 /**

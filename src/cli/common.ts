@@ -112,6 +112,31 @@ export class InterruptedError extends Error {
 }
 
 /**
+ * Turns SIGINT/SIGTERM into an aborted `signal` while `work` runs, so the
+ * process still ends through its normal path (targets cleaned up, stdout's
+ * flags restored); a RunError `isCancel` accepts becomes an InterruptedError.
+ */
+export async function interruptible<T>(work: (signal: AbortSignal) => Promise<T>, isCancel: (err: unknown) => err is RunError): Promise<T> {
+  const controller = new AbortController();
+  let caught: NodeJS.Signals | undefined;
+  const onSignal = (s: NodeJS.Signals): void => {
+    caught = s;
+    controller.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    return await work(controller.signal);
+  } catch (err) {
+    if (caught && isCancel(err)) throw new InterruptedError(caught, err);
+    throw err;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+/**
  * Prints one `loopssh: ...` line on stderr. Messages carry peer-supplied text
  * (a server's DISCONNECT message, a signal name, ssh2's errors): every control
  * character is escaped so a peer cannot write to the user's terminal.

@@ -6,6 +6,7 @@ import { commandHelp, reportError, EXIT_USAGE } from './common.js';
 import { demoCommand, DEMO_COMMAND } from './demo.js';
 import { execCommand, EXEC_COMMAND, getCommand, GET_COMMAND } from './run.js';
 import { serveCommand, SERVE_COMMAND } from './serve.js';
+import { sftpCommand, SFTP_COMMAND } from './sftp.js';
 
 const MAIN_HELP = `loopssh: an SSH server + client pair that never loses output
 
@@ -13,6 +14,8 @@ usage:
   loopssh serve [options]               run the server (default 127.0.0.1:2222)
   loopssh exec [options] -- COMMAND...  run a command on any SSH server
   loopssh get SIZE [options]            fetch a payload and verify it byte for byte
+  loopssh sftp get REMOTE [-o FILE]     download over SFTP (any SFTP server)
+  loopssh sftp put FILE REMOTE          upload over SFTP
   loopssh audit [options] -- CLIENT...  check an SSH client for lost output
   loopssh demo                          the tracked vs naive close, side by side
   loopssh help [COMMAND]                help for a command
@@ -24,6 +27,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help:
   serve: { run: serveCommand, help: commandHelp(SERVE_COMMAND) },
   exec: { run: execCommand, help: commandHelp(EXEC_COMMAND) },
   get: { run: getCommand, help: commandHelp(GET_COMMAND) },
+  sftp: { run: sftpCommand, help: commandHelp(SFTP_COMMAND) },
   audit: { run: auditCommand, help: commandHelp(AUDIT_COMMAND) },
   demo: { run: demoCommand, help: commandHelp(DEMO_COMMAND) },
 };

@@ -8,7 +8,7 @@ import { payloadDigest } from '../payload/patterns.js';
 import { formatSize } from '../util/size.js';
 import { PAYLOAD_FLAGS, parsePayloadCommand } from '../server/builtins.js';
 import { keepStdioBlocking } from './stdio.js';
-import { DEFAULT_LOOPSSH_PORT, EXIT_REMOTE_SIGNAL, InterruptedError, connectOptions, connectionFlags, helpFlag, parseOrHelp, printLine, type CliCommand } from './common.js';
+import { DEFAULT_LOOPSSH_PORT, EXIT_REMOTE_SIGNAL, connectOptions, interruptible, connectionFlags, helpFlag, parseOrHelp, printLine, type CliCommand } from './common.js';
 
 /** Where stdout, stderr and stdin go; shared by `exec` and `get`. */
 const REDIRECT_FLAGS = flagTable({
@@ -108,22 +108,9 @@ function redirects(values: FlagValues<typeof REDIRECT_FLAGS>): RunOptions {
  * ends through its normal path: targets cleaned up, stdout's flags restored.
  */
 async function runInterruptible(connection: Connection, command: string, run: RunOptions): Promise<RunResult> {
-  const controller = new AbortController();
-  let signal: NodeJS.Signals | undefined;
-  const onSignal = (s: NodeJS.Signals): void => {
-    signal = s;
-    controller.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
   try {
-    return await connection.run(command, { ...run, signal: controller.signal });
-  } catch (err) {
-    if (signal && err instanceof RunAbortedError) throw new InterruptedError(signal, err);
-    throw err;
+    return await interruptible((signal) => connection.run(command, { ...run, signal }), (err): err is RunAbortedError => err instanceof RunAbortedError);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
     if (!run.naive) await connection.close();
   }
 }

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type ssh2 from 'ssh2';
 import type { ClientChannel } from 'ssh2';
 import { joinCommand } from '../openssh/command-line.js';
+import { keepOpenUntilServerCloses } from '../ssh2/index.js';
 import { Delivery, errorCode } from './delivery.js';
 import { ChannelLostError, ConnectionError, ExitStatusError, TargetError, type RunError } from './errors.js';
 import { naiveCopy } from './naive.js';
@@ -187,6 +188,8 @@ export class Connection implements AsyncDisposable {
         // Listen now, not after an await: ssh2 may parse the exit status from
         // the same TCP read as the exec reply, before a later listener exists.
         channel.on('exit', (code: number | null, signal?: string) => record.exit(code, signal));
+        // An exit-status may follow the server's EOF: do not close at EOF.
+        keepOpenUntilServerCloses(channel);
         resolve(channel);
       });
     });

@@ -16,6 +16,7 @@ import { ChannelClosedError, ChannelOutput, ChannelStalledError, type ExitStatus
 import type { CommandContext, CommandHandler, CommandResult, ServerLimits } from './commands.js';
 import type { Recorder } from './record.js';
 import { scpCommand } from './sftp/scp-command.js';
+import type { RegisteredFiles } from './sftp/tree.js';
 import type { CommandRecord } from './types.js';
 
 /**
@@ -23,8 +24,8 @@ import type { CommandRecord } from './types.js';
  * SFTP tree when a `recorder` takes its transfers), then `extra` over them,
  * and a `help` that lists the extras.
  */
-export function commandTable(budget: BufferBudget, extra: Readonly<Record<string, CommandHandler>> = {}, recorder?: Recorder): Record<string, CommandHandler> {
-  const commands: Record<string, CommandHandler> = { ...builtinCommands(budget), ...(recorder ? { scp: scpCommand(recorder) } : {}), ...extra };
+export function commandTable(budget: BufferBudget, extra: Readonly<Record<string, CommandHandler>> = {}, recorder?: Recorder, files?: RegisteredFiles): Record<string, CommandHandler> {
+  const commands: Record<string, CommandHandler> = { ...builtinCommands(budget), ...(recorder ? { scp: scpCommand(recorder, files) } : {}), ...extra };
   commands.help ??= helpCommand(Object.keys(extra));
   return commands;
 }

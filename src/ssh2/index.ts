@@ -15,6 +15,8 @@ assertSsh2Shape();
 export { SSH2_CHECKED_VERSION, DISCONNECT, assertSsh2Shape } from './internals.js';
 export { clearStaleChunksOnWrite, onPeerClosedChannel, channelOutputClosed, channelSocket } from './channel-patches.js';
 export { endSftpWithStatus, sftpBlocked, whenSftpWritable } from './sftp-flow.js';
+export { sendExitStatus, rekeyWithWrongGuess, NEVER_CHOSEN_KEX } from './server-sends.js';
+export { keepOpenUntilServerCloses } from './client-channel.js';
 
 /**
  * Fixes a server-side connection ssh2 just reported (call first thing in the

@@ -15,7 +15,7 @@ const require = createRequire(import.meta.url);
 export const SSH2_CHECKED_VERSION = '1.17.0';
 
 /** SSH_MSG_* numbers used by the patches (RFC 4250 §4.1.2). */
-export const MSG = { KEXINIT: 20, KEXDH_INIT: 30, CONNECTION_FIRST: 80 } as const;
+export const MSG = { KEXINIT: 20, KEXDH_INIT: 30, KEXDH_REPLY: 31, CONNECTION_FIRST: 80 } as const;
 
 /** SSH_DISCONNECT_* reason codes (RFC 4250 §4.2.2). */
 export const DISCONNECT = { PROTOCOL_ERROR: 2, TOO_MANY_CONNECTIONS: 12 } as const;
@@ -41,11 +41,21 @@ export interface ProtocolInternals {
   _kexinit?: Buffer;
   _skipNextInboundPacket: boolean;
   _onPayload: PayloadFn;
-  _packetRW: { read: { read(payload: Buffer): Buffer } };
+  _packetRW: { read: { read(payload: Buffer): Buffer }; write: PacketWriterInternals };
+  _cipher: { encrypt(packet: Buffer): void };
   _handlers: Record<string, ((...args: never[]) => unknown) | undefined>;
   disconnect(reason: number): void;
   channelFailure(recipient: number): void;
   serviceAccept(service: string): void;
+  rekey(): void;
+  exitStatus(recipient: number, status: number): void;
+}
+
+/** lib/protocol/zlib.js PacketWriter/ZlibPacketWriter: builds outbound packets (`force`: during a key exchange). */
+export interface PacketWriterInternals {
+  allocStartKEX: number;
+  alloc(size: number, force?: boolean): Buffer;
+  finalize(packet: Buffer, force?: boolean): Buffer;
 }
 
 /** A channel as ssh2's ChannelManager holds it (lib/Channel.js), or a server Session wrapping one. */
@@ -79,7 +89,7 @@ export interface ChannelWriteInternals {
   stderr: { _write: WriteFn };
   push(chunk: unknown, encoding?: BufferEncoding): boolean;
   incoming: { state: string };
-  outgoing: { state: string };
+  outgoing: { id: number; state: string };
 }
 
 /** The ssh2 module's private files the patches load. */
@@ -151,7 +161,24 @@ function shapeChecks(m: Ssh2Modules): [string, () => boolean][] {
     ],
     ['server Client lacks _sock/_chanMgr/_protocol', () => /this\._sock = socket;\s*this\._chanMgr = new ChannelManager/.test(m.serverSource) && m.serverSource.includes('this._protocol = new Protocol')],
     ['server sessions no longer keep the running channel in session._channel', () => m.serverSource.includes('session._channel = channel;')],
+    ...serverSendsChecks(m, proto),
     ['client lacks _protocol/_chanMgr', () => m.clientSource.includes('this._protocol = new Protocol') && m.clientSource.includes('this._chanMgr')],
+  ];
+}
+
+/** What src/ssh2/server-sends.ts relies on (sendExitStatus, rekeyWithWrongGuess). */
+function serverSendsChecks(m: Ssh2Modules, proto: () => ProtocolInternals): [string, () => boolean][] {
+  return [
+    [
+      'Protocol lacks rekey/exitStatus/_cipher.encrypt/_packetRW.write alloc+finalize',
+      () => {
+        const p = proto();
+        const w = p._packetRW.write;
+        return typeof p.rekey === 'function' && typeof p.exitStatus === 'function' && typeof p._cipher?.encrypt === 'function' && typeof w?.alloc === 'function' && typeof w.finalize === 'function' && typeof w.allocStartKEX === 'number';
+      },
+    ],
+    ['kex.js kexinit() no longer sets _kexinit, then sends it via _packetRW.write.finalize', () => /self\._kexinit = payload;[\s\S]{0,500}self\._cipher\.encrypt\(self\._packetRW\.write\.finalize\(packet, true\)\)/.test(m.kexSource)],
+    ['Channel no longer keeps _client and outgoing', () => /this\.outgoing = info\.outgoing;[\s\S]{0,200}this\._client = client;/.test(String(m.Channel))],
   ];
 }
 

@@ -2,11 +2,13 @@
  * loopssh issue 12: the audit's server behaviours do what their names say,
  * seen from the client side: exit-status ahead of every data byte, a
  * CHANNEL_CLOSE with no EOF, no exit status at all, a second key exchange in
- * the middle of the data. (The audit's verdicts rest on these orders.)
+ * the middle of the data, exit-status after EOF, a rekey with a guessed
+ * packet. (The audit's verdicts rest on these orders.)
  */
 import ssh2 from 'ssh2';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AUDIT_COMMANDS, takeOverAuditExec } from '../../src/audit/behaviours.ts';
+import { kexinitWithWrongGuess, NEVER_CHOSEN_KEX } from '../../src/ssh2/server-sends.ts';
 import { expectedDigest, sha256, startFixture, type Fixture } from '../helpers/fixture.ts';
 import { peer } from '../helpers/peers.ts';
 import { runProcess } from '../helpers/run-process.ts';
@@ -20,8 +22,8 @@ interface Seen {
   handshakes: number;
 }
 
-/** Runs `command` with ssh2's client and records the event order. */
-function execWithSsh2(fx: Fixture, command: string): Promise<Seen> {
+/** Runs `command` with ssh2's client (stdin left open) and records the event order (`eof`: the end of stdout too); `debug` gets ssh2's debug lines. */
+function execWithSsh2(fx: Fixture, command: string, { eof = false, debug }: { eof?: boolean; debug?: (line: string) => void } = {}): Promise<Seen> {
   const opts = fx.server.clientOptions();
   const client = new ssh2.Client();
   const seen: Seen = { events: [], stdout: Buffer.alloc(0), handshakes: 0 };
@@ -39,6 +41,7 @@ function execWithSsh2(fx: Fixture, command: string): Promise<Seen> {
           chunks.push(d);
         });
         channel.stderr.resume();
+        if (eof) channel.on('end', () => seen.events.push('eof'));
         channel.on('exit', (...args: unknown[]) => seen.events.push(`exit:${args.join(',')}`));
         channel.on('close', () => {
           seen.events.push('close');
@@ -48,7 +51,7 @@ function execWithSsh2(fx: Fixture, command: string): Promise<Seen> {
         });
       });
     });
-    client.connect({ host: opts.host, port: opts.port, username: 'tester', privateKey: opts.privateKey });
+    client.connect({ host: opts.host, port: opts.port, username: 'tester', privateKey: opts.privateKey, debug });
   });
 }
 
@@ -78,6 +81,35 @@ describe('audit server behaviours', () => {
     const seen = await execWithSsh2(fx, 'audit-no-exit-status 1MiB');
     expect(seen.events).toEqual(['data', 'close']);
     expect([seen.stdout.length, sha256(seen.stdout)]).toEqual([MiB, expectedDigest(MiB)]);
+  });
+
+  // loopssh issue 12 ("EOF then a delay then exit-status"): ssh2's channel.exit() sends nothing after eof(); src/ssh2 sendExitStatus does.
+  it('audit-eof-delay-exit: EOF first, exit-status 7 only after the delay, then close', async () => {
+    const seen = await execWithSsh2(fx, 'audit-eof-delay-exit 1MiB 7 300', { eof: true });
+    expect(seen.events).toEqual(['data', 'eof', 'exit:7', 'close']);
+    expect([seen.stdout.length, sha256(seen.stdout)]).toEqual([MiB, expectedDigest(MiB)]);
+  });
+
+  // loopssh issue 12 (found by the eof-delay-exit scenario): ssh2's Channel.destroy() sends CHANNEL_CLOSE and Node's
+  // autoDestroy called it at the server's EOF once stdin was done, so run() reported "closed before an exit status".
+  it('the loopssh client waits past the EOF for the exit status (exit 7, every byte)', async () => {
+    const conn = await fx.connect();
+    const r = await conn.run('audit-eof-delay-exit 1MiB 7 300', { stdout: 'buffer', hash: true });
+    expect([r.exitCode, r.stdoutBytes, r.stdoutSha256]).toEqual([7, MiB, expectedDigest(MiB)]);
+  });
+
+  it('audit-rekey-guess: the second KEXINIT lists the never-chosen kex first; the client drops the guess and gets every byte', async () => {
+    const remoteKex: string[] = [];
+    const seen = await execWithSsh2(fx, 'audit-rekey-guess 4MiB', {
+      debug: (line) => {
+        const m = /^Handshake: \(remote\) KEX method: (.*)$/.exec(line);
+        if (m) remoteKex.push(m[1] as string);
+      },
+    });
+    expect(seen.handshakes).toBe(2);
+    expect(remoteKex.map((list) => list.startsWith(`${NEVER_CHOSEN_KEX},`))).toEqual([false, true]);
+    expect(seen.events).toEqual(['data', 'exit:0', 'close']);
+    expect([seen.stdout.length, sha256(seen.stdout)]).toEqual([4 * MiB, expectedDigest(4 * MiB)]);
   });
 
   it('audit-stderr-after-stdout: the first stderr byte comes after the last stdout byte', async () => {
@@ -114,5 +146,18 @@ describe('audit server behaviours', () => {
     // The same ssh, the same server, a normal ending: it does log the EOF.
     const normal = await runProcess(SSH as string, [...fx.server.sshArgs(['-vv']), 'payload 1MiB'], { timeoutMs: 30_000 });
     expect(normal.stderr).toMatch(/channel 0: rcvd eof/);
+  });
+});
+
+describe('kexinitWithWrongGuess', () => {
+  it('puts the never-chosen name first in the kex list, keeps every other byte, sets first_kex_packet_follows', () => {
+    const list = (names: string): Buffer => Buffer.concat([Buffer.from([0, 0, 0, names.length]), Buffer.from(names, 'latin1')]);
+    const cookie = Buffer.alloc(16, 7);
+    const rest = Buffer.concat([list('ssh-ed25519'), ...Array.from({ length: 8 }, () => list(''))]);
+    const kexinit = Buffer.concat([Buffer.from([20]), cookie, list('curve25519-sha256,ecdh-sha2-nistp256'), rest, Buffer.from([0, 0, 0, 0, 0])]);
+    const flagged = kexinitWithWrongGuess(kexinit);
+    const expected = Buffer.concat([Buffer.from([20]), cookie, list(`${NEVER_CHOSEN_KEX},curve25519-sha256,ecdh-sha2-nistp256`), rest, Buffer.from([1, 0, 0, 0, 0])]);
+    expect(flagged.toString('hex')).toBe(expected.toString('hex'));
+    expect(kexinit.at(-5)).toBe(0);
   });
 });

@@ -38,7 +38,7 @@ describe.skipIf(!SSH)(`loopssh audit: ${peerVersion('ssh')}`, () => {
     expect(verdicts(report)).toEqual(Object.fromEntries(defaults.map((n) => [n, 'exact'])));
     // ssh reports exit-status as its own, and 255 for a signal or a missing status.
     const codes = Object.fromEntries(report.results.map((r) => [r.name, r.runs[0]?.end.code]));
-    expect(codes).toMatchObject({ 'exit-before-data': 7, 'exit-no-eof': 7, 'exit-signal': 255, 'no-exit-status': 255, 'large-stdout': 0 });
+    expect(codes).toMatchObject({ 'exit-before-data': 7, 'exit-no-eof': 7, 'eof-delay-exit': 7, 'exit-signal': 255, 'no-exit-status': 255, 'large-stdout': 0 });
     expect(report.passed).toBe(true);
   }, 180_000);
 

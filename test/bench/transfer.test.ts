@@ -24,12 +24,12 @@ describe('bench/transfer.ts', () => {
   it.skipIf(!SSHD)('a 16 MiB run of every path verifies each transfer and writes bench.md and bench.png', async () => {
     const r = await runProcess(
       join(ROOT, 'node_modules', '.bin', 'tsx'),
-      [join(ROOT, 'bench', 'transfer.ts'), '--size', '16MiB', '--runs', '1', '--only', 'cli2,cli-pack,loop2,loop1,ssh-loop,loop-sshd,ssh-sshd,flush,limits', '--out', out.dir],
+      [join(ROOT, 'bench', 'transfer.ts'), '--size', '16MiB', '--runs', '1', '--only', 'cli2,cli-pack,loop2,loop1,loop1w,ssh-loop,loop-sshd,ssh-sshd,flush,limits', '--out', out.dir],
       { cwd: ROOT, timeoutMs: 480_000 },
     );
     expect(r.code, r.stderr.slice(-2000)).toBe(0);
     const md = readFileSync(join(out.dir, 'bench.md'), 'utf8');
-    for (const path of ['`npx loopssh exec` (checkout) → loopssh serve', '`npx loopssh exec` (installed tarball) → loopssh serve', 'loopssh → loopssh, 2 processes', 'loopssh → loopssh, 1 process', 'OpenSSH ssh → loopssh serve', 'loopssh → OpenSSH sshd', 'OpenSSH ssh → OpenSSH sshd (baseline)']) {
+    for (const path of ['`npx loopssh exec` (checkout) → loopssh serve', '`npx loopssh exec` (installed tarball) → loopssh serve', 'loopssh → loopssh, 2 processes', 'loopssh → loopssh, 1 process', 'loopssh → loopssh, 1 process, server on a worker thread', 'OpenSSH ssh → loopssh serve', 'loopssh → OpenSSH sshd', 'OpenSSH ssh → OpenSSH sshd (baseline)']) {
       expect(md).toContain(`| ${path} |`);
     }
     expect(md).toContain('FlushTracker overhead');
@@ -43,7 +43,7 @@ describe('bench/transfer.ts', () => {
     }
     // Every transfer row says how many runs were verified: 1 of 1.
     const rows = md.split('\n').filter((l) => /^\| (`npx |loopssh|OpenSSH)/.test(l) && l.includes('✓'));
-    expect(rows.length).toBe(7 * 3);
+    expect(rows.length).toBe(8 * 3);
     expect(md).not.toMatch(/✗|FAILED verification/);
     const png = readFileSync(join(out.dir, 'bench.png'));
     expect(png.subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a');

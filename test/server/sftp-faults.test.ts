@@ -103,6 +103,31 @@ describe.skipIf(!sftpPath)('what OpenSSH sftp makes of each fault', () => {
     expect(sha256(got)).toBe(sha256(referenceBytes({ size: 200_000, pattern: 'random', seed: '7' }).subarray(0, 100_000)));
   });
 
+  it('stat smaller than the content: it reads to EOF and keeps the whole file (exit 0)', async () => {
+    const r = await sftpBatch(sftpPath as string, f.server, 'get /payload/random/7/200000,stat=1000 out\n', tmp.dir);
+    expect(r.code).toBe(0);
+    const got = readFileSync(join(tmp.dir, 'out'));
+    expect([got.length, sha256(got)]).toEqual([200_000, referenceDigest({ size: 200_000, pattern: 'random', seed: '7' })]);
+  });
+
+  it('stat larger than the content (stat=N): it keeps the real length and exits 0 (no error for the lying stat)', async () => {
+    const r = await sftpBatch(sftpPath as string, f.server, 'get /payload/random/7/200000,stat=500000 out\n', tmp.dir);
+    expect(r.code).toBe(0);
+    expect(statSync(join(tmp.dir, 'out')).size).toBe(200_000);
+  });
+
+  it('delay and rate: complete', async () => {
+    const r = await sftpBatch(sftpPath as string, f.server, 'get /payload/lines/0/100000,delay=3,rate=2MiB out\n', tmp.dir);
+    expect(r.code).toBe(0);
+    expect(sha256(readFileSync(join(tmp.dir, 'out')))).toBe(referenceDigest({ size: 100_000, pattern: 'lines' }));
+  });
+
+  it('drop-conn after N bytes: non-zero exit, partial file left', async () => {
+    const r = await sftpBatch(sftpPath as string, f.server, 'get /payload/zero/0/1MiB,drop-conn=300000 out\n', tmp.dir);
+    expect(r.code).not.toBe(0);
+    expect(statSync(join(tmp.dir, 'out')).size).toBeLessThanOrEqual(300_000);
+  });
+
   it('drop after N bytes: non-zero exit, and a partial file is left at the target', async () => {
     const r = await sftpBatch(sftpPath as string, f.server, 'get /payload/zero/0/1MiB,drop=300000 out\n', tmp.dir);
     expect(r.code).not.toBe(0);
@@ -131,6 +156,26 @@ describe('uploads out of order and limits', () => {
       ['/sink/too-far', 0, undefined, 'failed'],
       ['/sink/gap', 0, undefined, 'failed'],
     ]);
+  });
+
+  it('READs queued beyond maxSftpPendingRequests get SSH_FX_FAILURE; the queued ones are all answered', async () => {
+    await f.stop();
+    f = await startFixture({ limits: { maxSftpPendingRequests: 4 } });
+    const { client, sftp } = await rawSftp(f.server);
+    // delay=100 holds the pump on its timer, so the READs pile up in the queue.
+    const h = await call.open(sftp, '/payload/zero/0/1MiB,delay=100', 'r');
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        call.read(sftp, h, i * 1000, 1000).then(
+          (n) => `ok ${n}`,
+          (e: Error) => e.message,
+        ),
+      ),
+    );
+    // The queue holds four (the head among them, waiting out its delay); the other four are refused.
+    expect(results.slice(0, 4)).toEqual(Array(4).fill('ok 1000'));
+    expect(results.slice(4).every((r) => /too many READs in flight \(limit 4\)/.test(r))).toBe(true);
+    client.end();
   });
 
   it('open handles are limited per session; closing one frees a slot; a path over maxPathBytes is refused', async () => {

@@ -64,3 +64,30 @@ for (const lib of ['paramiko', 'asyncssh'] as const) {
     });
   });
 }
+
+/**
+ * What each Python client makes of the faults (observed, then pinned): a
+ * client that "succeeds" with a short file is a silent truncation.
+ */
+for (const lib of ['paramiko', 'asyncssh'] as const) {
+  const python = peer(lib);
+  describe.skipIf(!python)(`${peerVersion(lib)} SFTP client and the faults`, () => {
+    it('short reads: whole file; EOF before the stat size: paramiko keeps the short file and reports success, AsyncSSH errors but leaves it; drop: error', async () => {
+      const ops = [
+        `get:/payload/random/9/200000,short=1000:${join(tmp.dir, 'short')}`,
+        `get:/payload/random/9/200000,eof=100000:${join(tmp.dir, 'eof')}`,
+        `get:/payload/zero/0/1MiB,drop=100000:${join(tmp.dir, 'drop')}`,
+      ];
+      const [short, eof, drop] = await client(python as string, lib, ops);
+      expect(short?.ok).toBe(true);
+      expect(sha256(readFileSync(join(tmp.dir, 'short')))).toBe(referenceDigest({ size: 200_000, pattern: 'random', seed: '9' }));
+      const eofSize = statSync(join(tmp.dir, 'eof'), { throwIfNoEntry: false })?.size;
+      // paramiko 2.12 compares the local file with the bytes it read, not with the stat size: silent truncation.
+      if (lib === 'paramiko') expect([eof?.ok, eofSize]).toEqual([true, 100_000]);
+      else expect([eof?.ok, eof?.error, eofSize]).toEqual([false, 'SFTPFailure: Unexpected EOF during file copy', 100_000]);
+      expect(drop?.ok).toBe(false);
+      expect(drop?.error).toMatch(lib === 'paramiko' ? /SSHException: Server connection dropped/ : /SFTPConnectionLost: Connection closed/);
+    });
+  });
+}
+

@@ -5,6 +5,7 @@
  * flushed, if kept open), and a failure leaves no file at the target path.
  */
 import { createHash } from 'node:crypto';
+import { stat } from 'node:fs/promises';
 import type ssh2 from 'ssh2';
 import type { SFTPWrapper } from 'ssh2';
 import { openSink, openSource, type InputSource, type OutputTarget } from '../../engine/targets.js';
@@ -31,6 +32,27 @@ export interface TransferOptions {
   maxBuffer?: number;
   /** Reject if the target has not flushed this long after the last byte, in ms. */
   flushTimeoutMs?: number;
+  /** Called every {@link progressIntervalMs} with the bytes moved and the total (the stat size; for an upload from a stream, undefined). */
+  onProgress?: (bytes: number, total: number | undefined) => void;
+  /** How often {@link onProgress} is called, in ms. Default 250. */
+  progressIntervalMs?: number;
+}
+
+/** A local file's size, for the progress total (undefined if it cannot be read). */
+async function fileSize(path: string): Promise<number | undefined> {
+  return stat(path).then(
+    (st) => st.size,
+    () => undefined,
+  );
+}
+
+/** Calls `options.onProgress` on a timer until the returned stop function is called (no per-chunk work). */
+function watchProgress(options: TransferOptions, bytes: () => number, total: number | undefined): () => void {
+  const report = options.onProgress;
+  if (!report) return () => {};
+  const timer = setInterval(() => report(bytes(), total), options.progressIntervalMs ?? 250);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /** What a finished transfer did. */
@@ -128,6 +150,7 @@ export async function sftpDownload(client: Client, host: string, port: number, r
     };
     options.signal?.addEventListener('abort', onAbort, { once: true });
     delivery.route(source, `sftp ${remotePath}`, sink, (n) => (bytes += n), hash);
+    const stopProgress = watchProgress(options, () => bytes, size);
     try {
       await delivery.settled(options.flushTimeoutMs);
     } catch (err) {
@@ -138,6 +161,7 @@ export async function sftpDownload(client: Client, host: string, port: number, r
       discarded = true;
       throw await delivery.fail(e, options.keepPartial);
     } finally {
+      stopProgress();
       options.signal?.removeEventListener('abort', onAbort);
     }
     await delivery.commit();
@@ -180,6 +204,7 @@ export async function sftpUpload(client: Client, host: string, port: number, sou
     };
     options.signal?.addEventListener('abort', onAbort, { once: true });
     delivery.route(input.stream, `upload source ${input.label}`, sink, (n) => (bytes += n), hash);
+    const stopProgress = watchProgress(options, () => bytes, typeof source === 'string' ? await fileSize(source) : undefined);
     try {
       await delivery.settled(options.flushTimeoutMs);
     } catch (err) {
@@ -187,6 +212,7 @@ export async function sftpUpload(client: Client, host: string, port: number, sou
       if (e instanceof RunError) throw e;
       throw remoteError('upload to', e, facts(), remotePath);
     } finally {
+      stopProgress();
       options.signal?.removeEventListener('abort', onAbort);
     }
     // Every WRITE and the CLOSE were acknowledged; stat confirms the size where the server lets us.

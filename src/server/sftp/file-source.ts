@@ -25,7 +25,7 @@ export class FileSource {
    * Fills `target` with up to `max` bytes from `offset`.
    * @param served bytes already served on this handle (for the drop faults)
    */
-  read(offset: number, max: number, target: Buffer, served: number): ReadAnswer {
+  read(offset: number, max: number, target: Buffer, served: number): ReadAnswer | Promise<ReadAnswer> {
     const { node } = this;
     const { short, eof, drop, dropConnection } = node.faults;
     const end = Math.min(node.size, eof ?? node.size);
@@ -42,6 +42,12 @@ export class FileSource {
     if (n <= 0) return 0;
     const content = node.content;
     if (Buffer.isBuffer(content)) return content.copy(target, 0, offset, offset + n);
+    if ('read' in content) {
+      // A registered reader: it may answer short (a short read) or async; never more than asked.
+      const copy = (bytes: Uint8Array): number => Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.byteLength, n)).copy(target, 0);
+      const got = content.read(offset, n);
+      return got instanceof Uint8Array ? copy(got) : got.then(copy);
+    }
     if (this.#reader?.position !== offset) this.#reader = createPayloadReader(content, offset);
     return this.#reader.read(target.subarray(0, n));
   }

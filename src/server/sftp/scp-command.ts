@@ -15,7 +15,7 @@ import type { TransferRecord } from '../types.js';
 import { ByteReader } from './byte-reader.js';
 import { formatFaults } from './faults.js';
 import { FileSource } from './file-source.js';
-import { normalizePath, reportedSize, resolvePath, TreePathError, type FileNode, type SinkNode, type TreeNode } from './tree.js';
+import { normalizePath, reportedSize, resolvePath, TreePathError, type RegisteredFiles, type FileNode, type SinkNode, type TreeNode } from './tree.js';
 
 /** Bytes per write of a download: a few 32 KiB packets per callback, as the payload command. */
 const CHUNK = 256 * 1024;
@@ -31,14 +31,14 @@ class ScpError extends Error {
 }
 
 /** The `scp` built-in, recording transfers in `recorder`. */
-export function scpCommand(recorder: Recorder): CommandHandler {
+export function scpCommand(recorder: Recorder, files: RegisteredFiles = {}): CommandHandler {
   return async (ctx) => {
     const opts = parseArgs(ctx.argv.slice(1));
     const reader = new ByteReader(ctx.stdin);
     const send = (text: string): Promise<void> => ctx.output.write('stdout', Buffer.from(text));
     try {
-      if (opts.mode === 'f') await source(ctx, reader, send, opts, recorder);
-      else await sink(ctx, reader, send, opts, recorder);
+      if (opts.mode === 'f') await source(ctx, reader, send, opts, recorder, files);
+      else await sink(ctx, reader, send, opts, recorder, files);
       return 0;
     } catch (err) {
       if (!(err instanceof ScpError)) throw err;
@@ -82,10 +82,10 @@ function parseArgs(args: readonly string[]): ScpArgs {
 /** Bad arguments: reported through the protocol too, since scp reads our stdout as protocol. */
 class ScpErrorUsage extends ScpError {}
 
-function lookup(path: string, ctx: CommandContext): TreeNode {
+function lookup(path: string, ctx: CommandContext, files: RegisteredFiles): TreeNode {
   if (Buffer.byteLength(path) > ctx.limits.maxPathBytes) throw new ScpError(`path longer than ${ctx.limits.maxPathBytes} bytes`);
   try {
-    const node = resolvePath(path, ctx.limits.maxPayloadBytes);
+    const node = resolvePath(path, ctx.limits.maxPayloadBytes, files);
     if (!node) throw new ScpError(`${clip(normalizePath(path), 200)}: No such file or directory (see /README)`);
     return node;
   } catch (err) {
@@ -110,9 +110,9 @@ async function expectAck(reader: ByteReader): Promise<void> {
 }
 
 /** `scp -f PATH`: sends one tree file. */
-async function source(ctx: CommandContext, reader: ByteReader, send: (t: string) => Promise<void>, opts: ScpArgs, recorder: Recorder): Promise<void> {
+async function source(ctx: CommandContext, reader: ByteReader, send: (t: string) => Promise<void>, opts: ScpArgs, recorder: Recorder, files: RegisteredFiles): Promise<void> {
   await expectAck(reader);
-  const node = lookup(opts.path, ctx);
+  const node = lookup(opts.path, ctx, files);
   if (node.kind === 'dir') throw new ScpError(`${node.path}: not a regular file`);
   if (node.kind === 'sink') throw new ScpError(`${node.path}: /sink is write-only`);
   const record = newRecord(recorder, ctx, 'download', node);
@@ -129,7 +129,7 @@ async function source(ctx: CommandContext, reader: ByteReader, send: (t: string)
   while (record.bytes < announced) {
     const wait = src.delayFor(CHUNK);
     if (wait > 0) await sleep(wait, undefined, { signal: ctx.signal });
-    const n = src.read(record.bytes, Math.min(CHUNK, announced - record.bytes), buf, record.bytes);
+    const n = await src.read(record.bytes, Math.min(CHUNK, announced - record.bytes), buf, record.bytes);
     if (n === 'drop' || n === 'drop-connection' || n === 0) {
       // A drop fault, or content shorter than announced (eof=/stat=): the
       // client waits for bytes that never come, so end as a crash would.
@@ -147,8 +147,8 @@ async function source(ctx: CommandContext, reader: ByteReader, send: (t: string)
 }
 
 /** `scp -t PATH`: takes files into /sink (a sink name, or /sink itself with names from the C lines). */
-async function sink(ctx: CommandContext, reader: ByteReader, send: (t: string) => Promise<void>, opts: ScpArgs, recorder: Recorder): Promise<void> {
-  const target = lookup(opts.path, ctx);
+async function sink(ctx: CommandContext, reader: ByteReader, send: (t: string) => Promise<void>, opts: ScpArgs, recorder: Recorder, files: RegisteredFiles): Promise<void> {
+  const target = lookup(opts.path, ctx, files);
   const intoDir = target.kind === 'dir';
   if (target.kind === 'file' || (intoDir && !target.writeOnly)) throw new ScpError(`${clip(target.path, 200)}: read-only (uploads go to /sink/NAME)`);
   if (opts.targetIsDir && !intoDir) throw new ScpError(`${clip(target.path, 200)}: Not a directory`);

@@ -15,6 +15,16 @@ import { FAULT_OPTIONS, FaultSyntaxError, parseFaults, type FileFaults } from '.
 /** Longest path the tree accepts, in bytes, unless the server's limits say otherwise. */
 export const DEFAULT_MAX_PATH_BYTES = 4096;
 
+/**
+ * A file a test author registers (`startServer({ sftpFiles })`), served at
+ * `/files/NAME`: fixed bytes, or any size read on demand. `read` may return
+ * fewer bytes than asked (a short read) and may be async.
+ */
+export type RegisteredFile = Uint8Array | { readonly size: number; read(offset: number, length: number): Uint8Array | Promise<Uint8Array> };
+
+/** Registered files by name (no '/'). */
+export type RegisteredFiles = Readonly<Record<string, RegisteredFile>>;
+
 /** A directory of the tree. */
 export interface DirNode {
   readonly kind: 'dir';
@@ -30,8 +40,8 @@ export interface FileNode {
   readonly path: string;
   /** Real length of the content. */
   readonly size: number;
-  /** The generator spec, or the fixed bytes of a help file. */
-  readonly content: PayloadSpec | Buffer;
+  /** The generator spec, fixed bytes (the README, a registered buffer), or a registered reader. */
+  readonly content: PayloadSpec | Buffer | Exclude<RegisteredFile, Uint8Array>;
   readonly faults: FileFaults;
 }
 
@@ -98,8 +108,10 @@ export function normalizePath(path: string): string {
  * throws {@link TreePathError} for a name in the tree's grammar with a bad
  * part (so the client's error says what was wrong).
  * @param maxPayloadBytes the largest payload size allowed
+ * @param files registered files (`/files/NAME`)
+ * @param mounts extra folder names listed in `/` (the session serves them, e.g. `disk`)
  */
-export function resolvePath(rawPath: string, maxPayloadBytes: number): TreeNode | undefined {
+export function resolvePath(rawPath: string, maxPayloadBytes: number, files: RegisteredFiles = {}, mounts: readonly string[] = []): TreeNode | undefined {
   const path = normalizePath(rawPath);
   const parts = path === '/' ? [] : path.slice(1).split('/');
   const [top, pattern, seed, sizeText, ...rest] = parts;
@@ -108,7 +120,18 @@ export function resolvePath(rawPath: string, maxPayloadBytes: number): TreeNode 
       { name: 'README', kind: 'file', size: README.length },
       { name: 'payload', kind: 'dir', size: 0 },
       { name: 'sink', kind: 'dir', size: 0 },
+      ...(Object.keys(files).length > 0 ? [{ name: 'files', kind: 'dir' as const, size: 0 }] : []),
+      ...mounts.map((name) => ({ name, kind: 'dir' as const, size: 0 })),
     ]);
+  }
+  if (top === 'files' && Object.keys(files).length > 0) {
+    if (parts.length === 1) return dir(path, false, Object.entries(files).map(([name, f]) => ({ name, kind: 'file', size: registeredSize(f) })));
+    if (parts.length > 2 || pattern === undefined) return undefined;
+    const [name = '', ...options] = pattern.split(',');
+    const file = Object.hasOwn(files, name) ? files[name] : undefined;
+    if (!file) return undefined;
+    const content = file instanceof Uint8Array ? Buffer.from(file.buffer, file.byteOffset, file.byteLength) : file;
+    return { kind: 'file', path, size: registeredSize(file), content, faults: faultsOf(options) };
   }
   if (top === 'README' && parts.length === 1) return { kind: 'file', path, size: README.length, content: README, faults: {} };
   if (top === 'sink') {
@@ -144,6 +167,10 @@ export function resolvePath(rawPath: string, maxPayloadBytes: number): TreeNode 
   if (size > maxPayloadBytes) throw new TreePathError(`payload size ${size} exceeds the server's limit of ${maxPayloadBytes} bytes`);
   const content: PayloadSpec = { pattern: pattern as PatternName, seed, size, stream: 'stdout' };
   return { kind: 'file', path, size, content, faults: faultsOf(options) };
+}
+
+function registeredSize(file: RegisteredFile): number {
+  return file instanceof Uint8Array ? file.byteLength : file.size;
 }
 
 function dir(path: string, writeOnly: boolean, entries: DirEntry[]): DirNode {
