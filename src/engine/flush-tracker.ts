@@ -39,6 +39,18 @@ export function willEmitClose(stream: Writable): boolean {
   return state.autoDestroy === true && state.emitClose === true;
 }
 
+/**
+ * Adds `listeners` to `stream` in the order given and returns the function
+ * that removes exactly those again (an entry's `detach`).
+ */
+function listen(stream: Readable | Writable, listeners: Record<string, (err: Error) => void>): () => void {
+  const pairs = Object.entries(listeners);
+  for (const [event, listener] of pairs) stream.on(event, listener);
+  return () => {
+    for (const [event, listener] of pairs) stream.off(event, listener);
+  };
+}
+
 /** How a tracked entry is closed and what "done" means for it. */
 export type TrackedKind = 'owned' | 'borrowed' | 'source' | 'task';
 
@@ -124,14 +136,7 @@ export class FlushTracker {
       if (!stream.destroyed) stream.destroy();
       this.#settle(entry, err);
     };
-    stream.on('close', onClose);
-    stream.on('finish', onFinish);
-    stream.on('error', onError);
-    entry.detach = () => {
-      stream.off('close', onClose);
-      stream.off('finish', onFinish);
-      stream.off('error', onError);
-    };
+    entry.detach = listen(stream, { close: onClose, finish: onFinish, error: onError });
   }
 
   /**
@@ -140,9 +145,7 @@ export class FlushTracker {
    */
   borrowed(stream: Writable, name: string): void {
     const entry = this.#add(name, 'borrowed', stream);
-    const onError = (err: Error): void => this.#settle(entry, err);
-    stream.on('error', onError);
-    entry.detach = () => stream.off('error', onError);
+    entry.detach = listen(stream, { error: (err) => this.#settle(entry, err) });
     this.#borrowed.set(stream, entry);
   }
 
@@ -180,14 +183,7 @@ export class FlushTracker {
     const onClose = (): void => {
       if (!stream.readableEnded) this.#settle(entry, stream.errored ?? new PrematureCloseError(name));
     };
-    stream.on('end', onEnd);
-    stream.on('error', onError);
-    stream.on('close', onClose);
-    entry.detach = () => {
-      stream.off('end', onEnd);
-      stream.off('error', onError);
-      stream.off('close', onClose);
-    };
+    entry.detach = listen(stream, { end: onEnd, error: onError, close: onClose });
   }
 
   /** Any other work that must finish first, like AsyncSSH's `add_cleanup_task`. */

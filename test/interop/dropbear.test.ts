@@ -14,13 +14,12 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { pino } from 'pino';
 import type { CompressionAlgorithm, KexAlgorithm } from 'ssh2';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generateKeyPair } from '../../src/openssh/key-format.ts';
-import { startServer, type ServerHandle } from '../../src/server/index.ts';
 import { peer, peerVersion } from '../helpers/peers.ts';
 import { toolsCommand } from '../helpers/oracle.ts';
 import { pipelineDigest, runProcess } from '../helpers/run-process.ts';
-import { tempDir } from '../helpers/fixture.ts';
+import { serverPerTest } from '../helpers/per-test.ts';
 
 const DBCLIENT = peer('dbclient');
 const OPENSSL = peer('openssl');
@@ -31,21 +30,15 @@ const DROPBEARCONVERT = DBCLIENT ? join(dirname(DBCLIENT), 'dropbearconvert') : 
 const DBCLIENT_FIRST_KEX: KexAlgorithm = 'curve25519-sha256';
 
 describe.skipIf(!DBCLIENT || !OPENSSL)(`${peerVersion('dbclient')} → loopssh server, guessed kex packets`, () => {
-  let server: ServerHandle | undefined;
-  let folder: ReturnType<typeof tempDir> | undefined;
-  afterEach(async () => {
-    await server?.stop({ graceMs: 0 });
-    folder?.remove();
-    server = undefined;
-  });
+  const owned = serverPerTest();
 
   /** Starts a server, writes dbclient's key, runs `payload` and returns the result and the server's rekey count. */
   async function fetchPayload(size: number, algorithms: { compress: CompressionAlgorithm[]; kex?: KexAlgorithm[] }): Promise<{ code: number | null; bytes: number; sha256: string; rekeys: number; stderr: string }> {
     expect(existsSync(DROPBEARCONVERT as string)).toBe(true);
-    folder = tempDir('loopssh-dropbear-');
+    const folder = owned.tempDir('loopssh-dropbear-');
     const client = generateKeyPair('dbclient');
     const logs: string[] = [];
-    server = await startServer({
+    const server = await owned.start({
       port: 0,
       authorizedKeys: client.publicKey,
       algorithms,

@@ -9,10 +9,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generateKeyPair } from '../../src/openssh/key-format.ts';
-import { startServer, type ServerHandle } from '../../src/server/index.ts';
-import { tempDir } from '../helpers/fixture.ts';
+import { serverPerTest } from '../helpers/per-test.ts';
 import { peer, peerVersion } from '../helpers/peers.ts';
 import { runProcess } from '../helpers/run-process.ts';
 
@@ -36,19 +35,13 @@ c.close()
 `;
 
 describe.skipIf(!PYTHON)(`${peerVersion('paramiko')} → loopssh server`, () => {
-  let server: ServerHandle | undefined;
-  let folder: ReturnType<typeof tempDir> | undefined;
-  afterEach(async () => {
-    await server?.stop({ graceMs: 0 });
-    folder?.remove();
-    server = undefined;
-  });
+  const owned = serverPerTest();
 
   async function login(maxAuthTries: number): Promise<{ code: number | null; stdout: string; attempts: { accepted: boolean }[] }> {
     const right = generateKeyPair('paramiko-right');
     const wrong = generateKeyPair('paramiko-wrong');
-    server = await startServer({ port: 0, authorizedKeys: right.publicKey, limits: { maxAuthTries }, logger: pino({ level: 'silent' }) });
-    folder = tempDir('loopssh-paramiko-');
+    const server = await owned.start({ port: 0, authorizedKeys: right.publicKey, limits: { maxAuthTries }, logger: pino({ level: 'silent' }) });
+    const folder = owned.tempDir('loopssh-paramiko-');
     const files = [join(folder.dir, 'wrong'), join(folder.dir, 'right')];
     writeFileSync(files[0] as string, wrong.privateKey, { mode: 0o600 });
     writeFileSync(files[1] as string, right.privateKey, { mode: 0o600 });

@@ -11,9 +11,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startServer, type ServerHandle } from '../../src/server/index.ts';
-import { tempDir } from '../helpers/fixture.ts';
+import { describe, expect, it } from 'vitest';
+import { serverPerTest } from '../helpers/per-test.ts';
 import { toolsCommand } from '../helpers/oracle.ts';
 import { peer, peerVersion } from '../helpers/peers.ts';
 import { pipelineDigest, runProcess } from '../helpers/run-process.ts';
@@ -25,20 +24,14 @@ const PUTTYGEN = PLINK ? join(dirname(PLINK), 'puttygen') : undefined;
 const SIZE = 32 * 1024 * 1024;
 
 describe.skipIf(!PLINK || !OPENSSL)(`${peerVersion('plink')} → loopssh server, rekeys every MiB`, () => {
-  let server: ServerHandle | undefined;
-  let folder: ReturnType<typeof tempDir> | undefined;
-  afterEach(async () => {
-    await server?.stop({ graceMs: 0 });
-    folder?.remove();
-    server = undefined;
-  });
+  const owned = serverPerTest();
 
   it('every byte and exit 0, and no protocol error on the server across plink\'s rekeys', async () => {
     expect(existsSync(PUTTYGEN as string)).toBe(true);
     const logs: { level: number; err?: { message?: string } }[] = [];
-    server = await startServer({ port: 0, logger: pino({ level: 'info' }, { write: (l: string) => logs.push(JSON.parse(l)) }) });
+    const server = await owned.start({ port: 0, logger: pino({ level: 'info' }, { write: (l: string) => logs.push(JSON.parse(l)) }) });
     const client = server.clientOptions();
-    folder = tempDir('loopssh-plink-');
+    const folder = owned.tempDir('loopssh-plink-');
     const home = folder.dir;
     writeFileSync(join(home, 'id'), client.privateKey, { mode: 0o600 });
     expect(spawnSync(PUTTYGEN as string, [join(home, 'id'), '-O', 'private', '-o', join(home, 'id.ppk')]).status).toBe(0);
