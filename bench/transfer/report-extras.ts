@@ -62,13 +62,16 @@ export function extraSections(r: BenchRecord): { md: string[]; goals: string[] }
         if (a !== undefined && b !== undefined) flat.push({ grewKiB: b - a, what: `${PATH_INFO[path].label}, ${name}` });
         for (const v of [a, b]) if (v !== undefined) under.push(v < 110 * 1024);
         for (const v of [a, b]) if (v !== undefined) largest.push({ kib: v, what: `${PATH_INFO[path].label}, ${name}` });
-        rssRows.push(`| ${PATH_INFO[path].label} | ${name} | ${fmtMiB(a)} | ${fmtMiB(b)} | ${growth === undefined ? '—' : `${growth.toFixed(2)}× (+${((b! - a!) / 1024).toFixed(0)} MiB)`} |`);
+        rssRows.push(`| ${PATH_INFO[path].label} | ${name} | ${fmtMiB(a)} | ${fmtMiB(b)} | ${growth === undefined ? '—' : `${growth.toFixed(2)}× (${b! >= a! ? '+' : '−'}${(Math.abs(b! - a!) / 1024).toFixed(0)} MiB)`} |`);
       }
     }
     if (rssRows.length) {
       md.push(`## Peak RSS vs size (loopssh → loopssh, to /dev/null; largest over the runs)`);
       md.push('');
-      md.push('Fresh processes only, separate from the main table: the one-process child and the client are new for every transfer, and the 2-process path gets a `loopssh serve` of its own, started for the one transfer.');
+      md.push(
+        'Fresh processes only, separate from the main table: the one-process child and the client are new for every transfer, and the 2-process paths get a `loopssh serve` of their own, started for the one transfer. ' +
+          "For `npx` rows the client figure is GNU time's: the largest process of the tree, which may be npm's own (npx) process (see its 0-byte row under Fixed cost).",
+      );
       md.push('');
       md.push(`| path | process | 16 MiB | ${formatSize(o.size)} | ratio (growth) |`);
       md.push('|---|---|---:|---:|---:|');
@@ -77,7 +80,7 @@ export function extraSections(r: BenchRecord): { md: string[]; goals: string[] }
       const worst = [...flat].sort((x, y) => y.grewKiB - x.grewKiB)[0];
       goals.push(
         `peak RSS flat in size (the ${formatSize(o.size)} run ≤ the 16 MiB run + 16 MiB, client and server): ${flat.length && flat.every((f) => f.grewKiB <= 16 * 1024) ? 'PASS' : 'FAIL'}` +
-          `${worst ? ` (most growth +${(worst.grewKiB / 1024).toFixed(0)} MiB: ${worst.what})` : ''}`,
+          `${worst ? ` (most growth ${(worst.grewKiB / 1024).toFixed(0)} MiB: ${worst.what})` : ''}`,
       );
       const top = largest.sort((x, y) => y.kib - x.kib)[0];
       const shared = maxOf(['loop2', 'ssh-loop'].flatMap((p) => o.targets.flatMap((t) => (r.results.get(resultKey('main', p as PathId, t)) ?? []).map((x) => x.serverRssKiB))));

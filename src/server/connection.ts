@@ -8,6 +8,7 @@ import type { AuthContext, ClientInfo, Connection, ServerChannel, Session } from
 import { connectionSocket } from '../ssh2/index.js';
 import { authenticate, type AuthPolicy } from './auth.js';
 import { runCommand, refuseShell, type ExecScope } from './exec.js';
+import type { DiskJail } from './sftp/disk.js';
 import { serveSftp } from './sftp/session.js';
 import type { AcceptGate } from './listener.js';
 import type { PasswordBudget } from './password-budget.js';
@@ -23,6 +24,8 @@ export interface ConnectionScope extends ExecScope, AuthPolicy {
   readonly running: Set<Promise<void>>;
   readonly takeOverExec?: ServerOptions['takeOverExec'];
   readonly sftpFiles?: ServerOptions['sftpFiles'];
+  /** The real directory behind `/disk`, if one is mounted. */
+  readonly sftpDisk?: DiskJail;
 }
 
 /** Numbers connections in log lines (`conn`), so one connection's lines can be told apart. */
@@ -167,7 +170,7 @@ export function serveConnection(scope: ConnectionScope, client: Connection, info
         if (!sftp) return;
         sftp.on('end', release);
         sftp.on('close', release);
-        serveSftp({ ...execScope, files: scope.sftpFiles }, sftp, client, user);
+        serveSftp({ ...execScope, files: scope.sftpFiles, disk: scope.sftpDisk }, sftp, client, user);
       });
       session.on('exec', (acceptExec, _rejectExec, info) => {
         if (forcedCommand === undefined) run(acceptExec(), info.command, { ...env }, true);

@@ -15,6 +15,7 @@ import { createLogger } from './log.js';
 import { DEFAULT_LIMITS, type ServerLimits } from './commands.js';
 import { serveConnection, type ConnectionScope } from './connection.js';
 import { commandTable } from './exec.js';
+import { DiskJail } from './sftp/disk.js';
 import { clientFixture } from './fixture.js';
 import { AcceptGate } from './listener.js';
 import { hostPublicKey, loadKeys } from './server-keys.js';
@@ -70,6 +71,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
     running: new Set(),
     takeOverExec: options.takeOverExec,
     sftpFiles: options.sftpFiles,
+    sftpDisk: options.sftpDirectory ? new DiskJail(options.sftpDirectory) : undefined,
   };
 
   // Compression is off unless asked for: on loopback it costs CPU and buys nothing.

@@ -7,6 +7,7 @@ import type { ServerLogger } from './log.js';
 import type { ExitStatus } from './channel-output.js';
 import type { CommandHandler, ServerLimits } from './commands.js';
 import type { RegisteredFiles } from './sftp/tree.js';
+import type { DiskMount } from './sftp/disk.js';
 
 /** Options of {@link startServer}. Everything has a safe default. */
 export interface ServerOptions {
@@ -44,6 +45,13 @@ export interface ServerOptions {
    * (`/files/NAME,short=100`).
    */
   sftpFiles?: RegisteredFiles;
+  /**
+   * A real directory served at `/disk` over SFTP: read-only, or with
+   * `writable: true` also file creation and writes (never remove, rename or
+   * mkdir). Jailed: every path is resolved with realpath and must stay inside
+   * it (no escape by `..` or symbolic links).
+   */
+  sftpDirectory?: DiskMount;
   /** Limits; unspecified ones take {@link DEFAULT_LIMITS}. */
   limits?: Partial<ServerLimits>;
   /** Where logs go: a pino logger or any {@link ServerLogger}; default: warnings and errors as JSON lines on stderr. */

@@ -13,7 +13,10 @@ import { recordedUser } from '../record.js';
 import type { TransferRecord } from '../types.js';
 import { attrsOf, FX, FXF, longnameOf, modeOf } from './attrs.js';
 import { formatFaults } from './faults.js';
-import { FileSource, type ReadAnswer } from './file-source.js';
+import type { FileHandle } from 'node:fs/promises';
+import { DiskJail, JailError } from './disk.js';
+import { FileSource } from './file-source.js';
+import { ReadPump } from './read-pump.js';
 import { normalizePath, reportedSize, resolvePath, TreePathError, type RegisteredFiles, type DirNode, type FileNode, type SinkNode, type TreeNode } from './tree.js';
 import { UploadHash, UploadOrderError } from './upload-hash.js';
 
@@ -24,45 +27,34 @@ export interface SftpScope {
   readonly log: ServerLogger;
   /** Files registered for `/files/NAME`. */
   readonly files?: RegisteredFiles;
+  /** A real directory behind `/disk`. */
+  readonly disk?: DiskJail;
 }
 
-type ReadHandle = { kind: 'read'; node: FileNode; source: FileSource; record: TransferRecord };
+/** An fs error as an SFTP status: missing → NO_SUCH_FILE, refused (jail, permissions, a link) → PERMISSION_DENIED. */
+function fsStatus(err: unknown): [number, string] {
+  const code = (err as NodeJS.ErrnoException).code;
+  const message = err instanceof JailError ? err.message : code ?? String(err);
+  if (code === 'ENOENT' || code === 'ENOTDIR') return [FX.NO_SUCH_FILE, message];
+  if (code === 'EACCES' || code === 'EPERM' || code === 'ELOOP') return [FX.PERMISSION_DENIED, message];
+  return [FX.FAILURE, message];
+}
+
+type ReadHandle = { kind: 'read'; node: FileNode; source: FileSource; record: TransferRecord; close?: () => Promise<void> };
+/** A file being written in the real directory behind /disk. */
+type DiskWriteHandle = { kind: 'disk-write'; fh: FileHandle; record: TransferRecord };
 type WriteHandle = { kind: 'write'; node: SinkNode; hash: UploadHash; record: TransferRecord };
 type DirHandle = { kind: 'dir'; node: DirNode; listed: boolean };
-type Handle = ReadHandle | WriteHandle | DirHandle;
-
-/** A READ waiting for window (or for its fault delay). */
-interface PendingRead {
-  reqid: number;
-  handle: ReadHandle;
-  offset: number;
-  length: number;
-  /** Its fault delay has been waited out. */
-  delayed?: boolean;
-}
-
-/**
- * Most bytes one READ reply carries. OpenSSH's client takes packets up to
- * 256 KiB; clients ask 32 KiB (OpenSSH, paramiko) or less. Asking more gets a
- * short read, which SFTP allows.
- */
-const MAX_READ_BYTES = 255 * 1024;
+type Handle = ReadHandle | WriteHandle | DirHandle | DiskWriteHandle;
 
 /** Serves the tree on an accepted SFTP stream until it closes. */
 export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connection, user: string): void {
-  const { limits, log } = scope;
+  const { limits, log, disk } = scope;
   const handles = new Map<number, Handle>();
   let nextHandle = 1;
-  const pending: PendingRead[] = [];
   /** Sizes of this session's uploads by path, so a stat after put (paramiko's confirm) sees them; newest 1000 kept. */
   const uploaded = new Map<string, number>();
-  let waiting = false;
-  let timer: NodeJS.Timeout | undefined;
-  /** A registered file's async read is out: the pump waits for it. */
-  let reading = false;
   let closed = false;
-  // One scratch buffer per session: ssh2's data() copies it into its packet.
-  const scratch = Buffer.allocUnsafe(MAX_READ_BYTES);
 
   const reply = (reqid: number, code: number, message?: string): void => sftp.status(reqid, code, message);
   const handleOf = (buf: Buffer): Handle | undefined => (buf.length === 4 ? handles.get(buf.readUInt32BE(0)) : undefined);
@@ -80,7 +72,7 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
       return undefined;
     }
     try {
-      const node = resolvePath(path, limits.maxPayloadBytes, scope.files);
+      const node = resolvePath(path, limits.maxPayloadBytes, scope.files, disk ? ['disk'] : []);
       if (!node) reply(reqid, FX.NO_SUCH_FILE, `no such file: ${clip(normalizePath(path), 200)} (see /README)`);
       return node;
     } catch (err) {
@@ -102,65 +94,24 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
     else sftp.end();
   };
 
-  // The READ pump: bytes are made only when ssh2 can send them, so a client
-  // queueing thousands of READs costs their bookkeeping, not their data.
-  const pump = (): void => {
-    waiting = false;
-    while (!closed && timer === undefined && !reading && pending.length > 0) {
-      if (sftpBlocked(sftp)) {
-        waiting = true;
-        whenSftpWritable(sftp, pump);
-        return;
-      }
-      const read = pending[0] as PendingRead;
-      const wait = read.handle.source.delayFor(read.length);
-      if (wait > 0 && !read.delayed) {
-        read.delayed = true;
-        timer = setTimeout(() => {
-          timer = undefined;
-          pump();
-        }, wait);
-        return;
-      }
-      pending.shift();
-      serveRead(read);
-    }
-  };
-  const serveRead = ({ reqid, handle, offset, length }: PendingRead): void => {
-    const { source, record } = handle;
-    const answer = source.read(offset, Math.min(length, MAX_READ_BYTES), scratch, record.bytes);
-    if (answer instanceof Promise) {
-      reading = true;
-      answer.then(
-        (got) => {
-          reading = false;
-          if (!closed) finishRead(reqid, record, got);
-          pump();
-        },
-        (err: unknown) => {
-          reading = false;
-          log.warn({ err, path: record.path }, 'registered file read failed');
-          if (!closed) reply(reqid, FX.FAILURE, `read failed: ${err instanceof Error ? err.message : String(err)}`);
-          pump();
-        },
-      );
-      return;
-    }
-    finishRead(reqid, record, answer);
-  };
-  const finishRead = (reqid: number, record: TransferRecord, answer: ReadAnswer): void => {
-    if (answer === 'drop' || answer === 'drop-connection') return drop(record, answer === 'drop-connection');
-    if (answer === 0) return reply(reqid, FX.EOF);
-    record.bytes += answer;
-    sftp.data(reqid, scratch.subarray(0, answer));
-  };
+  const reads = new ReadPump(limits.maxSftpPendingRequests, {
+    blocked: () => sftpBlocked(sftp),
+    whenWritable: (callback) => whenSftpWritable(sftp, callback),
+    data: (reqid, bytes) => sftp.data(reqid, bytes),
+    status: reply,
+    drop: (record, connection) => drop(record, connection),
+    log,
+  });
 
   const closeSession = (): void => {
     if (closed) return;
     closed = true;
-    if (timer) clearTimeout(timer);
-    pending.length = 0;
-    for (const h of handles.values()) if (h.kind !== 'dir' && h.record.outcome === undefined) h.record.outcome = 'abandoned';
+    reads.close();
+    for (const h of handles.values()) {
+      if (h.kind !== 'dir' && h.record.outcome === undefined) h.record.outcome = 'abandoned';
+      if (h.kind === 'disk-write') void h.fh.close().catch(() => {});
+      if (h.kind === 'read') void h.close?.().catch(() => {});
+    }
     handles.clear();
   };
   sftp.on('close', closeSession);
@@ -188,8 +139,41 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
     });
   };
 
+  /** The normalized path when it is under /disk (and a directory is mounted there), after the length check. */
+  const diskPath = (reqid: number, path: string): string | undefined => {
+    if (!disk) return undefined;
+    const norm = normalizePath(path);
+    if (!DiskJail.owns(norm)) return undefined;
+    if (Buffer.byteLength(path) > limits.maxPathBytes) {
+      reply(reqid, FX.BAD_MESSAGE, `path longer than ${limits.maxPathBytes} bytes`);
+      return '';
+    }
+    return norm;
+  };
+  /** Runs an async /disk request; an fs error becomes its status. */
+  const onDisk = (reqid: number, work: () => Promise<void>): void => {
+    work().catch((err: unknown) => {
+      if (!closed) reply(reqid, ...fsStatus(err));
+    });
+  };
+  const openDisk = async (reqid: number, path: string, writing: boolean): Promise<void> => {
+    const jail = disk as DiskJail;
+    if (writing) {
+      const fh = await jail.openWrite(path);
+      if (closed) return void fh.close();
+      const record = newRecord('upload', { kind: 'sink', path, name: path, faults: {} });
+      return addHandle(reqid, { kind: 'disk-write', fh, record });
+    }
+    const { node, close } = await jail.openRead(path);
+    if (closed) return void close();
+    addHandle(reqid, { kind: 'read', node, source: new FileSource(node), record: newRecord('download', node), close });
+  };
+
   on('OPEN', (reqid, path: string, flags: number) => {
     if (handles.size >= limits.maxSftpHandles) return reply(reqid, FX.FAILURE, `too many open handles (limit ${limits.maxSftpHandles})`);
+    const onDiskPath = diskPath(reqid, path);
+    if (onDiskPath === '') return;
+    if (onDiskPath) return onDisk(reqid, () => openDisk(reqid, onDiskPath, (flags & (FXF.WRITE | FXF.APPEND | FXF.CREAT | FXF.TRUNC)) !== 0));
     const node = lookup(reqid, path);
     if (!node) return;
     const writing = (flags & (FXF.WRITE | FXF.APPEND | FXF.CREAT | FXF.TRUNC)) !== 0;
@@ -206,13 +190,22 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
     const h = handleOf(handleBuf);
     if (!h || h.kind !== 'read') return reply(reqid, FX.FAILURE, h ? 'not a file opened for reading' : 'invalid handle');
     if (!Number.isSafeInteger(offset)) return reply(reqid, FX.EOF);
-    if (pending.length >= limits.maxSftpPendingRequests) return reply(reqid, FX.FAILURE, `too many READs in flight (limit ${limits.maxSftpPendingRequests})`);
-    pending.push({ reqid, handle: h, offset, length });
-    if (!waiting && timer === undefined && !reading) pump();
+    reads.enqueue(reqid, h.source, h.record, offset, length);
   });
 
   on('WRITE', (reqid, handleBuf: Buffer, offset: number, data: Buffer) => {
     const h = handleOf(handleBuf);
+    if (h?.kind === 'disk-write') {
+      const { fh, record } = h;
+      // Copied: ssh2 may reuse the packet buffer before the write runs.
+      const bytes = Buffer.from(data);
+      return onDisk(reqid, async () => {
+        if (offset + bytes.length > limits.maxUploadBytes) throw Object.assign(new Error(`upload exceeds ${limits.maxUploadBytes} bytes`), { code: 'EFBIG' });
+        await fh.write(bytes, 0, bytes.length, offset);
+        record.bytes += bytes.length;
+        if (!closed) reply(reqid, FX.OK);
+      });
+    }
     if (!h || h.kind !== 'write') return reply(reqid, FX.FAILURE, h ? 'not a file opened for writing' : 'invalid handle');
     const { hash, record, node } = h;
     if (h.record.outcome === 'failed') return reply(reqid, FX.FAILURE, h.record.error);
@@ -238,7 +231,15 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
     if (h.kind === 'dir') return reply(reqid, FX.OK);
     if (h.kind === 'read') {
       h.record.outcome ??= 'complete';
+      void h.close?.().catch(() => {});
       return reply(reqid, FX.OK);
+    }
+    if (h.kind === 'disk-write') {
+      return onDisk(reqid, async () => {
+        await h.fh.close();
+        h.record.outcome = 'complete';
+        if (!closed) reply(reqid, FX.OK);
+      });
     }
     if (h.record.outcome === 'failed') return reply(reqid, FX.FAILURE, h.record.error);
     if (!h.hash.complete) {
@@ -262,6 +263,14 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
     else reply(reqid, FX.NO_SUCH_FILE, `${clip(node.path, 200)} does not exist yet (uploads go here)`);
   };
   const onStat = (reqid: number, path: string): void => {
+    const onDiskPath = diskPath(reqid, path);
+    if (onDiskPath === '') return;
+    if (onDiskPath) {
+      return onDisk(reqid, async () => {
+        const st = await (disk as DiskJail).stat(onDiskPath);
+        if (!closed) sftp.attrs(reqid, attrsOf(modeOf(st.kind), st.size));
+      });
+    }
     const node = lookup(reqid, path);
     if (node) statNode(reqid, node);
   };
@@ -271,10 +280,19 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
     const h = handleOf(handleBuf);
     if (!h) return reply(reqid, FX.FAILURE, 'invalid handle');
     if (h.kind === 'write') return sftp.attrs(reqid, attrsOf(modeOf('sink'), h.hash.hashed));
+    if (h.kind === 'disk-write') return sftp.attrs(reqid, attrsOf(modeOf('sink'), h.record.bytes));
     statNode(reqid, h.node);
   });
   on('OPENDIR', (reqid, path: string) => {
     if (handles.size >= limits.maxSftpHandles) return reply(reqid, FX.FAILURE, `too many open handles (limit ${limits.maxSftpHandles})`);
+    const onDiskPath = diskPath(reqid, path);
+    if (onDiskPath === '') return;
+    if (onDiskPath) {
+      return onDisk(reqid, async () => {
+        const node = await (disk as DiskJail).list(onDiskPath);
+        if (!closed) addHandle(reqid, { kind: 'dir', node, listed: false });
+      });
+    }
     const node = lookup(reqid, path);
     if (!node) return;
     if (node.kind !== 'dir') return reply(reqid, FX.FAILURE, `${clip(node.path, 200)} is not a directory`);
@@ -299,7 +317,8 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
   on('FSETSTAT', (reqid, handleBuf: Buffer) => {
     const h = handleOf(handleBuf);
     if (!h) return reply(reqid, FX.FAILURE, 'invalid handle');
-    reply(reqid, h.kind === 'write' ? FX.OK : FX.PERMISSION_DENIED, h.kind === 'write' ? undefined : 'read-only');
+    const writable = h.kind === 'write' || h.kind === 'disk-write';
+    reply(reqid, writable ? FX.OK : FX.PERMISSION_DENIED, writable ? undefined : 'read-only');
   });
   on('SETSTAT', (reqid, path: string) => {
     const node = lookup(reqid, path);

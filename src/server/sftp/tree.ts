@@ -108,8 +108,10 @@ export function normalizePath(path: string): string {
  * throws {@link TreePathError} for a name in the tree's grammar with a bad
  * part (so the client's error says what was wrong).
  * @param maxPayloadBytes the largest payload size allowed
+ * @param files registered files (`/files/NAME`)
+ * @param mounts extra folder names listed in `/` (the session serves them, e.g. `disk`)
  */
-export function resolvePath(rawPath: string, maxPayloadBytes: number, files: RegisteredFiles = {}): TreeNode | undefined {
+export function resolvePath(rawPath: string, maxPayloadBytes: number, files: RegisteredFiles = {}, mounts: readonly string[] = []): TreeNode | undefined {
   const path = normalizePath(rawPath);
   const parts = path === '/' ? [] : path.slice(1).split('/');
   const [top, pattern, seed, sizeText, ...rest] = parts;
@@ -119,6 +121,7 @@ export function resolvePath(rawPath: string, maxPayloadBytes: number, files: Reg
       { name: 'payload', kind: 'dir', size: 0 },
       { name: 'sink', kind: 'dir', size: 0 },
       ...(Object.keys(files).length > 0 ? [{ name: 'files', kind: 'dir' as const, size: 0 }] : []),
+      ...mounts.map((name) => ({ name, kind: 'dir' as const, size: 0 })),
     ]);
   }
   if (top === 'files' && Object.keys(files).length > 0) {

@@ -1,0 +1,101 @@
+/**
+ * A real directory exposed under `/disk` of the SFTP tree, read-only unless
+ * asked otherwise, inside a jail: every path is resolved with realpath and
+ * must stay inside the directory, so neither `..` nor a symbolic link
+ * (pointing out, or swapped in as the last name of a new file: O_NOFOLLOW)
+ * reaches anything else. No ssh2 knowledge here.
+ */
+import { constants } from 'node:fs';
+import { open, readdir, realpath, stat, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join, sep } from 'node:path';
+import type { DirEntry, DirNode, FileNode } from './tree.js';
+
+/** Where the real directory is and whether uploads may write into it. */
+export interface DiskMount {
+  readonly path: string;
+  /** Allow creating and writing files (never removing, renaming or mkdir). Default false. */
+  readonly writable?: boolean;
+}
+
+/** The mount point in the tree. */
+export const DISK_PREFIX = '/disk';
+
+/** A request the jail refuses: outside the directory, or a write to a read-only mount. */
+export class JailError extends Error {
+  readonly code = 'EACCES';
+}
+
+/** A real directory behind `/disk`. */
+export class DiskJail {
+  readonly #root: Promise<string>;
+
+  constructor(readonly mount: DiskMount) {
+    this.#root = realpath(mount.path);
+    // A missing folder fails each request (ENOENT), not the server start.
+    this.#root.catch(() => {});
+  }
+
+  /** True for `/disk` and paths below it (normalized paths). */
+  static owns(path: string): boolean {
+    return path === DISK_PREFIX || path.startsWith(`${DISK_PREFIX}/`);
+  }
+
+  /**
+   * The real path for a normalized tree path under /disk. A name that does
+   * not exist yet resolves through its folder (for creating files).
+   * @throws JailError when it resolves outside the directory; ENOENT errors as fs throws them
+   */
+  async resolve(path: string, mustExist: boolean): Promise<string> {
+    const root = await this.#root;
+    const candidate = join(root, path.slice(DISK_PREFIX.length));
+    const inside = (real: string): string => {
+      if (real !== root && !real.startsWith(root + sep)) throw new JailError(`${path}: outside the shared directory`);
+      return real;
+    };
+    try {
+      return inside(await realpath(candidate));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || mustExist) throw err;
+      return join(inside(await realpath(dirname(candidate))), basename(candidate));
+    }
+  }
+
+  /** kind and size of an existing path. */
+  async stat(path: string): Promise<{ kind: 'dir' | 'file'; size: number }> {
+    const st = await stat(await this.resolve(path, true));
+    return { kind: st.isDirectory() ? 'dir' : 'file', size: st.size };
+  }
+
+  /** A listing (regular files and folders only; links are shown as what they point to, if inside). */
+  async list(path: string): Promise<DirNode> {
+    const real = await this.resolve(path, true);
+    const entries: DirEntry[] = [];
+    for (const name of await readdir(real)) {
+      const st = await this.stat(`${path}/${name}`).catch(() => undefined);
+      if (st) entries.push({ name, kind: st.kind, size: st.size });
+    }
+    return { kind: 'dir', path, writeOnly: false, entries };
+  }
+
+  /** Opens a file for reading as a tree file node; `close` releases its descriptor. */
+  async openRead(path: string): Promise<{ node: FileNode; close(): Promise<void> }> {
+    const fh = await open(await this.resolve(path, true), constants.O_RDONLY | constants.O_NOFOLLOW);
+    const st = await fh.stat();
+    if (!st.isFile()) {
+      await fh.close();
+      throw Object.assign(new Error(`${path} is not a regular file`), { code: 'EISDIR' });
+    }
+    const read = async (offset: number, length: number): Promise<Uint8Array> => {
+      const { bytesRead, buffer } = await fh.read(Buffer.allocUnsafe(length), 0, length, offset);
+      return buffer.subarray(0, bytesRead);
+    };
+    return { node: { kind: 'file', path, size: st.size, content: { size: st.size, read }, faults: {} }, close: () => fh.close() };
+  }
+
+  /** Creates (or truncates) a file for writing, if the mount is writable. */
+  async openWrite(path: string): Promise<FileHandle> {
+    if (!this.mount.writable) throw new JailError(`${DISK_PREFIX} is read-only`);
+    const real = await this.resolve(path, false);
+    return open(real, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
+  }
+}

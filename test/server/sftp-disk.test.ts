@@ -1,0 +1,86 @@
+/**
+ * loopssh issue 11 (server): a real directory at /disk, read-only or
+ * writable, jailed: `..` and symbolic links never reach outside it.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { TransferError } from '../../src/client/index.ts';
+import { startFixture, tempDir, type Fixture } from '../helpers/fixture.ts';
+import { sha256 } from '../helpers/oracle.ts';
+import { peer } from '../helpers/peers.ts';
+import { sftpBatch } from './sftp-helpers.ts';
+
+const sftpPath = peer('sftp');
+const FILE = randomBytes(100_000);
+
+let f: Fixture | undefined;
+let tmp: { dir: string; remove: () => void };
+let root: string;
+beforeEach(() => {
+  tmp = tempDir('loopssh-sftp-disk-');
+  root = join(tmp.dir, 'root');
+  mkdirSync(join(root, 'sub'), { recursive: true });
+  writeFileSync(join(root, 'a.bin'), FILE);
+  writeFileSync(join(root, 'sub', 'b.txt'), 'inside\n');
+  writeFileSync(join(tmp.dir, 'secret'), 'outside\n');
+  symlinkSync(tmp.dir, join(root, 'out')); // a link to the folder above the root
+  symlinkSync(join(tmp.dir, 'secret'), join(root, 'trap')); // a link to a file outside
+  symlinkSync(join(root, 'a.bin'), join(root, 'inlink')); // a link that stays inside
+});
+afterEach(async () => {
+  await f?.stop();
+  f = undefined;
+  tmp.remove();
+});
+
+/** The error a download rejects with. */
+async function failure(p: Promise<unknown>): Promise<TransferError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(TransferError);
+  return err as TransferError;
+}
+
+describe('/disk read-only', () => {
+  it('serves files and links that stay inside; refuses links out, .. above the root and any write', async () => {
+    f = await startFixture({ sftpDirectory: { path: root } });
+    const c = await f.connect();
+    expect(sha256((await c.download('/disk/a.bin', 'buffer')).data as Buffer)).toBe(sha256(FILE));
+    expect((await c.download('/disk/sub/../sub/b.txt', 'buffer')).data?.toString()).toBe('inside\n');
+    expect(sha256((await c.download('/disk/inlink', 'buffer')).data as Buffer)).toBe(sha256(FILE));
+    expect((await failure(c.download('/disk/out/secret', 'buffer'))).status).toBe(3);
+    expect((await failure(c.download('/disk/trap', 'buffer'))).status).toBe(3);
+    // `..` is applied in the tree first: /disk/../secret is /secret, which does not exist.
+    expect((await failure(c.download('/disk/../secret', 'buffer'))).status).toBe(2);
+    expect((await failure(c.upload(Buffer.from('x'), '/disk/new'))).status).toBe(3);
+    expect(existsSync(join(root, 'new'))).toBe(false);
+  });
+
+  it.skipIf(!sftpPath)('OpenSSH sftp lists / and /disk', async () => {
+    f = await startFixture({ sftpDirectory: { path: root } });
+    const r = await sftpBatch(sftpPath as string, f.server, 'ls /\nls -l /disk\n', tmp.dir);
+    expect(r.code).toBe(0);
+    expect(r.stdoutHead).toMatch(/\/disk/);
+    expect(r.stdoutHead).toMatch(/\s100000 Jan {2}1 {2}1970 a\.bin/);
+    expect(r.stdoutHead).toMatch(/dr-xr-xr-x .* sub/);
+  });
+});
+
+describe('/disk writable', () => {
+  it('takes uploads inside the root byte-exact; never through a link out', async () => {
+    f = await startFixture({ sftpDirectory: { path: root, writable: true } });
+    const c = await f.connect();
+    const data = randomBytes(300_001);
+    await c.upload(data, '/disk/sub/new.bin');
+    expect(sha256(readFileSync(join(root, 'sub', 'new.bin')))).toBe(sha256(data));
+    expect((await failure(c.upload(Buffer.from('x'), '/disk/out/evil'))).status).toBe(3);
+    expect(existsSync(join(tmp.dir, 'evil'))).toBe(false);
+    expect((await failure(c.upload(Buffer.from('x'), '/disk/trap'))).status).toBe(3);
+    expect(readFileSync(join(tmp.dir, 'secret'), 'utf8')).toBe('outside\n');
+    expect(f.server.seen.transfers.filter((t) => t.direction === 'upload').map((t) => [t.path, t.bytes, t.outcome])).toEqual([['/disk/sub/new.bin', 300_001, 'complete']]);
+  });
+});
