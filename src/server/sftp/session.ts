@@ -15,7 +15,8 @@ import { attrsOf, FX, FXF, longnameOf, modeOf } from './attrs.js';
 import { formatFaults } from './faults.js';
 import type { FileHandle } from 'node:fs/promises';
 import { DiskJail, JailError } from './disk.js';
-import { FileSource, type ReadAnswer } from './file-source.js';
+import { FileSource } from './file-source.js';
+import { ReadPump } from './read-pump.js';
 import { normalizePath, reportedSize, resolvePath, TreePathError, type RegisteredFiles, type DirNode, type FileNode, type SinkNode, type TreeNode } from './tree.js';
 import { UploadHash, UploadOrderError } from './upload-hash.js';
 
@@ -46,38 +47,14 @@ type WriteHandle = { kind: 'write'; node: SinkNode; hash: UploadHash; record: Tr
 type DirHandle = { kind: 'dir'; node: DirNode; listed: boolean };
 type Handle = ReadHandle | WriteHandle | DirHandle | DiskWriteHandle;
 
-/** A READ waiting for window (or for its fault delay). */
-interface PendingRead {
-  reqid: number;
-  handle: ReadHandle;
-  offset: number;
-  length: number;
-  /** Its fault delay has been waited out. */
-  delayed?: boolean;
-}
-
-/**
- * Most bytes one READ reply carries. OpenSSH's client takes packets up to
- * 256 KiB; clients ask 32 KiB (OpenSSH, paramiko) or less. Asking more gets a
- * short read, which SFTP allows.
- */
-const MAX_READ_BYTES = 255 * 1024;
-
 /** Serves the tree on an accepted SFTP stream until it closes. */
 export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connection, user: string): void {
   const { limits, log, disk } = scope;
   const handles = new Map<number, Handle>();
   let nextHandle = 1;
-  const pending: PendingRead[] = [];
   /** Sizes of this session's uploads by path, so a stat after put (paramiko's confirm) sees them; newest 1000 kept. */
   const uploaded = new Map<string, number>();
-  let waiting = false;
-  let timer: NodeJS.Timeout | undefined;
-  /** A registered file's async read is out: the pump waits for it. */
-  let reading = false;
   let closed = false;
-  // One scratch buffer per session: ssh2's data() copies it into its packet.
-  const scratch = Buffer.allocUnsafe(MAX_READ_BYTES);
 
   const reply = (reqid: number, code: number, message?: string): void => sftp.status(reqid, code, message);
   const handleOf = (buf: Buffer): Handle | undefined => (buf.length === 4 ? handles.get(buf.readUInt32BE(0)) : undefined);
@@ -117,64 +94,19 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
     else sftp.end();
   };
 
-  // The READ pump: bytes are made only when ssh2 can send them, so a client
-  // queueing thousands of READs costs their bookkeeping, not their data.
-  const pump = (): void => {
-    waiting = false;
-    while (!closed && timer === undefined && !reading && pending.length > 0) {
-      if (sftpBlocked(sftp)) {
-        waiting = true;
-        whenSftpWritable(sftp, pump);
-        return;
-      }
-      const read = pending[0] as PendingRead;
-      const wait = read.handle.source.delayFor(read.length);
-      if (wait > 0 && !read.delayed) {
-        read.delayed = true;
-        timer = setTimeout(() => {
-          timer = undefined;
-          pump();
-        }, wait);
-        return;
-      }
-      pending.shift();
-      serveRead(read);
-    }
-  };
-  const serveRead = ({ reqid, handle, offset, length }: PendingRead): void => {
-    const { source, record } = handle;
-    const answer = source.read(offset, Math.min(length, MAX_READ_BYTES), scratch, record.bytes);
-    if (answer instanceof Promise) {
-      reading = true;
-      answer.then(
-        (got) => {
-          reading = false;
-          if (!closed) finishRead(reqid, record, got);
-          pump();
-        },
-        (err: unknown) => {
-          reading = false;
-          log.warn({ err, path: record.path }, 'registered file read failed');
-          if (!closed) reply(reqid, FX.FAILURE, `read failed: ${err instanceof Error ? err.message : String(err)}`);
-          pump();
-        },
-      );
-      return;
-    }
-    finishRead(reqid, record, answer);
-  };
-  const finishRead = (reqid: number, record: TransferRecord, answer: ReadAnswer): void => {
-    if (answer === 'drop' || answer === 'drop-connection') return drop(record, answer === 'drop-connection');
-    if (answer === 0) return reply(reqid, FX.EOF);
-    record.bytes += answer;
-    sftp.data(reqid, scratch.subarray(0, answer));
-  };
+  const reads = new ReadPump(limits.maxSftpPendingRequests, {
+    blocked: () => sftpBlocked(sftp),
+    whenWritable: (callback) => whenSftpWritable(sftp, callback),
+    data: (reqid, bytes) => sftp.data(reqid, bytes),
+    status: reply,
+    drop: (record, connection) => drop(record, connection),
+    log,
+  });
 
   const closeSession = (): void => {
     if (closed) return;
     closed = true;
-    if (timer) clearTimeout(timer);
-    pending.length = 0;
+    reads.close();
     for (const h of handles.values()) {
       if (h.kind !== 'dir' && h.record.outcome === undefined) h.record.outcome = 'abandoned';
       if (h.kind === 'disk-write') void h.fh.close().catch(() => {});
@@ -258,9 +190,7 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
     const h = handleOf(handleBuf);
     if (!h || h.kind !== 'read') return reply(reqid, FX.FAILURE, h ? 'not a file opened for reading' : 'invalid handle');
     if (!Number.isSafeInteger(offset)) return reply(reqid, FX.EOF);
-    if (pending.length >= limits.maxSftpPendingRequests) return reply(reqid, FX.FAILURE, `too many READs in flight (limit ${limits.maxSftpPendingRequests})`);
-    pending.push({ reqid, handle: h, offset, length });
-    if (!waiting && timer === undefined && !reading) pump();
+    reads.enqueue(reqid, h.source, h.record, offset, length);
   });
 
   on('WRITE', (reqid, handleBuf: Buffer, offset: number, data: Buffer) => {
