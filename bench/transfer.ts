@@ -96,7 +96,16 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 async function main(): Promise<void> {
   env.compile(options.runner, log);
   const ctx: MeasureContext = { env, options, ssh: SSH };
-  if (paths.includes('cli-pack')) env.installPacked(log);
+  if (paths.includes('cli-pack')) {
+    try {
+      env.installPacked(log);
+    } catch (err) {
+      // No registry and an empty npm cache, say: the other paths still run.
+      const e = err as Error & { stderr?: Buffer | string };
+      log(`skipping cli-pack: cannot pack and install loopssh (${(e.stderr?.toString().trim().split('\n').pop() ?? e.message).slice(0, 300)})`);
+      paths.splice(paths.indexOf('cli-pack'), 1);
+    }
+  }
   if (paths.some((p) => PATH_INFO[p].server === 'serve')) {
     env.serve = await env.startServe();
     log(`loopssh serve on 127.0.0.1:${env.serve.port} (pid ${env.serve.pid})`);

@@ -13,8 +13,8 @@ interface StreamStates {
  * overrides `destroy()` to send CHANNEL_CLOSE, and Node's autoDestroy calls
  * it once stdout ended (the server's EOF) and stdin finished: the client
  * then closed the channel at the server's EOF and lost an exit-status the
- * server sends after its EOF (RFC 4254 §6.10 allows it; OpenSSH's sshd does
- * so for `exec >&-; sleep 1; exit 7`). ssh2 still answers the server's
+ * server sends after its EOF (RFC 4254 §6.10 allows it; the audit's
+ * `eof-delay-exit` scenario stages it). ssh2 still answers the server's
  * CHANNEL_CLOSE and emits 'close'; loopssh's own close() calls are untouched.
  */
 export function keepOpenUntilServerCloses(channel: ClientChannel): void {

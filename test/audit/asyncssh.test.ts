@@ -15,7 +15,7 @@ const PYTHON = peer('asyncssh');
 const SLOW_PIPE = ['629-slow-pipe', '629-stall'];
 /** Failing for reasons other than #629, as measured: see the README's "What we found". */
 const NO_STATUS = ['no-exit-status'];
-/** Exit-status 1 instead of 7 in most runs: AsyncSSH closed the redirected sys.stdout/sys.stderr at the channel's EOF. */
+/** Exit-status 1 instead of 7 in most runs ("I/O operation on closed file", "lost sys.stderr"; README "What we found"). */
 const CLOSED_AT_EOF = 'eof-delay-exit';
 
 describe.skipIf(!PYTHON)(`loopssh audit: ${peerVersion('asyncssh')}`, () => {
