@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants } from 'node:fs';
-import { chmod, link, lstat, mkdir, open, stat, unlink } from 'node:fs/promises';
+import { chmod, link, lstat, mkdir, open, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,6 +41,20 @@ export interface KeyFiles {
 const LINK_UNSUPPORTED = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV', 'EMLINK']);
 
 /**
+ * Sets `mode` (open's mode is masked by the umask), writes `content`, syncs
+ * it to disk and closes `fh`, also when a step fails.
+ */
+async function writeSyncedAndClose(fh: FileHandle, content: string, mode: number): Promise<void> {
+  try {
+    await fh.chmod(mode);
+    await fh.writeFile(content);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
  * Creates `path` with `content` only if it does not exist yet, atomically:
  * the content is written and synced to a temporary file which is then
  * hard-linked to `path` (link fails with EEXIST instead of replacing), so a
@@ -52,14 +66,7 @@ const LINK_UNSUPPORTED = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'E
  */
 async function writeFileIfAbsent(path: string, content: string, mode: number): Promise<boolean> {
   const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  const fh = await open(tmp, 'wx', mode);
-  try {
-    await fh.chmod(mode);
-    await fh.writeFile(content);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
+  await writeSyncedAndClose(await open(tmp, 'wx', mode), content, mode);
   try {
     await link(tmp, path);
     return true;
@@ -78,13 +85,7 @@ async function writeFileIfAbsent(path: string, content: string, mode: number): P
     if (errCode(err) === 'EEXIST') return false;
     throw err;
   }
-  try {
-    await out.chmod(mode);
-    await out.writeFile(content);
-    await out.sync();
-  } finally {
-    await out.close();
-  }
+  await writeSyncedAndClose(out, content, mode);
   return true;
 }
 

@@ -31,28 +31,27 @@ export class Recorder {
   constructor(private readonly limit: number) {}
 
   connection(entry: ConnectionRecord): void {
-    this.seen.totals.connections++;
-    this.#keep(this.seen.connections, entry);
+    this.#add('connections', entry);
   }
 
   authAttempt(entry: AuthRecord): void {
-    this.seen.totals.authAttempts++;
-    this.#keep(this.seen.authAttempts, entry);
+    this.#add('authAttempts', entry);
   }
 
   command(entry: CommandRecord): void {
-    this.seen.totals.commands++;
-    this.#keep(this.seen.commands, entry);
+    this.#add('commands', entry);
   }
 
   transfer(entry: TransferRecord): void {
-    this.seen.totals.transfers++;
-    this.#keep(this.seen.transfers, entry);
+    this.#add('transfers', entry);
   }
 
-  // Entries are objects the server goes on updating (a connection's user, a
-  // command's exit), so the list holds them by reference; dropping the oldest
-  // just lets them go. splice() at the limit moves at most `limit` pointers.
+  /** Counts `entry` in its total and keeps it in the list of the same name. */
+  #add<K extends keyof ServerRecord['totals']>(list: K, entry: ServerRecord[K][number]): void {
+    this.seen.totals[list]++;
+    this.#keep<ServerRecord[K][number]>(this.seen[list], entry);
+  }
+
   #keep<T>(list: T[], entry: T): void {
     if (this.limit <= 0) return;
     if (list.length >= this.limit) list.splice(0, list.length - this.limit + 1);

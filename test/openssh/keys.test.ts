@@ -16,6 +16,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { peer } from '../helpers/peers.ts';
+import { thrownBy } from '../helpers/thrown.ts';
 import { parseAuthorizedKeys } from '../../src/openssh/authorized-keys.ts';
 import { ensureKeyDir } from '../../src/openssh/key-dir.ts';
 import { fingerprint, generateKeyPair, KeyFileError, publicKeyBlob, readPrivateKey } from '../../src/openssh/key-format.ts';
@@ -163,12 +164,7 @@ describe('readPrivateKey', () => {
 
   it('reports a missing file', () => {
     const p = join(tmp, 'does-not-exist');
-    let err: unknown;
-    try {
-      readPrivateKey(p);
-    } catch (e) {
-      err = e;
-    }
+    const err = thrownBy(() => readPrivateKey(p));
     expect(err).toBeInstanceOf(KeyFileError);
     expect((err as KeyFileError).path).toBe(p);
     expect((err as KeyFileError).message).toBe(`identity file ${p}: no such file`);
@@ -192,12 +188,7 @@ describe('readPrivateKey', () => {
   it('says when content cannot be parsed', () => {
     const p = join(tmp, `garbage-${++seq}`);
     writeFileSync(p, 'this is not a key\n', { mode: 0o600 });
-    let err: unknown;
-    try {
-      readPrivateKey(p);
-    } catch (e) {
-      err = e;
-    }
+    const err = thrownBy(() => readPrivateKey(p));
     expect(err).toBeInstanceOf(KeyFileError);
     const msg = (err as Error).message;
     expect(msg).toMatch(new RegExp(`^identity file ${p}: cannot parse private key \\(ssh2: .+\\)$`));
@@ -271,12 +262,7 @@ describe('parseAuthorizedKeys', () => {
       [`${a.publicKey}\nfrom="x"\n`, 2, /^authorized_keys line 2: no known key type/],
     ];
     for (const [text, line, re] of cases) {
-      let err: unknown;
-      try {
-        parseAuthorizedKeys(text);
-      } catch (e) {
-        err = e;
-      }
+      const err = thrownBy(() => parseAuthorizedKeys(text));
       expect(err, text).toBeInstanceOf(KeyFileError);
       expect((err as KeyFileError).line).toBe(line);
       expect((err as Error).message).toMatch(re);

@@ -52,6 +52,19 @@ function writeTmp(text: string): string {
   return p;
 }
 
+/** A plain ssh2 server on a free loopback port that presents `hostKey` and refuses every login. */
+async function startRefusingServer(hostKey: KeyPair): Promise<{ port: number; close: () => Promise<void> }> {
+  const server = new ssh2.Server({ hostKeys: [hostKey.privateKey] }, (client) => {
+    client.on('error', () => undefined);
+    client.on('authentication', (ctx) => ctx.reject());
+  });
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((res) => server.close(() => res())),
+  };
+}
+
 /**
  * Keys ssh-keygen -F finds for `name` in `file` (base64 blobs, sorted);
  * [] when it reports "not found" (exit status 1).
@@ -289,12 +302,7 @@ describe('verifyHostKey', () => {
 
   it('verifies the blob ssh2 hands to hostVerifier against a real ssh2 server', async () => {
     const hostKey = generateKeyPair('server');
-    const server = new ssh2.Server({ hostKeys: [hostKey.privateKey] }, (client) => {
-      client.on('error', () => undefined);
-      client.on('authentication', (ctx) => ctx.reject());
-    });
-    await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
-    const serverPort = (server.address() as AddressInfo).port;
+    const { port: serverPort, close } = await startRefusingServer(hostKey);
     try {
       const tryConnect = (pin: string) =>
         new Promise<{ verified: boolean; seen: Buffer | undefined }>((res) => {
@@ -321,7 +329,7 @@ describe('verifyHostKey', () => {
       const bad = await tryConnect(fingerprint(k1.publicKey));
       expect(bad.verified).toBe(false);
     } finally {
-      await new Promise((res) => server.close(res));
+      await close();
     }
   });
 });
@@ -347,12 +355,7 @@ describe('knownHostsLine', () => {
 
   it.skipIf(SSH === undefined)('is accepted by OpenSSH ssh with StrictHostKeyChecking=yes', async () => {
     const hostKey = generateKeyPair('server');
-    const server = new ssh2.Server({ hostKeys: [hostKey.privateKey] }, (client) => {
-      client.on('error', () => undefined);
-      client.on('authentication', (ctx) => ctx.reject());
-    });
-    await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
-    const serverPort = (server.address() as AddressInfo).port;
+    const { port: serverPort, close } = await startRefusingServer(hostKey);
     const runSsh = (knownHostsFile: string) =>
       new Promise<string>((res) => {
         execFile(
@@ -382,7 +385,7 @@ describe('knownHostsLine', () => {
       const bad = await runSsh(writeTmp(`${knownHostsLine('127.0.0.1', serverPort, k1.publicKey)}\n`));
       expect(bad).toMatch(/Host key verification failed/);
     } finally {
-      await new Promise((res) => server.close(res));
+      await close();
     }
   });
 });

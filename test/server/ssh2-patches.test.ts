@@ -61,6 +61,21 @@ function exec(client: Client, command: string, onChannel?: (ch: ClientChannel) =
   });
 }
 
+/** Starts a default server and connects one hostile client to it (ended in afterEach). */
+async function startAndConnect(): Promise<Client> {
+  const client = await connectHostile(await start());
+  clients.push(client);
+  return client;
+}
+
+/** Starts a 4 MiB payload whose first byte waits 200 ms; resolves once its channel is open. */
+async function startLongCommand(client: Client): Promise<{ channel: ClientChannel; first: ReturnType<typeof exec> }> {
+  let channel: ClientChannel | undefined;
+  const first = exec(client, 'payload 4MiB --delay-ms 200', (ch) => (channel = ch));
+  await waitFor(() => channel, 5_000, 'exec channel');
+  return { channel: channel as ClientChannel, first };
+}
+
 const payload = (client: Client): Promise<{ bytes: number; sha256: string; code: number | undefined }> => within(exec(client, `payload ${SIZE} --pattern random`), 20_000, 'payload');
 
 // loopssh issue 10 point 1: first_kex_packet_follows. The server's first kex
@@ -147,13 +162,9 @@ describe('guessed key-exchange packets sent to the loopssh client (loopssh issue
 
 describe('requests a running session cannot honour (loopssh issue 10.2)', () => {
   it('a second exec on a running channel gets CHANNEL_FAILURE; the running command and the connection are unaffected', async () => {
-    const config = await start();
-    const client = await connectHostile(config);
-    clients.push(client);
-    let channel: ClientChannel | undefined;
-    const first = exec(client, 'payload 4MiB --delay-ms 200', (ch) => (channel = ch));
-    await waitFor(() => channel, 5_000, 'exec channel');
-    const refused = await within(execAgain(client, channel as ClientChannel, 'payload 1'), 5_000, 'reply to the second exec');
+    const client = await startAndConnect();
+    const { channel, first } = await startLongCommand(client);
+    const refused = await within(execAgain(client, channel, 'payload 1'), 5_000, 'reply to the second exec');
     expect(refused).toBe(true);
     const r = await within(first, 20_000, 'first command');
     expect([r.bytes, r.code]).toEqual([4 * MiB, 0]);
@@ -162,22 +173,16 @@ describe('requests a running session cannot honour (loopssh issue 10.2)', () => 
   });
 
   it('a channel request sent during a rekey (PuTTY winadj@putty) is answered after it; the connection and the command go on', async () => {
-    const config = await start();
-    const client = await connectHostile(config);
-    clients.push(client);
-    let channel: ClientChannel | undefined;
-    const first = exec(client, 'payload 4MiB --delay-ms 200', (ch) => (channel = ch));
-    await waitFor(() => channel, 5_000, 'exec channel');
-    expect(await within(channelRequestDuringRekey(client, channel as ClientChannel), 8_000, 'rekey and reply')).toBe(true);
+    const client = await startAndConnect();
+    const { channel, first } = await startLongCommand(client);
+    expect(await within(channelRequestDuringRekey(client, channel), 8_000, 'rekey and reply')).toBe(true);
     const r = await within(first, 20_000, 'first command');
     expect([r.bytes, r.code]).toEqual([4 * MiB, 0]);
   });
 
   // The audit's `rekey` scenario (README, "What we found"): AsyncSSH sends SSH_MSG_IGNORE during a rekey.
   it('SSH_MSG_IGNORE sent during a rekey (strict kex negotiated) is ignored; the connection goes on', async () => {
-    const config = await start();
-    const client = await connectHostile(config);
-    clients.push(client);
+    const client = await startAndConnect();
     await within(ignoreDuringRekey(client), 8_000, 'rekey with IGNORE');
     expect(await within(exec(client, 'payload 1000'), 5_000, 'command after the rekey')).toMatchObject({ bytes: 1000, code: 0 });
   });
@@ -196,9 +201,7 @@ describe('requests a running session cannot honour (loopssh issue 10.2)', () => 
 
 describe('a peer that overruns the channel window (loopssh issue 15.4)', () => {
   it('is disconnected (protocol error) after at most about one window, and the server buffers a bounded amount', async () => {
-    const config = await start();
-    const client = await connectHostile(config);
-    clients.push(client);
+    const client = await startAndConnect();
     const errors: (Error & { code?: number })[] = [];
     client.on('error', (e) => errors.push(e));
     const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
