@@ -36,6 +36,13 @@ stderr (LOOPSSH_LOG_LEVEL=debug|info|warn|error).`,
       section: 'options',
       help: "host key and authorized_keys, generated if absent\n(default: the package's keys/)",
     },
+    'sftp-dir': {
+      kind: 'value',
+      arg: 'DIR',
+      section: 'options',
+      help: 'serve DIR at /disk over SFTP, read-only, jailed (no\nescape by .. or links); the rest of the tree is virtual',
+    },
+    'sftp-writable': { kind: 'boolean', section: 'options', help: 'let SFTP clients create and write files in --sftp-dir' },
     'pid-file': {
       kind: 'value',
       arg: 'FILE',
@@ -98,7 +105,9 @@ function writePidFile(path: string): void {
 }
 
 /** The server options `serve`'s flags ask for (checked; defaults filled in by startServer). */
-export function serverOptions(values: FlagValues<typeof SERVE_COMMAND.flags>): Pick<ServerOptions, 'host' | 'port' | 'keysDir' | 'limits' | 'recordLimit' | 'algorithms'> {
+export function serverOptions(
+  values: FlagValues<typeof SERVE_COMMAND.flags>,
+): Pick<ServerOptions, 'host' | 'port' | 'keysDir' | 'limits' | 'recordLimit' | 'algorithms' | 'sftpDirectory'> {
   const int = (k: keyof typeof SERVE_COMMAND.flags, min: number, max: number): number | undefined => {
     const v = values[k];
     return typeof v === 'string' ? parseInteger(v, `--${k}`, min, max) : undefined;
@@ -129,7 +138,9 @@ export function serverOptions(values: FlagValues<typeof SERVE_COMMAND.flags>): P
   // Nothing reads `seen` in a standalone server: keep only its totals, so a
   // hostile client's connections and user names cost no memory there.
   const recordLimit = 0;
-  return { host, port: int('port', 0, 65535) ?? DEFAULT_LOOPSSH_PORT, keysDir: values.keys ?? DEFAULT_KEYS_DIR, limits, recordLimit, algorithms };
+  if (values['sftp-writable'] && values['sftp-dir'] === undefined) throw new UsageError('--sftp-writable needs --sftp-dir DIR');
+  const sftpDirectory = values['sftp-dir'] === undefined ? undefined : { path: values['sftp-dir'], writable: values['sftp-writable'] === true };
+  return { host, port: int('port', 0, 65535) ?? DEFAULT_LOOPSSH_PORT, keysDir: values.keys ?? DEFAULT_KEYS_DIR, limits, recordLimit, algorithms, sftpDirectory };
 }
 
 /** `loopssh serve`. */

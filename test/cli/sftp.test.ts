@@ -12,6 +12,8 @@ import { type CliFixture, removeTempDirs, startCliFixture, tempDir } from '../he
 import { sha256 } from '../helpers/oracle.ts';
 import { collect, killGroup } from '../helpers/processes.ts';
 import { isOneLine, runCli, spawnCli, STACK_LINE } from './helpers.ts';
+import { SERVE_COMMAND, serverOptions } from '../../src/cli/serve.ts';
+import { parseTable } from '../../src/util/flags.ts';
 
 const MiB = 1024 * 1024;
 
@@ -85,5 +87,13 @@ describe('loopssh sftp', () => {
     expect(isOneLine(r.stderr)).toBe(true);
     expect(r.stderr).toMatch(/^loopssh: interrupted by SIGINT/);
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('serve --sftp-dir DIR [--sftp-writable] mounts DIR at /disk; --sftp-writable alone is a usage error', ({ expect }) => {
+    const options = (args: string[]) => serverOptions(parseTable(args, SERVE_COMMAND.flags).values);
+    expect(options(['--sftp-dir', '/srv/x']).sftpDirectory).toEqual({ path: '/srv/x', writable: false });
+    expect(options(['--sftp-dir', '/srv/x', '--sftp-writable']).sftpDirectory).toEqual({ path: '/srv/x', writable: true });
+    expect(options([]).sftpDirectory).toBeUndefined();
+    expect(() => options(['--sftp-writable'])).toThrow(/--sftp-writable needs --sftp-dir DIR/);
   });
 });
