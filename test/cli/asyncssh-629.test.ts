@@ -6,12 +6,12 @@ import { execFileSync, spawn } from 'node:child_process';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { toStalledPipe } from '../../src/cli/demo.ts';
 import { connect } from '../../src/client/index.ts';
 import { referenceDigest } from '../helpers/oracle.ts';
 import { PYTHON, waitFor, within } from '../helpers/stress.ts';
-import { type CliFixture, removeTempDirs, startCliFixture, tempDir } from '../helpers/fixture.ts';
+import { cliFixturePerFile, tempDir } from '../helpers/fixture.ts';
 import { sha256 } from '../helpers/oracle.ts';
 import { BIN, type CliResult } from '../helpers/processes.ts';
 import { payloadBytes, runCli, runCliInShell } from './helpers.ts';
@@ -33,14 +33,7 @@ function exitOf(r: CliResult): number {
   return Number(m[1]);
 }
 
-let fx: CliFixture;
-beforeAll(async () => {
-  fx = await startCliFixture();
-});
-afterAll(async () => {
-  await fx?.stop();
-  removeTempDirs();
-});
+const fx = cliFixturePerFile();
 
 function stalled(args: string[]): Promise<CliResult> {
   return runCliInShell(STALLED, args, { fd3: true, timeoutMs: 45_000 });

@@ -3,22 +3,15 @@
  */
 import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { generateKeyPair } from '../../src/openssh/key-format.ts';
 import { referenceDigest } from '../helpers/oracle.ts';
-import { type CliFixture, removeTempDirs, startCliFixture, tempDir } from '../helpers/fixture.ts';
+import { cliFixturePerFile, tempDir } from '../helpers/fixture.ts';
 import { sha256 } from '../helpers/oracle.ts';
 import { freePort } from '../helpers/peers.ts';
 import { isOneLine, payloadBytes, runCli, runCliInShell } from './helpers.ts';
 
-let fx: CliFixture;
-beforeAll(async () => {
-  fx = await startCliFixture();
-});
-afterAll(async () => {
-  await fx?.stop();
-  removeTempDirs();
-});
+const fx = cliFixturePerFile();
 
 const exec = (remote: string[], local: string[] = []) => runCli(['exec', ...fx.conn, ...local, '--', ...remote]);
 

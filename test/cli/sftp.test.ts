@@ -6,9 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { referenceDigest } from '../helpers/oracle.ts';
-import { type CliFixture, removeTempDirs, startCliFixture, tempDir } from '../helpers/fixture.ts';
+import { cliFixturePerFile, tempDir } from '../helpers/fixture.ts';
 import { sha256 } from '../helpers/oracle.ts';
 import { collect, killGroup } from '../helpers/processes.ts';
 import { isOneLine, runCli, spawnCli, STACK_LINE } from './helpers.ts';
@@ -17,14 +17,7 @@ import { parseTable } from '../../src/util/flags.ts';
 
 const MiB = 1024 * 1024;
 
-let fx: CliFixture;
-beforeAll(async () => {
-  fx = await startCliFixture();
-});
-afterAll(async () => {
-  await fx?.stop();
-  removeTempDirs();
-});
+const fx = cliFixturePerFile();
 
 describe('loopssh sftp', () => {
   it('get REMOTE to stdout and with -o FILE, byte-exact; one summary line on stderr', async ({ expect }) => {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { connect, type Connection, type ConnectOptions } from '../../src/client/index.ts';
 import { startServer, type ServerHandle, type ServerOptions } from '../../src/server/index.ts';
 import { createLogger } from '../../src/server/log.ts';
+import { afterAll, beforeAll } from 'vitest';
 import { referenceDigest, type ReferencePattern } from './oracle.ts';
 
 /** A running server and what a client needs to reach it. */
@@ -112,4 +113,21 @@ export async function startCliFixture(options: Omit<ServerOptions, 'port' | 'key
       remove();
     },
   };
+}
+
+/**
+ * One {@link startCliFixture} for the whole test file: started in beforeAll,
+ * stopped (and the file's temp folders removed) in afterAll. The returned
+ * object is filled in when beforeAll has run.
+ */
+export function cliFixturePerFile(): CliFixture {
+  const fx = {} as CliFixture;
+  beforeAll(async () => {
+    Object.assign(fx, await startCliFixture());
+  });
+  afterAll(async () => {
+    await fx.stop?.();
+    removeTempDirs();
+  });
+  return fx;
 }
