@@ -100,8 +100,8 @@ export function buildReport(r: BenchRecord, profile: string | undefined): { mark
     'Verification, every transfer: **file**: size and SHA-256 of the file against the digest of as many /dev/zero bytes (computed once); ' +
       '**pipe**: a real pipe (`client | reader` under /bin/sh), whose reader (bench/pipe-reader.mjs) counts the bytes and compares every one with 0x00 ' +
       '(exact, and far cheaper than hashing on the clock); **/dev/null**: exit status 0, and for loopssh clients their own byte count ' +
-      "(OpenSSH's ssh leaves nothing to read back at /dev/null; those r.paths are content-checked on the file and pipe targets of the same run). " +
-      'loopssh clients also check exit status and byte count on every target. The remote command is `payload o.size --pattern zero` on loopssh and `head -c o.size /dev/zero` on sshd.',
+      "(OpenSSH's ssh leaves nothing to read back at /dev/null; those paths are content-checked on the file and pipe targets of the same run). " +
+      'loopssh clients also check exit status and byte count on every target. The remote command is `payload SIZE --pattern zero` on loopssh and `head -c SIZE /dev/zero` on sshd.',
   );
   md.push('');
   if (r.paths.length === 0) md.splice(mainStart); // --only selected extras alone
