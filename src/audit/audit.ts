@@ -24,6 +24,8 @@ export interface AuditOptions {
   only?: readonly string[];
   /** Add the optional scenarios (1 GiB) to the default set. */
   huge?: boolean;
+  /** Run the SFTP scenarios (the template downloads `{path}` to `{out}`) instead of the exec ones. */
+  sftp?: boolean;
   /** Runs per scenario (losses can be intermittent). Default 1. */
   runs?: number;
   /** Read stdout with this reader in every scenario instead of each scenario's own. */
@@ -64,8 +66,9 @@ export interface AuditReport {
 }
 
 /** Picks the scenarios to run; an unknown name is an error naming the known ones. */
-export function selectScenarios(only: readonly string[] | undefined, huge = false): Scenario[] {
-  if (!only || only.length === 0) return SCENARIOS.filter((s) => huge || !s.optional);
+export function selectScenarios(only: readonly string[] | undefined, huge = false, sftp = false): Scenario[] {
+  if (sftp && (!only || only.length === 0)) return SCENARIOS.filter((s) => s.sftpPath !== undefined);
+  if (!only || only.length === 0) return SCENARIOS.filter((s) => s.sftpPath === undefined && (huge || !s.optional));
   return only.map((name) => {
     const s = SCENARIOS.find((x) => x.name === name);
     if (!s) throw new UsageError(`unknown scenario '${name}' (known: ${SCENARIOS.map((x) => x.name).join(', ')})`);
@@ -85,7 +88,6 @@ export function selectScenarios(only: readonly string[] | undefined, huge = fals
  */
 export async function audit(options: AuditOptions): Promise<AuditReport> {
   if (options.client.length === 0) throw new UsageError('audit needs a client template (e.g. ssh -p {port} ... {command})');
-  if (!options.client.some((w) => w.includes('{command}'))) throw new UsageError('the client template has no {command}: the client would not run the scenarios');
   // Unknown placeholders fail here, before a server starts.
   fillTemplate(options.client, Object.fromEntries(PLACEHOLDERS.map((p) => [p, ''])) as Placeholders);
   if (options.reader !== undefined && !READERS.includes(options.reader)) {
@@ -93,7 +95,12 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   }
   const runs = options.runs ?? 1;
   if (!Number.isInteger(runs) || runs < 1) throw new UsageError(`runs must be a whole number ≥ 1, not ${runs}`);
-  const scenarios = selectScenarios(options.only, options.huge);
+  const scenarios = selectScenarios(options.only, options.huge, options.sftp);
+  const has = (p: string): boolean => options.client.some((w) => w.includes(p));
+  if (scenarios.some((s) => s.sftpPath === undefined) && !has('{command}')) throw new UsageError('the client template has no {command}: the client would not run the scenarios');
+  if (scenarios.some((s) => s.sftpPath !== undefined) && !(has('{path}') && has('{out}'))) {
+    throw new UsageError('the SFTP scenarios need a template that downloads {path} to {out} (e.g. loopssh sftp get {path} -o {out} ...)');
+  }
   const pace: ReaderPace = { ...DEFAULT_PACE, ...options.pace };
   const writesOut = options.client.some((w) => w.includes('{out}'));
   const date = new Date().toISOString();
@@ -124,6 +131,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
         identity,
         known_hosts: knownHosts,
         command: scenario.command,
+        path: scenario.sftpPath ?? '',
         out,
       });
       const outcomes: RunOutcome[] = [];

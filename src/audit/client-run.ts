@@ -12,7 +12,7 @@ import { openFifo, readWith, type ReaderName, type ReaderPace } from './readers.
 import type { Scenario } from './scenarios.js';
 
 /** Placeholders a client template may use. */
-export const PLACEHOLDERS = ['host', 'port', 'user', 'identity', 'known_hosts', 'command', 'out'] as const;
+export const PLACEHOLDERS = ['host', 'port', 'user', 'identity', 'known_hosts', 'command', 'out', 'path'] as const;
 /** Values for {@link PLACEHOLDERS}. */
 export type Placeholders = Record<(typeof PLACEHOLDERS)[number], string>;
 
@@ -116,7 +116,7 @@ export async function runClient(spec: ClientRunSpec): Promise<RunOutcome> {
     const stdout = stdoutJudge.facts();
     const stderr = stderrJudge?.facts();
     return {
-      verdict: runVerdict(stdout, stderr, scenario.exit, end),
+      verdict: runVerdict(stdout, stderr, scenario.exit, end, scenario.failureOk),
       reader: spec.outFile ? 'file' : spec.reader,
       stdout,
       stderr,

@@ -95,8 +95,11 @@ export function worse(a: Verdict, b: Verdict): Verdict {
 }
 
 /** The verdict of one run: hung, then the worst stream, then the exit status. */
-export function runVerdict(stdout: StreamFacts, stderr: StreamFacts | undefined, expected: ExpectedExit, end: ClientEnd): Verdict {
+export function runVerdict(stdout: StreamFacts, stderr: StreamFacts | undefined, expected: ExpectedExit, end: ClientEnd, failureOk = false): Verdict {
   if (end.timedOut) return 'hung';
+  // A reported failure (non-zero exit) that left no file or an exact prefix
+  // of it: the client refused a file it could not get right — correct.
+  if (failureOk && end.code !== 0 && byteVerdict(stdout) !== 'corrupted' && byteVerdict(stdout) !== 'duplicated') return 'exact';
   let v: Verdict = byteVerdict(stdout);
   if (stderr) v = worse(v, byteVerdict(stderr));
   if (v === 'exact' && !exitMatches(expected, end)) v = 'wrong exit status';

@@ -33,6 +33,17 @@ export interface Scenario {
   timeoutMs: number;
   /** Not in the default set (run with `--only NAME` or `--huge`). */
   optional?: boolean;
+  /**
+   * SFTP scenarios only: the remote path the client downloads (`{path}`) into
+   * `{out}`. Not in the default set (exec templates cannot run them): `--sftp`.
+   */
+  sftpPath?: string;
+  /**
+   * A non-zero exit whose file is absent or an exact prefix of the bytes is
+   * also correct: the client reported the failure instead of keeping a
+   * silently different file.
+   */
+  failureOk?: boolean;
 }
 
 function lines(size: number, stream: 'stdout' | 'stderr' = 'stdout'): PayloadSpec {
@@ -179,7 +190,29 @@ export const SCENARIOS: readonly Scenario[] = Object.freeze([
     reader: 'fast',
     timeoutMs: 60_000,
   },
+  // SFTP downloads (docs/close-semantics.md "The audit's scenarios"): 200000
+  // random bytes (seed 7); the fault suffix is the server's (src/server/sftp/faults.ts).
+  sftp('sftp-short-reads', 'SFTP: every READ answers at most 1000 bytes (a short read is not EOF); a correct client gets the whole file, exit 0', 'short=1000', false),
+  sftp('sftp-early-eof', 'SFTP: stat says 200000 bytes, READ answers EOF at 100000; a correct client reports failure (exit ≠ 0), a short file with exit 0 is truncated', 'eof=100000', true),
+  sftp('sftp-stat-lies', 'SFTP: stat says 1000 bytes, the file has 200000 up to EOF; a correct client gets all 200000 (exit 0) or reports the mismatch (exit ≠ 0)', 'stat=1000', true),
 ] satisfies Scenario[]);
+
+function sftp(name: string, does: string, fault: string, failureOk: boolean): Scenario {
+  const path = `/payload/random/7/200000,${fault}`;
+  return {
+    name,
+    does,
+    command: `sftp get ${path}`,
+    sftpPath: path,
+    // The bytes a correct download holds (for early EOF: the full stat size, which no client can get, so only a reported failure passes).
+    stdout: { size: 200_000, pattern: 'random', seed: '7', stream: 'stdout' },
+    exit: { code: 0 },
+    reader: 'fast',
+    timeoutMs: 30_000,
+    optional: true,
+    failureOk,
+  };
+}
 
 /** Scenario names, in order. */
 export const SCENARIO_NAMES: readonly string[] = SCENARIOS.map((s) => s.name);

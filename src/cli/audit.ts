@@ -23,6 +23,7 @@ placeholders in the template:
   {known_hosts}         known_hosts file holding the server's key
   {command}             the scenario's remote command (one word)
   {out}                 a file for a client that writes its output itself
+  {path}                the SFTP scenario's remote path (with its fault suffix)
 
 scenarios:
 ${SCENARIOS.map((s) => `  ${s.name.padEnd(20)}${s.does}`).join('\n')}
@@ -33,6 +34,7 @@ example:
   flags: flagTable({
     only: { kind: 'value', arg: 'A,B', section: 'options', help: 'run only these scenarios (optional ones too)' },
     huge: { kind: 'boolean', section: 'options', help: 'add the optional 1 GiB scenario' },
+    sftp: { kind: 'boolean', section: 'options', help: 'run the SFTP scenarios instead (template: get {path} into {out})' },
     runs: { kind: 'value', arg: 'N', section: 'options', help: 'runs per scenario (default 1)' },
     reader: { kind: 'value', arg: 'NAME', section: 'options', help: `read stdout with this reader in every scenario:\n${READERS.join(', ')}` },
     'slow-rate': { kind: 'value', arg: 'RATE', section: 'options', help: "the slow reader's bytes per second (default 64KiB)" },
@@ -70,6 +72,7 @@ export async function auditCommand(args: string[]): Promise<number> {
     client: positionals,
     only: values.only?.split(',').filter((s) => s !== ''),
     huge: values.huge === true,
+    sftp: values.sftp === true,
     runs: int(values.runs, '--runs', 1, 1000),
     reader: reader as ReaderName | undefined,
     pace: {

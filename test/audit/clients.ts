@@ -32,3 +32,26 @@ export function loopsshTemplate(naive = false): string[] {
 export function pythonTemplate(python: string, script: 'asyncssh_audit.py' | 'paramiko_audit.py'): string[] {
   return [python, '-W', 'ignore', `${CLIENTS_DIR}${script}`, '{host}', '{port}', '{user}', '{identity}', '{known_hosts}', '{command}'];
 }
+
+/** `loopssh sftp get {path} -o {out}`: the loopssh CLI as an SFTP download client. */
+export function loopsshSftpTemplate(): string[] {
+  return [
+    process.execPath, LOOPSSH, 'sftp', 'get', '{path}', '-o', '{out}', '-q',
+    '--host', '{host}', '--port', '{port}', '--user', '{user}', '--identity', '{identity}', '--known-hosts', '{known_hosts}',
+  ];
+}
+
+/**
+ * OpenSSH's `sftp -b -` fed the batch line `get {path} {out}` (through sh,
+ * since the audit gives clients no stdin); `-b` makes a failed command exit 1.
+ */
+export function opensshSftpTemplate(sftp: string): string[] {
+  const words = [
+    sftp, '-F', '/dev/null', '-P', '{port}', '-i', '{identity}',
+    '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none',
+    '-o', 'UserKnownHostsFile={known_hosts}', '-o', 'GlobalKnownHostsFile=/dev/null',
+    '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR',
+    '-b', '-', '{user}@{host}',
+  ];
+  return ['sh', '-c', `printf 'get %s %s\\n' "$1" "$2" | ${words.map((w) => `'${w}'`).join(' ')}`, 'audit-sftp', '{path}', '{out}'];
+}

@@ -69,4 +69,16 @@ describe('StreamJudge and verdicts', () => {
     expect(runVerdict(ok, short, { code: 0 }, { code: 3, timedOut: false })).toBe('truncated');
     expect(runVerdict(short, undefined, { code: 0 }, { code: 0, timedOut: true })).toBe('hung');
   });
+
+  it('failureOk (SFTP early EOF, lying stat): a non-zero exit with no file or an exact prefix is exact; exit 0 with a short file is not', () => {
+    const none = judge(size, Buffer.alloc(0));
+    const short = judge(size, sent.subarray(0, 10));
+    const bad = judge(size, Buffer.concat([sent.subarray(0, 9), Buffer.from([sent[9]! ^ 1])]));
+    expect(runVerdict(none, undefined, { code: 0 }, { code: 1, timedOut: false }, true)).toBe('exact');
+    expect(runVerdict(short, undefined, { code: 0 }, { code: 1, timedOut: false }, true)).toBe('exact');
+    expect(runVerdict(short, undefined, { code: 0 }, { code: 0, timedOut: false }, true)).toBe('truncated');
+    expect(runVerdict(bad, undefined, { code: 0 }, { code: 1, timedOut: false }, true)).toBe('corrupted');
+    expect(runVerdict(none, undefined, { code: 0 }, { code: 1, timedOut: true }, true)).toBe('hung');
+    expect(runVerdict(none, undefined, { code: 0 }, { code: 1, timedOut: false })).toBe('truncated');
+  });
 });

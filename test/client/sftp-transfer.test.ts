@@ -7,9 +7,9 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TransferError, TransferLengthError } from '../../src/client/index.ts';
-import { sha256, startFixture, tempDir, type Fixture } from '../helpers/fixture.ts';
+import { fixtureAndFolderPerTest, sha256, type Fixture } from '../helpers/fixture.ts';
 import { referenceBytes, referenceDigest } from '../helpers/oracle.ts';
 import { fileDigest } from '../server/sftp-helpers.ts';
 
@@ -17,13 +17,9 @@ const MiB = 1024 ** 2;
 
 let f: Fixture;
 let tmp: { dir: string; remove: () => void };
-beforeEach(async () => {
-  f = await startFixture();
-  tmp = tempDir('loopssh-client-sftp-');
-});
-afterEach(async () => {
-  await f.stop();
-  tmp.remove();
+fixtureAndFolderPerTest('loopssh-client-sftp-', (fixture, folder) => {
+  f = fixture;
+  tmp = folder;
 });
 
 describe('download() from loopssh', () => {

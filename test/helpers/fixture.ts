@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { connect, type Connection, type ConnectOptions } from '../../src/client/index.ts';
 import { startServer, type ServerHandle, type ServerOptions } from '../../src/server/index.ts';
 import { createLogger } from '../../src/server/log.ts';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { referenceDigest, type ReferencePattern } from './oracle.ts';
 
 /** A running server and what a client needs to reach it. */
@@ -130,4 +130,23 @@ export function cliFixturePerFile(): CliFixture {
     removeTempDirs();
   });
   return fx;
+}
+
+/**
+ * A {@link startFixture} server and a temporary folder for every test of the
+ * file: made in beforeEach and handed to `use`, stopped and removed in
+ * afterEach.
+ */
+export function fixtureAndFolderPerTest(prefix: string, use: (fixture: Fixture, folder: { dir: string; remove: () => void }) => void): void {
+  let fixture: Fixture | undefined;
+  let folder: { dir: string; remove: () => void } | undefined;
+  beforeEach(async () => {
+    fixture = await startFixture();
+    folder = tempDir(prefix);
+    use(fixture, folder);
+  });
+  afterEach(async () => {
+    await fixture?.stop();
+    folder?.remove();
+  });
 }

@@ -6,9 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { peer } from '../helpers/peers.ts';
-import { sha256, startFixture, tempDir, type Fixture } from '../helpers/fixture.ts';
+import { fixtureAndFolderPerTest, sha256, type Fixture } from '../helpers/fixture.ts';
 import { referenceDigest, toolsCommand } from '../helpers/oracle.ts';
 import { pipelineDigest } from '../helpers/run-process.ts';
 import { scp } from './sftp-helpers.ts';
@@ -18,13 +18,9 @@ const MiB = 1024 ** 2;
 
 let f: Fixture;
 let tmp: { dir: string; remove: () => void };
-beforeEach(async () => {
-  f = await startFixture();
-  tmp = tempDir('loopssh-scp-');
-});
-afterEach(async () => {
-  await f.stop();
-  tmp.remove();
+fixtureAndFolderPerTest('loopssh-scp-', (fixture, folder) => {
+  f = fixture;
+  tmp = folder;
 });
 
 describe.skipIf(!scpPath)('OpenSSH scp -O (legacy protocol) against loopssh', () => {

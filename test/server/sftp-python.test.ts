@@ -6,9 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { peer, peerVersion } from '../helpers/peers.ts';
-import { sha256, startFixture, tempDir, type Fixture } from '../helpers/fixture.ts';
+import { fixtureAndFolderPerTest, sha256, type Fixture } from '../helpers/fixture.ts';
 import { referenceDigest } from '../helpers/oracle.ts';
 import { runProcess } from '../helpers/run-process.ts';
 
@@ -19,13 +19,9 @@ const PUTS = [0, 1, 32769, 4 * MiB + 1] as const;
 
 let f: Fixture;
 let tmp: { dir: string; remove: () => void };
-beforeEach(async () => {
-  f = await startFixture();
-  tmp = tempDir('loopssh-sftp-py-');
-});
-afterEach(async () => {
-  await f.stop();
-  tmp.remove();
+fixtureAndFolderPerTest('loopssh-sftp-py-', (fixture, folder) => {
+  f = fixture;
+  tmp = folder;
 });
 
 /** Runs the python client with `ops`; returns its JSON lines. */

@@ -7,9 +7,9 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { peer } from '../helpers/peers.ts';
-import { sha256, startFixture, tempDir, type Fixture } from '../helpers/fixture.ts';
+import { fixtureAndFolderPerTest, sha256, type Fixture } from '../helpers/fixture.ts';
 import { referenceDigest, toolsCommand } from '../helpers/oracle.ts';
 import { pipelineDigest } from '../helpers/run-process.ts';
 import { fileDigest, scp, sftpBatch } from './sftp-helpers.ts';
@@ -21,13 +21,9 @@ const MiB = 1024 ** 2;
 
 let f: Fixture;
 let tmp: { dir: string; remove: () => void };
-beforeEach(async () => {
-  f = await startFixture();
-  tmp = tempDir('loopssh-sftp-');
-});
-afterEach(async () => {
-  await f.stop();
-  tmp.remove();
+fixtureAndFolderPerTest('loopssh-sftp-', (fixture, folder) => {
+  f = fixture;
+  tmp = folder;
 });
 
 describe.skipIf(!sftpPath)('OpenSSH sftp -b against loopssh', () => {

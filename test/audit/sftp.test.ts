@@ -1,0 +1,53 @@
+/**
+ * loopssh issue 12: the audit's SFTP scenarios (short reads, EOF before the
+ * stat size, a stat size that lies). The loopssh CLI passes all three;
+ * OpenSSH's sftp keeps a short file with exit 0 on early EOF (truncated),
+ * as test/server/sftp-faults.test.ts measured directly.
+ */
+import { describe, expect, it } from 'vitest';
+import { audit, SCENARIOS } from '../../src/audit/index.ts';
+import { referenceDigest } from '../helpers/oracle.ts';
+import { peer, peerVersion } from '../helpers/peers.ts';
+import { loopsshSftpTemplate, opensshSftpTemplate } from './clients.ts';
+
+const SFTP = peer('sftp');
+const SFTP_SCENARIOS = SCENARIOS.filter((s) => s.sftpPath !== undefined).map((s) => s.name);
+const FULL = referenceDigest({ size: 200_000, pattern: 'random', seed: '7', stream: 'stdout' });
+
+describe('loopssh audit --sftp', () => {
+  it('the three SFTP scenarios are opt-in: not in the default set, all in --sftp', () => {
+    expect(SFTP_SCENARIOS).toEqual(['sftp-short-reads', 'sftp-early-eof', 'sftp-stat-lies']);
+    expect(SCENARIOS.filter((s) => !s.optional).some((s) => s.sftpPath !== undefined)).toBe(false);
+  });
+
+  it('an SFTP run needs {path} and {out} in the template', async () => {
+    await expect(audit({ client: ['true', '{command}'], sftp: true })).rejects.toThrow(/need a template that downloads \{path\} to \{out\}/);
+  });
+
+  it('loopssh sftp get: short reads exact; early EOF and lying stat reported as failures (exit 1, no file)', async () => {
+    const report = await audit({ client: loopsshSftpTemplate(), sftp: true });
+    const rows = report.results.map((r) => [r.name, r.verdict, r.runs[0]?.end.code, r.runs[0]?.stdout.receivedBytes]);
+    expect(rows).toEqual([
+      ['sftp-short-reads', 'exact', 0, 200_000],
+      ['sftp-early-eof', 'exact', 1, 0],
+      ['sftp-stat-lies', 'exact', 1, 0],
+    ]);
+    // The whole file, against the independent oracle.
+    expect(report.results[0]?.runs[0]?.stdout.receivedSha256).toBe(FULL);
+    expect(report.passed).toBe(true);
+  }, 120_000);
+});
+
+describe.skipIf(!SFTP)(`loopssh audit --sftp: ${peerVersion('sftp')} -b`, () => {
+  it('short reads and lying stat exact (exit 0, all 200000 bytes); early EOF truncated (keeps 100000 bytes, exit 0)', async () => {
+    const report = await audit({ client: opensshSftpTemplate(SFTP as string), sftp: true });
+    const rows = report.results.map((r) => [r.name, r.verdict, r.runs[0]?.end.code, r.runs[0]?.stdout.receivedBytes, r.runs[0]?.stdout.firstDifference]);
+    expect(rows).toEqual([
+      ['sftp-short-reads', 'exact', 0, 200_000, undefined],
+      ['sftp-early-eof', 'truncated', 0, 100_000, undefined],
+      ['sftp-stat-lies', 'exact', 0, 200_000, undefined],
+    ]);
+    expect([report.results[0]?.runs[0]?.stdout.receivedSha256, report.results[2]?.runs[0]?.stdout.receivedSha256]).toEqual([FULL, FULL]);
+    expect(report.passed).toBe(false);
+  }, 120_000);
+});
