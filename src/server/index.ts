@@ -5,6 +5,7 @@
 export { startServer } from './server.js';
 export type { ServerOptions, ServerHandle, ServerRecord, ConnectionRecord, CommandRecord, AuthRecord, StopOptions, RawExecRequest, TransferRecord } from './types.js';
 export type { RegisteredFile, RegisteredFiles } from './sftp/tree.js';
+export type { StreamedFile } from './sftp/stream-file.js';
 export type { DiskMount } from './sftp/disk.js';
 export type { ServerLogger } from './log.js';
 export { DEFAULT_RECORD_LIMIT } from './record.js';

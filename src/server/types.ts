@@ -40,8 +40,11 @@ export interface ServerOptions {
   commands?: Readonly<Record<string, CommandHandler>>;
   /**
    * Files served read-only at `/files/NAME` over SFTP and SCP, beside the
-   * payload tree: bytes, or `{ size, read(offset, length) }` (sync or async;
-   * a shorter answer is a short read). Path fault options apply
+   * payload tree: bytes, `{ size, read(offset, length) }` (sync or async;
+   * a shorter answer is a short read), or a function returning a Readable
+   * (read front to back, once per open; a `size` property is what stat
+   * reports, without one stat says 0 and reads go to the stream's end;
+   * an out-of-order READ gets FAILURE). Path fault options apply
    * (`/files/NAME,short=100`).
    */
   sftpFiles?: RegisteredFiles;

@@ -4,6 +4,7 @@
  * session is dropped.
  */
 import { createPayloadReader, type PayloadReader } from '../../payload/patterns.js';
+import { hasUnknownSize } from './stream-file.js';
 import type { FileNode } from './tree.js';
 
 /** What {@link FileSource.read} did: bytes written to the buffer (0 = EOF), or a drop to carry out. */
@@ -28,7 +29,9 @@ export class FileSource {
   read(offset: number, max: number, target: Buffer, served: number): ReadAnswer | Promise<ReadAnswer> {
     const { node } = this;
     const { short, eof, drop, dropConnection } = node.faults;
-    const end = Math.min(node.size, eof ?? node.size);
+    // A stream of unknown size (stat says 0) is read until the stream ends.
+    const size = typeof node.content === 'object' && hasUnknownSize(node.content) ? Number.MAX_SAFE_INTEGER : node.size;
+    const end = Math.min(size, eof ?? size);
     let n = Math.min(max, target.length, end - offset);
     if (short !== undefined) n = Math.min(n, short);
     if (dropConnection !== undefined) {

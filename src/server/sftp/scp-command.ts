@@ -15,6 +15,7 @@ import type { TransferRecord } from '../types.js';
 import { ByteReader } from './byte-reader.js';
 import { formatFaults } from './faults.js';
 import { FileSource } from './file-source.js';
+import { hasUnknownSize } from './stream-file.js';
 import { normalizePath, reportedSize, resolvePath, TreePathError, type RegisteredFiles, type FileNode, type SinkNode, type TreeNode } from './tree.js';
 
 /** Bytes per write of a download: a few 32 KiB packets per callback, as the payload command. */
@@ -115,6 +116,10 @@ async function source(ctx: CommandContext, reader: ByteReader, send: (t: string)
   const node = lookup(opts.path, ctx, files);
   if (node.kind === 'dir') throw new ScpError(`${node.path}: not a regular file`);
   if (node.kind === 'sink') throw new ScpError(`${node.path}: /sink is write-only`);
+  if (typeof node.content === 'object' && hasUnknownSize(node.content)) {
+    // Legacy SCP announces the length before the bytes; a stream without a size has none to announce.
+    throw new ScpError(`${node.path}: a stream of unknown size cannot be sent over legacy SCP; register it with a size`);
+  }
   const record = newRecord(recorder, ctx, 'download', node);
   if (opts.preserve) {
     await send('T0 0 0 0\n');

@@ -10,6 +10,7 @@
  */
 import { PATTERNS, type PatternName, type PayloadSpec } from '../../payload/patterns.js';
 import { parseSize, SizeError } from '../../util/size.js';
+import { streamReader, type StreamReader, type StreamedFile } from './stream-file.js';
 import { FAULT_OPTIONS, FaultSyntaxError, parseFaults, type FileFaults } from './faults.js';
 
 /** Longest path the tree accepts, in bytes, unless the server's limits say otherwise. */
@@ -17,10 +18,11 @@ export const DEFAULT_MAX_PATH_BYTES = 4096;
 
 /**
  * A file a test author registers (`startServer({ sftpFiles })`), served at
- * `/files/NAME`: fixed bytes, or any size read on demand. `read` may return
- * fewer bytes than asked (a short read) and may be async.
+ * `/files/NAME`: fixed bytes, any size read on demand (`read` may return
+ * fewer bytes than asked, a short read, and may be async), or a function
+ * returning a Readable, read front to back (see {@link StreamedFile}).
  */
-export type RegisteredFile = Uint8Array | { readonly size: number; read(offset: number, length: number): Uint8Array | Promise<Uint8Array> };
+export type RegisteredFile = Uint8Array | StreamedFile | { readonly size: number; read(offset: number, length: number): Uint8Array | Promise<Uint8Array> };
 
 /** Registered files by name (no '/'). */
 export type RegisteredFiles = Readonly<Record<string, RegisteredFile>>;
@@ -41,7 +43,7 @@ export interface FileNode {
   /** Real length of the content. */
   readonly size: number;
   /** The generator spec, fixed bytes (the README, a registered buffer), or a registered reader. */
-  readonly content: PayloadSpec | Buffer | Exclude<RegisteredFile, Uint8Array>;
+  readonly content: PayloadSpec | Buffer | StreamReader | Exclude<RegisteredFile, Uint8Array | StreamedFile>;
   readonly faults: FileFaults;
 }
 
@@ -130,7 +132,8 @@ export function resolvePath(rawPath: string, maxPayloadBytes: number, files: Reg
     const [name = '', ...options] = pattern.split(',');
     const file = Object.hasOwn(files, name) ? files[name] : undefined;
     if (!file) return undefined;
-    const content = file instanceof Uint8Array ? Buffer.from(file.buffer, file.byteOffset, file.byteLength) : file;
+    // A streamed file gets a fresh reader per resolve: each open handle reads the stream from its start.
+    const content = file instanceof Uint8Array ? Buffer.from(file.buffer, file.byteOffset, file.byteLength) : typeof file === 'function' ? streamReader(file) : file;
     return { kind: 'file', path, size: registeredSize(file), content, faults: faultsOf(options) };
   }
   if (top === 'README' && parts.length === 1) return { kind: 'file', path, size: README.length, content: README, faults: {} };
@@ -170,7 +173,8 @@ export function resolvePath(rawPath: string, maxPayloadBytes: number, files: Reg
 }
 
 function registeredSize(file: RegisteredFile): number {
-  return file instanceof Uint8Array ? file.byteLength : file.size;
+  // A stream without a size: stat reports 0 (the README says so); reads go on to the stream's end.
+  return file instanceof Uint8Array ? file.byteLength : (file.size ?? 0);
 }
 
 function dir(path: string, writeOnly: boolean, entries: DirEntry[]): DirNode {
