@@ -47,6 +47,8 @@ export interface ScenarioResult {
   command: string;
   /** The exit status a correct client reports. */
   exit: ExpectedExit;
+  /** A reported failure (exit ≠ 0, no file or an exact prefix) is correct too (SFTP early EOF, lying stat). */
+  failureOk?: boolean;
   /** The worst verdict over the runs. */
   verdict: Verdict;
   /** Runs judged exact. */
@@ -158,7 +160,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
       }
       const verdict = outcomes.map((o) => o.verdict).reduce(worse);
       const exact = outcomes.filter((o) => o.verdict === 'exact').length;
-      results.push({ name: scenario.name, does: scenario.does, command: scenario.command, exit: scenario.exit, verdict, exact, runs: outcomes, passed: exact === runs });
+      results.push({ name: scenario.name, does: scenario.does, command: scenario.command, exit: scenario.exit, failureOk: scenario.failureOk, verdict, exact, runs: outcomes, passed: exact === runs });
     }
     return { date, client: [...options.client], results, passed: results.every((r) => r.passed) };
   } finally {

@@ -24,6 +24,16 @@ describe('loopssh audit --sftp', () => {
     await expect(audit({ client: ['true', '{command}'], sftp: true })).rejects.toThrow(/need a template that downloads \{path\} to \{out\}/);
   });
 
+  it('known-bad: a client that fails without downloading is truncated on short reads, and (a reported failure) exact on the other two', async () => {
+    const report = await audit({ client: ['sh', '-c', 'exit 1', 'always-fails', '{path}', '{out}'], sftp: true });
+    expect(report.results.map((r) => [r.name, r.verdict, r.runs[0]?.end.code])).toEqual([
+      ['sftp-short-reads', 'truncated', 1],
+      ['sftp-early-eof', 'exact', 1],
+      ['sftp-stat-lies', 'exact', 1],
+    ]);
+    expect(report.passed).toBe(false);
+  });
+
   it('loopssh sftp get: short reads exact; early EOF and lying stat reported as failures (exit 1, no file)', async () => {
     const report = await audit({ client: loopsshSftpTemplate(), sftp: true });
     const rows = report.results.map((r) => [r.name, r.verdict, r.runs[0]?.end.code, r.runs[0]?.stdout.receivedBytes]);
