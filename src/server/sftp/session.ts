@@ -18,7 +18,7 @@ import { DiskJail, JailError } from './disk.js';
 import { FileSource } from './file-source.js';
 import { ReadPump } from './read-pump.js';
 import { normalizePath, reportedSize, resolvePath, TreePathError, type RegisteredFiles, type DirNode, type FileNode, type SinkNode, type TreeNode } from './tree.js';
-import { UploadHash, UploadOrderError } from './upload-hash.js';
+import { HeldBudget, UploadHash, UploadOrderError } from './upload-hash.js';
 
 /** What an SFTP session needs from its server and connection. */
 export interface SftpScope {
@@ -55,6 +55,8 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
   /** Sizes of this session's uploads by path, so a stat after put (paramiko's confirm) sees them; newest 1000 kept. */
   const uploaded = new Map<string, number>();
   let closed = false;
+  /** Out-of-order bytes held across this session's uploads. */
+  const heldBudget = new HeldBudget(limits.uploadHeldBytesPerSession);
 
   const reply = (reqid: number, code: number, message?: string): void => sftp.status(reqid, code, message);
   const handleOf = (buf: Buffer): Handle | undefined => (buf.length === 4 ? handles.get(buf.readUInt32BE(0)) : undefined);
@@ -111,6 +113,7 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
       if (h.kind !== 'dir' && h.record.outcome === undefined) h.record.outcome = 'abandoned';
       if (h.kind === 'disk-write') void h.fh.close().catch(() => {});
       if (h.kind === 'read') void h.close?.().catch(() => {});
+      if (h.kind === 'write') h.hash.discard();
     }
     handles.clear();
   };
@@ -183,7 +186,7 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
       return addHandle(reqid, { kind: 'read', node, source: new FileSource(node), record: newRecord('download', node) });
     }
     if ((flags & FXF.READ) !== 0 || !writing) return reply(reqid, FX.PERMISSION_DENIED, '/sink is write-only');
-    addHandle(reqid, { kind: 'write', node, hash: new UploadHash(limits.uploadWindowBytes, limits.maxUploadBytes), record: newRecord('upload', node) });
+    addHandle(reqid, { kind: 'write', node, hash: new UploadHash(limits.uploadWindowBytes, limits.maxUploadBytes, heldBudget), record: newRecord('upload', node) });
   });
 
   on('READ', (reqid, handleBuf: Buffer, offset: number, length: number) => {
@@ -215,6 +218,8 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
       if (!(err instanceof UploadOrderError)) throw err;
       record.outcome = 'failed';
       record.error = err.message;
+      // A failed upload never completes: its held bytes go back to the session now.
+      hash.discard();
       return reply(reqid, FX.FAILURE, err.message);
     }
     record.bytes = hash.hashed;
@@ -243,6 +248,7 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
     }
     if (h.record.outcome === 'failed') return reply(reqid, FX.FAILURE, h.record.error);
     if (!h.hash.complete) {
+      h.hash.discard();
       h.record.outcome = 'failed';
       h.record.error = `upload has a gap after byte ${h.hash.hashed}`;
       return reply(reqid, FX.FAILURE, h.record.error);
