@@ -7,6 +7,7 @@
  * through or on a link. No ssh2 knowledge here.
  */
 import { constants } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { lstat, open, readdir, realpath, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, sep } from 'node:path';
 import type { DirEntry, DirNode, FileNode } from './tree.js';
@@ -28,6 +29,15 @@ export const DISK_PREFIX = '/disk';
 /** A request the jail refuses: outside the directory, or a write to a read-only mount. */
 export class JailError extends Error {
   readonly code = 'EACCES';
+}
+
+/** A file being written under a temporary name in its target's folder; {@link commit} renames it into place. */
+export interface ReplacingFile {
+  readonly fh: FileHandle;
+  /** Closes the file and renames it over the target. */
+  commit(): Promise<void>;
+  /** Closes and removes the temporary file; the target is untouched. */
+  abort(): Promise<void>;
 }
 
 /** A real directory behind `/disk`. */
@@ -147,5 +157,38 @@ export class DiskJail {
     if (!this.mount.writable) throw new JailError(`${DISK_PREFIX} is read-only`);
     const real = await this.resolve(path, false);
     return open(real, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
+  }
+
+  /**
+   * Starts writing `path` (a file, new or replaced) under a temporary name
+   * next to it, so the target is never seen half-written: legacy SCP's
+   * uploads. The temporary name is created exclusively (O_EXCL, no link
+   * followed) inside the jail.
+   */
+  async createReplacing(path: string): Promise<ReplacingFile> {
+    if (!this.mount.writable) throw new JailError(`${DISK_PREFIX} is read-only`);
+    const real = await this.resolve(path, false);
+    const existing = await stat(real).catch(() => undefined);
+    if (existing?.isDirectory()) throw Object.assign(new Error(`${path} is a directory`), { code: 'EISDIR' });
+    const temp = join(dirname(real), `.${basename(real)}.${randomBytes(6).toString('hex')}.loopssh-tmp`);
+    const fh = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+    let done = false;
+    return {
+      fh,
+      commit: async () => {
+        done = true;
+        await fh.close();
+        await rename(temp, real).catch(async (err: unknown) => {
+          await unlink(temp).catch(() => {});
+          throw err;
+        });
+      },
+      abort: async () => {
+        if (done) return;
+        done = true;
+        await fh.close().catch(() => {});
+        await unlink(temp).catch(() => {});
+      },
+    };
   }
 }
