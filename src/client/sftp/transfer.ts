@@ -18,7 +18,12 @@ type Client = InstanceType<typeof ssh2.Client>;
 
 /** Options of `download()` and `upload()`. */
 export interface TransferOptions {
-  /** Bytes per READ/WRITE request. Default 32 KiB (what every SFTP server takes). */
+  /**
+   * Bytes per READ/WRITE request. Default: 32 KiB less the SFTP header, so
+   * each WRITE, and each READ's reply from an ssh2 server, fits one 32 KiB
+   * SSH packet (a full 32 KiB would go out as two packets, the second 29
+   * bytes: src/ssh2/sftp-packet.ts).
+   */
   chunkSize?: number;
   /** Requests in flight. Default 64 (OpenSSH sftp's default). */
   requests?: number;
@@ -77,7 +82,7 @@ export interface TransferResult {
   data?: Buffer;
 }
 
-const DEFAULTS = { chunkSize: 32 * 1024, requests: 64, maxBuffer: 64 * 1024 * 1024 };
+const DEFAULTS = { requests: 64, maxBuffer: 64 * 1024 * 1024 };
 
 /** Facts as RunError carries them: the "command" names the transfer. */
 function factsOf(command: string, bytes: number, started: number): RunFacts {
@@ -117,10 +122,11 @@ function ask<T>(sftp: SFTPWrapper, request: (done: (value: T) => void) => void, 
 /** Which sessions are still open (ssh2's SFTP client exposes no such flag). */
 const sftpOpen = new WeakMap<SFTPWrapper, boolean>();
 
-function tuning(options: TransferOptions): { chunkSize: number; requests: number } {
-  const chunkSize = options.chunkSize ?? DEFAULTS.chunkSize;
+/** Checked tuning; chunkSize undefined: the streams fit it to the channel's packet size. */
+function tuning(options: TransferOptions): { chunkSize: number | undefined; requests: number } {
+  const chunkSize = options.chunkSize;
   const requests = options.requests ?? DEFAULTS.requests;
-  if (!Number.isSafeInteger(chunkSize) || chunkSize < 1 || chunkSize > 255 * 1024) throw new RangeError(`chunkSize must be 1..261120 bytes, got ${chunkSize}`);
+  if (chunkSize !== undefined && (!Number.isSafeInteger(chunkSize) || chunkSize < 1 || chunkSize > 255 * 1024)) throw new RangeError(`chunkSize must be 1..261120 bytes, got ${chunkSize}`);
   if (!Number.isSafeInteger(requests) || requests < 1 || requests > 1024) throw new RangeError(`requests must be 1..1024, got ${requests}`);
   return { chunkSize, requests };
 }
