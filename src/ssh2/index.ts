@@ -9,32 +9,42 @@
 import type { Socket } from 'node:net';
 import { assertSsh2Shape, connectionInternals, DISCONNECT } from './internals.js';
 import { patchClientProtocol, patchServerProtocol } from './protocol-patches.js';
+import { patchSendPath, sendLevers } from './send-path.js';
 
 assertSsh2Shape();
+// A bad LOOPSSH_SEND_PATH fails at start-up, not at the first connection.
+sendLevers();
 
 export { SSH2_CHECKED_VERSION, DISCONNECT, assertSsh2Shape } from './internals.js';
 export { clearStaleChunksOnWrite, onPeerClosedChannel, channelOutputClosed, channelSocket } from './channel-patches.js';
 export { endSftpWithStatus, sftpBlocked, whenSftpWritable } from './sftp-flow.js';
 export { sendExitStatus, rekeyWithWrongGuess, NEVER_CHOSEN_KEX } from './server-sends.js';
 export { keepOpenUntilServerCloses } from './client-channel.js';
+export { SEND_PATH_ENV, DEFAULT_SEND_LEVERS, parseSendLevers, type SendLevers } from './send-path.js';
 
 /**
  * Fixes a server-side connection ssh2 just reported (call first thing in the
  * Server's 'connection' listener): first_kex_packet_follows, channel-window
  * overruns, repeated ssh-userauth service requests, requests on a running
- * session, connection messages during a rekey.
+ * session, connection messages during a rekey; and the send-path levers
+ * LOOPSSH_SEND_PATH picks (send-path.ts).
  */
 export function patchServerConnection(connection: object): void {
-  patchServerProtocol(connectionInternals(connection));
+  const conn = connectionInternals(connection);
+  patchServerProtocol(conn);
+  if (conn._protocol) patchSendPath(conn, conn._protocol);
 }
 
 /**
  * Fixes a client-side ssh2 connection: first_kex_packet_follows, channel
- * window overruns, connection messages during a rekey. Call right after
+ * window overruns, connection messages during a rekey; the send-path
+ * levers. Call right after
  * `client.connect(...)` returned, before any packet arrived.
  */
 export function patchClientConnection(connection: object): void {
-  patchClientProtocol(connectionInternals(connection));
+  const conn = connectionInternals(connection);
+  patchClientProtocol(conn);
+  if (conn._protocol) patchSendPath(conn, conn._protocol);
 }
 
 /**
