@@ -6,7 +6,7 @@
  *                             [--paths ssh-loop,loop2] [--cipher aes128-gcm@openssh.com]
  *
  * One `loopssh serve` per variant (LOOPSSH_SEND_PATH=none as the base, and
- * one per lever alone), all running for the whole invocation. Each pair is
+ * one per lever alone; `--levers none` adds an A/A control), all running for the whole invocation. Each pair is
  * the same transfer to /dev/null against the base and against the lever,
  * the order alternating per pair; the client gets the same LOOPSSH_SEND_PATH
  * as its server. Transfers are measured and verified by the main bench's
@@ -32,6 +32,7 @@ const { values } = parseArgs({
     size: { type: 'string', default: '512MiB' },
     pairs: { type: 'string', default: '6' },
     levers: { type: 'string', default: 'pad,reuse,cork' },
+    base: { type: 'string', default: 'none' },
     paths: { type: 'string', default: 'ssh-loop,loop2' },
     cipher: { type: 'string', default: 'aes128-gcm@openssh.com' },
   },
@@ -39,8 +40,11 @@ const { values } = parseArgs({
 });
 const size = parseSize(values.size);
 const pairs = Number(values.pairs);
+// A variant is one LOOPSSH_SEND_PATH value; '+' joins levers inside one (reuse+pad).
 const levers = values.levers.split(',').map((s) => s.trim());
-for (const lever of levers) parseSendLevers(lever); // one line naming a bad lever
+const baseVariant = values.base;
+const envValue = (variant: string): string => variant.replaceAll('+', ',');
+for (const v of [baseVariant, ...levers]) parseSendLevers(envValue(v)); // one line naming a bad lever
 const paths = values.paths.split(',').map((s) => s.trim()) as PathId[];
 const ssh = peer('ssh');
 for (const p of paths) {
@@ -55,7 +59,7 @@ const ctx: MeasureContext = { env, options, ssh };
 /** One verified transfer with `variant` on both ends; MB/s and server CPU. */
 async function measure(serve: Serve, variant: string, path: PathId): Promise<{ MBps: number; cpuS?: number }> {
   env.serve = serve;
-  process.env[SEND_PATH_ENV] = variant;
+  process.env[SEND_PATH_ENV] = envValue(variant);
   const s = await transfer(ctx, path, 'null', size);
   if (!s.ok) throw new Error(`${path} with ${SEND_PATH_ENV}=${variant} failed verification: ${s.why}`);
   return { MBps: mbps(size, s.wallMs), cpuS: s.serverCpuS };
@@ -64,9 +68,10 @@ async function measure(serve: Serve, variant: string, path: PathId): Promise<{ M
 async function main(): Promise<void> {
   env.compile('compiled', log);
   const serves = new Map<string, Serve>();
-  for (const variant of ['none', ...levers]) {
-    process.env[SEND_PATH_ENV] = variant;
-    serves.set(variant, await env.startServe(`serve-${variant.replace(/\W/g, '_')}`));
+  // The base is a server of its own even when a lever equals it (an A/A control).
+  for (const [role, variant] of [['base', baseVariant], ...levers.map((l) => [l, l])] as [string, string][]) {
+    process.env[SEND_PATH_ENV] = envValue(variant);
+    serves.set(role, await env.startServe(`serve-${role.replace(/\W/g, '_')}`));
   }
   const load0 = loadavg()[0] ?? 0;
   const started = new Date();
@@ -75,11 +80,12 @@ async function main(): Promise<void> {
   for (let i = 0; i < pairs; i++) {
     for (const lever of levers) {
       for (const path of paths) {
-        const order = baseFirst(i) ? ['none', lever] : [lever, 'none'];
-        const got: Record<string, { MBps: number; cpuS?: number }> = {};
-        for (const variant of order) got[variant] = await measure(serves.get(variant) as Serve, variant, path);
-        const base = got.none as { MBps: number; cpuS?: number };
-        const on = got[lever] as { MBps: number; cpuS?: number };
+        const run = (role: 'base' | 'lever'): Promise<{ MBps: number; cpuS?: number }> =>
+          role === 'base' ? measure(serves.get('base') as Serve, baseVariant, path) : measure(serves.get(lever) as Serve, lever, path);
+        const first = baseFirst(i) ? 'base' : 'lever';
+        const a = await run(first);
+        const b = await run(first === 'base' ? 'lever' : 'base');
+        const [base, on] = first === 'base' ? [a, b] : [b, a];
         const key = `${lever}|${path}`;
         results.set(key, [...(results.get(key) ?? []), { baseMBps: base.MBps, leverMBps: on.MBps, baseCpuS: base.cpuS, leverCpuS: on.cpuS }]);
         log(`pair ${i + 1}/${pairs} ${lever.padEnd(5)} ${path.padEnd(8)} base ${fmtRate(base.MBps)} MB/s ${base.cpuS?.toFixed(2)} s cpu, lever ${fmtRate(on.MBps)} MB/s ${on.cpuS?.toFixed(2)} s cpu, ratio ${(on.MBps / base.MBps).toFixed(3)}`);
@@ -90,9 +96,9 @@ async function main(): Promise<void> {
   const lines = [
     `## Send-path levers, A/B (${started.toISOString().slice(0, 16).replace('T', ' ')} UTC)`,
     '',
-    `\`npm run bench:sendpath -- --size ${values.size} --pairs ${pairs} --levers ${levers.join(',')} --paths ${paths.join(',')}\`; ` +
+    `\`npm run bench:sendpath -- --size ${values.size} --pairs ${pairs} --base ${baseVariant} --levers ${levers.join(',')} --paths ${paths.join(',')}\`; ` +
       `${formatSize(size)} of zeros to /dev/null per transfer, ${values.cipher}, load average ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end. ` +
-      'Speed ratio = lever MB/s ÷ base MB/s; CPU ratio = base server CPU ÷ lever server CPU (both > 1 when the lever helps); base = `LOOPSSH_SEND_PATH=none`.',
+      `Speed ratio = lever MB/s ÷ base MB/s; CPU ratio = base server CPU ÷ lever server CPU (both > 1 when the lever helps); base = \`LOOPSSH_SEND_PATH=${envValue(baseVariant)}\`.`,
     '',
     '| lever | path | speed ratio per pair | median | faster in | server CPU ratio per pair | median | less CPU in |',
     '|---|---|---|---:|---:|---|---:|---:|',

@@ -9,7 +9,7 @@
 import type { Socket } from 'node:net';
 import { assertSsh2Shape, connectionInternals, DISCONNECT } from './internals.js';
 import { patchClientProtocol, patchServerProtocol } from './protocol-patches.js';
-import { patchSendPath, sendLevers } from './send-path.js';
+import { patchSendPath, sendLevers, type SendLevers } from './send-path.js';
 
 assertSsh2Shape();
 // A bad LOOPSSH_SEND_PATH fails at start-up, not at the first connection.
@@ -20,7 +20,9 @@ export { clearStaleChunksOnWrite, onPeerClosedChannel, channelOutputClosed, chan
 export { endSftpWithStatus, sftpBlocked, whenSftpWritable } from './sftp-flow.js';
 export { sendExitStatus, rekeyWithWrongGuess, NEVER_CHOSEN_KEX } from './server-sends.js';
 export { keepOpenUntilServerCloses } from './client-channel.js';
-export { SEND_PATH_ENV, DEFAULT_SEND_LEVERS, parseSendLevers, type SendLevers } from './send-path.js';
+export { SEND_PATH_ENV, DEFAULT_SEND_LEVERS, parseSendLevers, packetSlabs, type SendLevers } from './send-path.js';
+export { PaddingPool, PADDING_POOL_BYTES } from './padding-pool.js';
+export { PacketSlabs, SLAB_BYTES, MIN_SLAB_PACKET } from './packet-slabs.js';
 
 /**
  * Fixes a server-side connection ssh2 just reported (call first thing in the
@@ -45,6 +47,16 @@ export function patchClientConnection(connection: object): void {
   const conn = connectionInternals(connection);
   patchClientProtocol(conn);
   if (conn._protocol) patchSendPath(conn, conn._protocol);
+}
+
+/**
+ * Installs only the send-path levers given (not LOOPSSH_SEND_PATH's) on an
+ * ssh2 connection of either side, for tests and benches that pick levers
+ * per connection. Call where {@link patchServerConnection} would be called.
+ */
+export function patchConnectionSendPath(connection: object, levers: SendLevers): void {
+  const conn = connectionInternals(connection);
+  if (conn._protocol) patchSendPath(conn, conn._protocol, levers);
 }
 
 /**
