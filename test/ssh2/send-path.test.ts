@@ -10,7 +10,7 @@ import { Duplex } from 'node:stream';
 import ssh2, { type CipherAlgorithm, type CompressionAlgorithm } from 'ssh2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateKeyPair } from '../../src/openssh/key-format.ts';
-import { MIN_SLAB_PACKET, PacketSlabs, PaddingPool, SLAB_BYTES, packetSlabs, parseSendLevers, patchConnectionSendPath, type SendLevers } from '../../src/ssh2/index.ts';
+import { assertSsh2Shape, MIN_SLAB_PACKET, PacketSlabs, PaddingPool, SLAB_BYTES, packetSlabs, parseSendLevers, patchConnectionSendPath, type SendLevers } from '../../src/ssh2/index.ts';
 import { MiB, within } from '../helpers/stress.ts';
 
 describe('PaddingPool: CSPRNG bytes, each handed out once, refilled when used up', () => {
@@ -71,6 +71,21 @@ describe('PacketSlabs: a buffer comes back only through its write callback', () 
     const d = slabs.take(32_800) as Buffer;
     expect([d.buffer === a.buffer, d.buffer === b.buffer]).toEqual([false, false]);
     expect(slabs.claimForWrite(Buffer.alloc(32_800))).toBeUndefined();
+  });
+});
+
+describe('the start-up shape check covers what the send path relies on', () => {
+  it.each([
+    ['cryptoSource', 'randomFillSync(packet, 5 + payloadLen, padLen);', 'randomFillSync(packet, 6 + payloadLen, padLen);', /crypto\.js allocPacket is no longer a pure function of payloadLen/],
+    ['cryptoSource', 'this._onWrite(packet);', 'this._onWrite(Buffer.from(packet));', /crypto\.js ChaChaPolyCipherBinding\/AESGCMCipherBinding\/GenericCipherBinding no longer encrypt in place/],
+    ['serverSource', 'socket.write(data);', 'socket.write(data, cb);', /server\.js\/client\.js onWrite no longer is/],
+    ['kexSource', 'onWrite: this._protocol._onWrite,', 'onWrite: other,', /kex\.js no longer replaces protocol\._cipher/],
+  ] as const)('%s: %s changed → one line', (field, from, to, message) => {
+    const real = assertSsh2Shape();
+    expect(real[field].includes(from)).toBe(true);
+    const changed = { ...real, [field]: real[field].replaceAll(from, to) };
+    expect(() => assertSsh2Shape(() => changed)).toThrow(message);
+    expect(() => assertSsh2Shape(() => changed)).toThrow(/^loopssh: ssh2 1\.17\.\d+ has an unexpected shape: .* — loopssh was checked against 1\.17\.0$/);
   });
 });
 
