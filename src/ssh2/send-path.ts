@@ -39,7 +39,7 @@ export interface SendLevers {
 /** The environment variable that picks the levers (the bench A/Bs them with it). */
 export const SEND_PATH_ENV = 'LOOPSSH_SEND_PATH';
 /** What an unset LOOPSSH_SEND_PATH means: the levers that won their A/B. */
-export const DEFAULT_SEND_LEVERS = 'pad,reuse,cork';
+export const DEFAULT_SEND_LEVERS = 'pad,reuse';
 const LEVER_NAMES = ['pad', 'reuse', 'cork'] as const;
 
 /** Parses a LOOPSSH_SEND_PATH value; throws one line naming a bad word. */
@@ -91,7 +91,7 @@ function patchAlloc(cipher: CipherInternals, pad: boolean, slabs: boolean): void
   let lastSize = -1;
   let last: Layout | undefined;
   cipher.allocPacket = function allocPacket(payloadLen: number): Buffer {
-    let layout = payloadLen === lastSize ? last : layouts.get(payloadLen);
+    const layout = payloadLen === lastSize ? last : layouts.get(payloadLen);
     if (layout === undefined) {
       const packet = original.call(this, payloadLen);
       if (layouts.size < MAX_LAYOUTS) layouts.set(payloadLen, { total: packet.length, length: packet.readUInt32BE(0), padLen: packet[4] as number });

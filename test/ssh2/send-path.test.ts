@@ -107,7 +107,14 @@ describe('LOOPSSH_SEND_PATH', () => {
 function wire(late: boolean): { server: Duplex; client: Duplex; checked: { writes: number; bytes: number; changed: number } } {
   const checked = { writes: 0, bytes: 0, changed: 0 };
   const snapshots: Buffer[] = [];
-  let client: Duplex;
+  const client: Duplex = new Duplex({
+    read() {},
+    write(chunk: Buffer, _enc, cb) {
+      const copy = Buffer.from(chunk);
+      setImmediate(() => server.push(copy));
+      cb();
+    },
+  });
   const take = (chunks: Buffer[], cb: (err?: Error | null) => void): void => {
     const snaps = chunks.map((chunk) => {
       const snap = snapshots.shift() as Buffer;
@@ -137,14 +144,6 @@ function wire(late: boolean): { server: Duplex; client: Duplex; checked: { write
     snapshots.push(Buffer.from(chunk));
     return write(chunk, ...rest);
   };
-  client = new Duplex({
-    read() {},
-    write(chunk: Buffer, _enc, cb) {
-      const copy = Buffer.from(chunk);
-      setImmediate(() => server.push(copy));
-      cb();
-    },
-  });
   return { server, client, checked };
 }
 
