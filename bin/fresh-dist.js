@@ -15,14 +15,25 @@ export function distIsFresh(root) {
   const src = join(root, 'src');
   const dist = join(root, 'dist');
   try {
-    for (const entry of readdirSync(src, { recursive: true, withFileTypes: true })) {
-      if (!entry.isFile() || !entry.name.endsWith('.ts') || entry.name.endsWith('.d.ts')) continue;
-      const from = join(entry.parentPath ?? entry.path, entry.name);
-      const to = join(dist, from.slice(src.length + 1).replace(/\.ts$/, '.js'));
-      if (statSync(to).mtimeMs < statSync(from).mtimeMs) return false;
-    }
-    return true;
+    return treeIsBuilt(src, src, dist);
   } catch {
     return false; // no dist/, a missing output: not a build of this src/
   }
+}
+
+// A manual walk, not readdirSync({ recursive }): that option arrived in
+// Node 20.1 and 20.0 ignores it, which would judge dist/ by src/'s top
+// folder alone (package.json allows any Node 20).
+function treeIsBuilt(folder, src, dist) {
+  for (const entry of readdirSync(folder, { withFileTypes: true })) {
+    const from = join(folder, entry.name);
+    if (entry.isDirectory()) {
+      if (!treeIsBuilt(from, src, dist)) return false;
+      continue;
+    }
+    if (!entry.isFile() || !entry.name.endsWith('.ts') || entry.name.endsWith('.d.ts')) continue;
+    const to = join(dist, from.slice(src.length + 1).replace(/\.ts$/, '.js'));
+    if (statSync(to).mtimeMs < statSync(from).mtimeMs) return false;
+  }
+  return true;
 }

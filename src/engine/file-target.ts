@@ -172,6 +172,8 @@ export async function openFile(path: string, options: FileOptions): Promise<Open
         await rename(temp, path);
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
+        // The caller will not discard a commit that threw: remove the temp here (best effort).
+        await rm(temp, { force: true }).catch(() => {});
         throw pathError(path, `cannot be put in place (${e.code ?? e.message})`, e.code);
       }
       if (sync) await sync.folder(dirname(path)).catch((err: Error) => Promise.reject(new Error(`${dirname(path)}: fsync of the folder failed: ${err.message}`, { cause: err })));

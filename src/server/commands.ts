@@ -67,6 +67,12 @@ export interface ServerLimits {
   maxSftpPendingRequests: number;
   /** How far ahead of the received prefix an out-of-order upload WRITE may reach, in bytes (the most held per file). Default 8 MiB. */
   uploadWindowBytes: number;
+  /**
+   * Bytes held out of order across all open uploads of one SFTP session (so
+   * many handles cannot multiply {@link uploadWindowBytes}); a write that
+   * would go past it fails with SSH_FX_FAILURE. Default 32 MiB.
+   */
+  uploadHeldBytesPerSession: number;
   /** Largest upload accepted (SFTP and SCP), in bytes. Default 64 GiB. */
   maxUploadBytes: number;
 }
@@ -101,6 +107,7 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxPathBytes: 4096,
   maxSftpPendingRequests: 65_536,
   uploadWindowBytes: 8 * 1024 ** 2,
+  uploadHeldBytesPerSession: 32 * 1024 ** 2,
   maxUploadBytes: 64 * 1024 ** 3,
 });
 

@@ -16,16 +16,23 @@ import { ChannelClosedError, ChannelOutput, ChannelStalledError, type ExitStatus
 import type { CommandContext, CommandHandler, CommandResult, ServerLimits } from './commands.js';
 import type { Recorder } from './record.js';
 import { scpCommand } from './sftp/scp-command.js';
+import type { DiskJail } from './sftp/disk.js';
 import type { RegisteredFiles } from './sftp/tree.js';
 import type { CommandRecord } from './types.js';
 
 /**
  * Commands by name: the built-ins (buffers from `budget`; `scp` over the
- * SFTP tree when a `recorder` takes its transfers), then `extra` over them,
+ * SFTP tree, with `disk` behind /disk, when a `recorder` takes its transfers), then `extra` over them,
  * and a `help` that lists the extras.
  */
-export function commandTable(budget: BufferBudget, extra: Readonly<Record<string, CommandHandler>> = {}, recorder?: Recorder, files?: RegisteredFiles): Record<string, CommandHandler> {
-  const commands: Record<string, CommandHandler> = { ...builtinCommands(budget), ...(recorder ? { scp: scpCommand(recorder, files) } : {}), ...extra };
+export function commandTable(
+  budget: BufferBudget,
+  extra: Readonly<Record<string, CommandHandler>> = {},
+  recorder?: Recorder,
+  files?: RegisteredFiles,
+  disk?: DiskJail,
+): Record<string, CommandHandler> {
+  const commands: Record<string, CommandHandler> = { ...builtinCommands(budget), ...(recorder ? { scp: scpCommand(recorder, files, disk) } : {}), ...extra };
   commands.help ??= helpCommand(Object.keys(extra));
   return commands;
 }

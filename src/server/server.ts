@@ -58,12 +58,14 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
   const hostKey = hostPublicKey(keys.hostKey);
   const recorder = new Recorder(options.recordLimit ?? DEFAULT_RECORD_LIMIT);
   const gate = new AcceptGate(limits, log, recorder.seen);
+  // One jail for /disk, shared by the SFTP subsystem and legacy scp.
+  const sftpDisk = options.sftpDirectory ? new DiskJail(options.sftpDirectory) : undefined;
   const scope: ConnectionScope = {
     limits,
     log,
     recorder,
     gate,
-    commands: commandTable(new BufferBudget(limits.maxBufferBytes, (peak) => (recorder.seen.bufferBytesPeak = peak)), options.commands, recorder, options.sftpFiles),
+    commands: commandTable(new BufferBudget(limits.maxBufferBytes, (peak) => (recorder.seen.bufferBytesPeak = peak)), options.commands, recorder, options.sftpFiles, sftpDisk),
     authorized: keys.authorized,
     passwords: options.passwords,
     users: options.users,
@@ -71,7 +73,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
     running: new Set(),
     takeOverExec: options.takeOverExec,
     sftpFiles: options.sftpFiles,
-    sftpDisk: options.sftpDirectory ? new DiskJail(options.sftpDirectory) : undefined,
+    sftpDisk,
   };
 
   // Compression is off unless asked for: on loopback it costs CPU and buys nothing.

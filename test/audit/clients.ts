@@ -41,6 +41,11 @@ export function loopsshSftpTemplate(): string[] {
   ];
 }
 
+/** A Python SFTP download script from test/audit/clients/: `get {path}` into `{out}` with the library's own `get()`. */
+export function pythonSftpTemplate(python: string, script: 'asyncssh_sftp_get.py' | 'paramiko_sftp_get.py'): string[] {
+  return [python, '-W', 'ignore', `${CLIENTS_DIR}${script}`, '{host}', '{port}', '{user}', '{identity}', '{known_hosts}', '{path}', '{out}'];
+}
+
 /**
  * OpenSSH's `sftp -b -` fed the batch line `get {path} {out}` (through sh,
  * since the audit gives clients no stdin); `-b` makes a failed command exit 1.

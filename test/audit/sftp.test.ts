@@ -2,15 +2,20 @@
  * loopssh issue 12: the audit's SFTP scenarios (short reads, EOF before the
  * stat size, a stat size that lies). The loopssh CLI passes all three;
  * OpenSSH's sftp keeps a short file with exit 0 on early EOF (truncated),
- * as test/server/sftp-faults.test.ts measured directly.
+ * as test/server/sftp-faults.test.ts measured directly. paramiko's
+ * `SFTPClient.get()` keeps the short file with exit 0 on early EOF too;
+ * AsyncSSH's `get()` trusts a lying stat and keeps its 1000 bytes, exit 0
+ * (README "What we found").
  */
 import { describe, expect, it } from 'vitest';
 import { audit, SCENARIOS } from '../../src/audit/index.ts';
 import { referenceDigest } from '../helpers/oracle.ts';
 import { peer, peerVersion } from '../helpers/peers.ts';
-import { loopsshSftpTemplate, opensshSftpTemplate } from './clients.ts';
+import { loopsshSftpTemplate, opensshSftpTemplate, pythonSftpTemplate } from './clients.ts';
 
 const SFTP = peer('sftp');
+const PARAMIKO = peer('paramiko');
+const ASYNCSSH = peer('asyncssh');
 const SFTP_SCENARIOS = SCENARIOS.filter((s) => s.sftpPath !== undefined).map((s) => s.name);
 const FULL = referenceDigest({ size: 200_000, pattern: 'random', seed: '7', stream: 'stdout' });
 
@@ -48,16 +53,58 @@ describe('loopssh audit --sftp', () => {
   }, 120_000);
 });
 
-describe.skipIf(!SFTP)(`loopssh audit --sftp: ${peerVersion('sftp')} -b`, () => {
-  it('short reads and lying stat exact (exit 0, all 200000 bytes); early EOF truncated (keeps 100000 bytes, exit 0)', async () => {
-    const report = await audit({ client: opensshSftpTemplate(SFTP as string), sftp: true });
-    const rows = report.results.map((r) => [r.name, r.verdict, r.runs[0]?.end.code, r.runs[0]?.stdout.receivedBytes, r.runs[0]?.stdout.firstDifference]);
-    expect(rows).toEqual([
+type Row = [name: string, verdict: string, exit: number | undefined, bytes: number, firstDifference: number | undefined];
+
+/** Each client measured (README "What we found"): first run's verdict, exit, bytes in {out}; which runs must hold the whole file. */
+const PEERS: { name: string; bin: string | undefined; template: (bin: string) => string[]; rows: Row[]; whole: number[]; stderr?: [number, RegExp] }[] = [
+  {
+    name: `${peerVersion('sftp')} -b`,
+    bin: SFTP,
+    template: opensshSftpTemplate,
+    rows: [
       ['sftp-short-reads', 'exact', 0, 200_000, undefined],
       ['sftp-early-eof', 'truncated', 0, 100_000, undefined],
       ['sftp-stat-lies', 'exact', 0, 200_000, undefined],
-    ]);
-    expect([report.results[0]?.runs[0]?.stdout.receivedSha256, report.results[2]?.runs[0]?.stdout.receivedSha256]).toEqual([FULL, FULL]);
-    expect(report.passed).toBe(false);
-  }, 120_000);
-});
+    ],
+    whole: [0, 2],
+  },
+  {
+    // get() reads on to EOF and compares the local file with the bytes it wrote, never with stat's size.
+    name: `${peerVersion('paramiko')} SFTPClient.get()`,
+    bin: PARAMIKO,
+    template: (python) => pythonSftpTemplate(python, 'paramiko_sftp_get.py'),
+    rows: [
+      ['sftp-short-reads', 'exact', 0, 200_000, undefined],
+      ['sftp-early-eof', 'truncated', 0, 100_000, undefined],
+      ['sftp-stat-lies', 'exact', 0, 200_000, undefined],
+    ],
+    whole: [0, 2],
+  },
+  {
+    // get() copies exactly stat's size: it notices an EOF before it, never bytes after it.
+    name: `${peerVersion('asyncssh')} SFTPClient.get()`,
+    bin: ASYNCSSH,
+    template: (python) => pythonSftpTemplate(python, 'asyncssh_sftp_get.py'),
+    rows: [
+      ['sftp-short-reads', 'exact', 0, 200_000, undefined],
+      ['sftp-early-eof', 'exact', 1, 100_000, undefined],
+      ['sftp-stat-lies', 'truncated', 0, 1000, undefined],
+    ],
+    whole: [0],
+    stderr: [1, /Unexpected EOF during file copy/],
+  },
+];
+
+for (const p of PEERS) {
+  describe.skipIf(!p.bin)(`loopssh audit --sftp: ${p.name}`, () => {
+    it(p.rows.map(([name, verdict, exit, bytes]) => `${name} ${verdict} (exit ${exit}, ${bytes} bytes)`).join('; '), async () => {
+      const report = await audit({ client: p.template(p.bin as string), sftp: true });
+      const rows = report.results.map((r) => [r.name, r.verdict, r.runs[0]?.end.code, r.runs[0]?.stdout.receivedBytes, r.runs[0]?.stdout.firstDifference]);
+      expect(rows).toEqual(p.rows);
+      // The whole file, against the independent oracle.
+      expect(p.whole.map((i) => report.results[i]?.runs[0]?.stdout.receivedSha256)).toEqual(p.whole.map(() => FULL));
+      if (p.stderr) expect(report.results[p.stderr[0]]?.runs[0]?.stderrHead).toMatch(p.stderr[1]);
+      expect(report.passed).toBe(false);
+    }, 120_000);
+  });
+}

@@ -42,6 +42,12 @@ describe('loopssh sftp', () => {
     expect(r.code).toBe(0);
     const t = fx.server.seen.transfers.find((x) => x.path === '/sink/cli-up');
     expect([t?.bytes, t?.sha256, t?.outcome]).toEqual([MiB + 7, sha256(data), 'complete']);
+    // Written under a temporary name, renamed on success; --in-place writes the name itself.
+    expect(t?.renamedFrom).toMatch(/^\/sink\/\.loopssh-[0-9a-f]{8}\.cli-up$/);
+    const inPlace = await runCli(['sftp', 'put', '--in-place', join(dir, 'up.bin'), '/sink/cli-up2', ...fx.conn]);
+    expect(inPlace.code).toBe(0);
+    const t2 = fx.server.seen.transfers.find((x) => x.path === '/sink/cli-up2');
+    expect([t2?.bytes, t2?.sha256, t2?.renamedFrom]).toEqual([MiB + 7, sha256(data), undefined]);
   });
 
   it('a truncating server (eof fault): exit 1, one line naming it, no file; a missing file: exit 1', async ({ expect }) => {

@@ -19,13 +19,47 @@ const KiB = 1024;
 let f: Fixture;
 let tmp: { dir: string; remove: () => void };
 beforeEach(async () => {
-  f = await startFixture({ limits: { maxSftpHandles: 8, uploadWindowBytes: 64 * KiB } });
+  f = await startFixture({ limits: { maxSftpHandles: 8, uploadWindowBytes: 64 * KiB, uploadHeldBytesPerSession: 96 * KiB } });
   tmp = tempDir('loopssh-sftp-faults-');
 });
 afterEach(async () => {
   await f.stop();
   tmp.remove();
 });
+
+/** One SFTP reply: type, request id, and for STATUS the code and message, for HANDLE the handle. */
+interface Reply {
+  type: number;
+  id: number;
+  code?: number;
+  message?: string;
+  handle?: Buffer;
+}
+
+/** Reads a raw SFTP channel's replies in order: each call resolves to the next one. */
+function replyReader(channel: NodeJS.EventEmitter): () => Promise<Reply> {
+  const ready: Reply[] = [];
+  const waiting: ((r: Reply) => void)[] = [];
+  let buf = Buffer.alloc(0);
+  channel.on('data', (d: Buffer) => {
+    buf = Buffer.concat([buf, d]);
+    while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
+      const body = buf.subarray(4, 4 + buf.readUInt32BE(0));
+      buf = buf.subarray(4 + body.length);
+      const type = body[0] as number;
+      const r: Reply = type === 2 ? { type, id: -1 } : { type, id: body.readUInt32BE(1) };
+      if (type === 101) Object.assign(r, { code: body.readUInt32BE(5), message: body.subarray(13, 13 + body.readUInt32BE(9)).toString() });
+      if (type === 102) r.handle = body.subarray(9, 9 + body.readUInt32BE(5));
+      const w = waiting.shift();
+      if (w) w(r);
+      else ready.push(r);
+    }
+  });
+  return () => {
+    const r = ready.shift();
+    return r ? Promise.resolve(r) : new Promise((resolve) => waiting.push(resolve));
+  };
+}
 
 describe('fault options on the wire (ssh2 SFTP client)', () => {
   it('short=N answers at most N bytes per READ; the bytes are the right ones at any offset', async () => {
@@ -155,6 +189,47 @@ describe('uploads out of order and limits', () => {
       ['/sink/reordered', 48 * KiB, sha256(data), 'complete'],
       ['/sink/too-far', 0, undefined, 'failed'],
       ['/sink/gap', 0, undefined, 'failed'],
+    ]);
+  });
+
+  // loopssh issue 11 (review finding): overlapping held writes could grow memory to N × window.
+  it('raw packets: overlap, window and session budget refusals are FAILURE statuses with the reason; the channel keeps serving', async () => {
+    const client = await rawClient(f.server);
+    const ch = await rawSubsystem(client);
+    const next = replyReader(ch);
+    let id = 0;
+    /** Sends one request and returns its reply. */
+    const ask = async (type: number, ...parts: (Buffer | number | string)[]): Promise<Reply> => {
+      const reqid = ++id;
+      ch.write(packet(type, reqid, ...parts));
+      const r = await next();
+      expect(r.id).toBe(reqid);
+      return r;
+    };
+    const open = async (path: string): Promise<Buffer> => (await ask(3, path, 0x1a, 0)).handle as Buffer; // WRITE|CREAT|TRUNC, no attrs
+    const write = (h: Buffer, offset: number, data: Buffer): Promise<Reply> => ask(6, h, 0, offset, data);
+    ch.write(packet(1, 3)); // INIT v3
+    expect((await next()).type).toBe(2);
+    const a = await open('/sink/overlap');
+    expect(await write(a, 1, Buffer.alloc(40 * KiB))).toEqual({ type: 101, id, code: 0, message: '' });
+    expect(await write(a, 2, Buffer.alloc(10))).toEqual({ type: 101, id, code: 4, message: `write at offset 2 (10 bytes) overlaps a held write at offset 1 (${40 * KiB} bytes)` });
+    const data = randomBytes(60 * KiB + 1);
+    const b = await open('/sink/held');
+    expect((await write(b, 1, data.subarray(1))).code).toBe(0);
+    const c = await open('/sink/over-budget');
+    expect(await write(c, 1, Buffer.alloc(40 * KiB))).toMatchObject({ code: 4, message: expect.stringMatching(/would hold more than 98304 bytes across this session's uploads \(61440 held\)/) });
+    const d = await open('/sink/too-far');
+    expect(await write(d, 1, Buffer.alloc(64 * KiB))).toMatchObject({ code: 4, message: expect.stringMatching(/reorder window exceeded/) });
+    // The same channel still serves: a stat, then the held upload completes.
+    expect((await ask(17, '/payload/zero/0/5')).type).toBe(105);
+    expect((await write(b, 0, data.subarray(0, 1))).code).toBe(0);
+    expect((await ask(4, b)).code).toBe(0);
+    client.end();
+    expect(f.server.seen.transfers.map((t) => [t.path, t.bytes, t.sha256, t.outcome])).toEqual([
+      ['/sink/overlap', 0, undefined, 'failed'],
+      ['/sink/held', data.length, sha256(data), 'complete'],
+      ['/sink/over-budget', 0, undefined, 'failed'],
+      ['/sink/too-far', 0, undefined, 'failed'],
     ]);
   });
 

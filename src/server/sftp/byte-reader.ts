@@ -60,15 +60,18 @@ export class ByteReader {
   }
 
   /**
-   * Hands exactly `n` bytes to `sink`, chunk by chunk as they arrive (views, not copies).
+   * Hands exactly `n` bytes to `sink`, chunk by chunk as they arrive (views,
+   * not copies); a sink returning a promise is awaited before the next chunk
+   * is read (back-pressure for a file being written).
    * @throws UnexpectedEofError when the stream ends first
    */
-  async exactly(n: number, sink: (chunk: Buffer) => void): Promise<void> {
+  async exactly(n: number, sink: (chunk: Buffer) => void | Promise<void>): Promise<void> {
     let left = n;
     while (left > 0) {
       if (!(await this.#fill())) throw new UnexpectedEofError(`the client ended ${left} bytes short`);
       const take = Math.min(left, this.#rest.length);
-      sink(this.#rest.subarray(0, take));
+      const pending = sink(this.#rest.subarray(0, take));
+      if (pending) await pending;
       this.#rest = this.#rest.subarray(take);
       left -= take;
     }

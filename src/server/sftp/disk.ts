@@ -3,17 +3,23 @@
  * asked otherwise, inside a jail: every path is resolved with realpath and
  * must stay inside the directory, so neither `..` nor a symbolic link
  * (pointing out, or swapped in as the last name of a new file: O_NOFOLLOW)
- * reaches anything else. No ssh2 knowledge here.
+ * reaches anything else. Rename and remove act on regular files only, never
+ * through or on a link. No ssh2 knowledge here.
  */
 import { constants } from 'node:fs';
-import { open, readdir, realpath, stat, type FileHandle } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { lstat, open, readdir, realpath, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, sep } from 'node:path';
 import type { DirEntry, DirNode, FileNode } from './tree.js';
 
 /** Where the real directory is and whether uploads may write into it. */
 export interface DiskMount {
   readonly path: string;
-  /** Allow creating and writing files (never removing, renaming or mkdir). Default false. */
+  /**
+   * Allow creating, writing, renaming and removing regular files (never
+   * folders, never a symbolic link's entry, never mkdir). Renaming is what
+   * uploaders that write a temporary name first need. Default false.
+   */
   readonly writable?: boolean;
 }
 
@@ -23,6 +29,15 @@ export const DISK_PREFIX = '/disk';
 /** A request the jail refuses: outside the directory, or a write to a read-only mount. */
 export class JailError extends Error {
   readonly code = 'EACCES';
+}
+
+/** A file being written under a temporary name in its target's folder; {@link commit} renames it into place. */
+export interface ReplacingFile {
+  readonly fh: FileHandle;
+  /** Closes the file and renames it over the target. */
+  commit(): Promise<void>;
+  /** Closes and removes the temporary file; the target is untouched. */
+  abort(): Promise<void>;
 }
 
 /** A real directory behind `/disk`. */
@@ -58,6 +73,51 @@ export class DiskJail {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || mustExist) throw err;
       return join(inside(await realpath(dirname(candidate))), basename(candidate));
     }
+  }
+
+  /**
+   * The real path of the entry itself: its folder resolved through the jail,
+   * its last name not followed (so a link's own entry, never its target).
+   */
+  async #entry(path: string): Promise<string> {
+    if (path === DISK_PREFIX) throw new JailError(`${DISK_PREFIX} itself cannot be renamed or removed`);
+    const root = await this.#root;
+    const candidate = join(root, path.slice(DISK_PREFIX.length));
+    const folder = await realpath(dirname(candidate));
+    if (folder !== root && !folder.startsWith(root + sep)) throw new JailError(`${path}: outside the shared directory`);
+    return join(folder, basename(candidate));
+  }
+
+  /** lstat of an entry that must be a regular file (links and folders are refused), or undefined if it does not exist. */
+  async #regularFile(path: string, real: string): Promise<'file' | undefined> {
+    const st = await lstat(real).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    if (!st) return undefined;
+    if (!st.isFile()) throw new JailError(`${path} is not a regular file (only files are renamed or removed)`);
+    return 'file';
+  }
+
+  /**
+   * Renames a regular file to a name inside the jail. `overwrite` false is
+   * SFTP v3 RENAME (fails if the new name exists, as OpenSSH's sftp-server
+   * does); true is posix-rename@openssh.com (replaces it atomically).
+   */
+  async rename(from: string, to: string, overwrite: boolean): Promise<void> {
+    if (!this.mount.writable) throw new JailError(`${DISK_PREFIX} is read-only`);
+    const [src, dst] = [await this.#entry(from), await this.#entry(to)];
+    if (!(await this.#regularFile(from, src))) throw Object.assign(new Error(`${from} does not exist`), { code: 'ENOENT' });
+    if ((await this.#regularFile(to, dst)) && !overwrite) throw Object.assign(new Error(`${to} already exists`), { code: 'EEXIST' });
+    await rename(src, dst);
+  }
+
+  /** Removes a regular file (not a folder, not a link). */
+  async remove(path: string): Promise<void> {
+    if (!this.mount.writable) throw new JailError(`${DISK_PREFIX} is read-only`);
+    const real = await this.#entry(path);
+    if (!(await this.#regularFile(path, real))) throw Object.assign(new Error(`${path} does not exist`), { code: 'ENOENT' });
+    await unlink(real);
   }
 
   /** kind and size of an existing path. */
@@ -97,5 +157,38 @@ export class DiskJail {
     if (!this.mount.writable) throw new JailError(`${DISK_PREFIX} is read-only`);
     const real = await this.resolve(path, false);
     return open(real, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
+  }
+
+  /**
+   * Starts writing `path` (a file, new or replaced) under a temporary name
+   * next to it, so the target is never seen half-written: legacy SCP's
+   * uploads. The temporary name is created exclusively (O_EXCL, no link
+   * followed) inside the jail.
+   */
+  async createReplacing(path: string): Promise<ReplacingFile> {
+    if (!this.mount.writable) throw new JailError(`${DISK_PREFIX} is read-only`);
+    const real = await this.resolve(path, false);
+    const existing = await stat(real).catch(() => undefined);
+    if (existing?.isDirectory()) throw Object.assign(new Error(`${path} is a directory`), { code: 'EISDIR' });
+    const temp = join(dirname(real), `.${basename(real)}.${randomBytes(6).toString('hex')}.loopssh-tmp`);
+    const fh = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+    let done = false;
+    return {
+      fh,
+      commit: async () => {
+        done = true;
+        await fh.close();
+        await rename(temp, real).catch(async (err: unknown) => {
+          await unlink(temp).catch(() => {});
+          throw err;
+        });
+      },
+      abort: async () => {
+        if (done) return;
+        done = true;
+        await fh.close().catch(() => {});
+        await unlink(temp).catch(() => {});
+      },
+    };
   }
 }

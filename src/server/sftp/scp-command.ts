@@ -4,6 +4,8 @@
  * OpenSSH's scp.c: every step is acknowledged with one byte, `\0` for OK,
  * `\x01` + message + `\n` for an error (`\x02` fatal); a file is a
  * `C<mode> <size> <name>\n` line, its bytes, then a `\0`.
+ * Paths under `/disk` go through the same jail as SFTP (disk.ts); uploads
+ * there are written under a temporary name and renamed into place.
  */
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,7 +14,8 @@ import type { CommandContext, CommandHandler } from '../commands.js';
 import type { Recorder } from '../record.js';
 import { recordedUser } from '../record.js';
 import type { TransferRecord } from '../types.js';
-import { ByteReader } from './byte-reader.js';
+import { ByteReader, UnexpectedEofError } from './byte-reader.js';
+import { DiskJail, JailError } from './disk.js';
 import { formatFaults } from './faults.js';
 import { FileSource } from './file-source.js';
 import { hasUnknownSize } from './stream-file.js';
@@ -32,16 +35,19 @@ class ScpError extends Error {
 }
 
 /** The `scp` built-in, recording transfers in `recorder`. */
-export function scpCommand(recorder: Recorder, files: RegisteredFiles = {}): CommandHandler {
+export function scpCommand(recorder: Recorder, files: RegisteredFiles = {}, disk?: DiskJail): CommandHandler {
   return async (ctx) => {
     const opts = parseArgs(ctx.argv.slice(1));
     const reader = new ByteReader(ctx.stdin);
     const send = (text: string): Promise<void> => ctx.output.write('stdout', Buffer.from(text));
     try {
-      if (opts.mode === 'f') await source(ctx, reader, send, opts, recorder, files);
-      else await sink(ctx, reader, send, opts, recorder, files);
+      const where: Where = { recorder, files, disk };
+      if (opts.mode === 'f') await source(ctx, reader, send, opts, where);
+      else await sink(ctx, reader, send, opts, where);
       return 0;
-    } catch (err) {
+    } catch (thrown) {
+      // A client that ends mid-file is the client's doing, not a loopssh failure: a fatal scp error, not a logged crash.
+      const err = thrown instanceof UnexpectedEofError ? new ScpError(thrown.message, true) : thrown;
       if (!(err instanceof ScpError)) throw err;
       await send(`${err.fatal ? '\x02' : '\x01'}scp: ${err.message}\n`);
       return 1;
@@ -83,6 +89,30 @@ function parseArgs(args: readonly string[]): ScpArgs {
 /** Bad arguments: reported through the protocol too, since scp reads our stdout as protocol. */
 class ScpErrorUsage extends ScpError {}
 
+/** Where transfers go and are recorded. */
+interface Where {
+  readonly recorder: Recorder;
+  readonly files: RegisteredFiles;
+  readonly disk: DiskJail | undefined;
+}
+
+/** The normalized path when it names the real directory behind /disk (and one is mounted). */
+function diskPath(path: string, ctx: CommandContext, disk: DiskJail | undefined): string | undefined {
+  if (Buffer.byteLength(path) > ctx.limits.maxPathBytes) throw new ScpError(`path longer than ${ctx.limits.maxPathBytes} bytes`);
+  const norm = normalizePath(path);
+  return disk && DiskJail.owns(norm) ? norm : undefined;
+}
+
+/** An fs or jail error on a /disk path as the one line scp shows. */
+function diskError(path: string, err: unknown): ScpError {
+  if (err instanceof JailError) return new ScpError(clip(err.message, 300));
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') return new ScpError(`${clip(path, 200)}: No such file or directory`);
+  if (code === 'EISDIR') return new ScpError(`${clip(path, 200)}: not a regular file`);
+  if (code === 'EACCES' || code === 'EPERM' || code === 'ELOOP') return new ScpError(`${clip(path, 200)}: Permission denied`);
+  return new ScpError(`${clip(path, 200)}: ${code ?? (err instanceof Error ? err.message : String(err))}`);
+}
+
 function lookup(path: string, ctx: CommandContext, files: RegisteredFiles): TreeNode {
   if (Buffer.byteLength(path) > ctx.limits.maxPathBytes) throw new ScpError(`path longer than ${ctx.limits.maxPathBytes} bytes`);
   try {
@@ -110,10 +140,23 @@ async function expectAck(reader: ByteReader): Promise<void> {
   throw new ScpError(`client: ${clip(message ?? '', 200)}`, true);
 }
 
-/** `scp -f PATH`: sends one tree file. */
-async function source(ctx: CommandContext, reader: ByteReader, send: (t: string) => Promise<void>, opts: ScpArgs, recorder: Recorder, files: RegisteredFiles): Promise<void> {
+/** `scp -f PATH`: sends one tree file (or one file of the directory behind /disk). */
+async function source(ctx: CommandContext, reader: ByteReader, send: (t: string) => Promise<void>, opts: ScpArgs, where: Where): Promise<void> {
   await expectAck(reader);
-  const node = lookup(opts.path, ctx, files);
+  const onDisk = diskPath(opts.path, ctx, where.disk);
+  if (!onDisk) return sendFile(ctx, reader, send, opts, where.recorder, lookup(opts.path, ctx, where.files));
+  const { node, close } = await (where.disk as DiskJail).openRead(onDisk).catch((err: unknown) => {
+    throw diskError(onDisk, err);
+  });
+  try {
+    await sendFile(ctx, reader, send, opts, where.recorder, node);
+  } finally {
+    await close();
+  }
+}
+
+/** Sends one file node: T line (-p), C line, its bytes, the final `\0`. */
+async function sendFile(ctx: CommandContext, reader: ByteReader, send: (t: string) => Promise<void>, opts: ScpArgs, recorder: Recorder, node: TreeNode): Promise<void> {
   if (node.kind === 'dir') throw new ScpError(`${node.path}: not a regular file`);
   if (node.kind === 'sink') throw new ScpError(`${node.path}: /sink is write-only`);
   if (typeof node.content === 'object' && hasUnknownSize(node.content)) {
@@ -152,28 +195,17 @@ async function source(ctx: CommandContext, reader: ByteReader, send: (t: string)
 }
 
 /** `scp -t PATH`: takes files into /sink (a sink name, or /sink itself with names from the C lines). */
-async function sink(ctx: CommandContext, reader: ByteReader, send: (t: string) => Promise<void>, opts: ScpArgs, recorder: Recorder, files: RegisteredFiles): Promise<void> {
-  const target = lookup(opts.path, ctx, files);
+async function sink(ctx: CommandContext, reader: ByteReader, send: (t: string) => Promise<void>, opts: ScpArgs, where: Where): Promise<void> {
+  const onDisk = diskPath(opts.path, ctx, where.disk);
+  if (onDisk) return diskSink(ctx, reader, send, opts, where.recorder, where.disk as DiskJail, onDisk);
+  const { recorder } = where;
+  const target = lookup(opts.path, ctx, where.files);
   const intoDir = target.kind === 'dir';
   if (target.kind === 'file' || (intoDir && !target.writeOnly)) throw new ScpError(`${clip(target.path, 200)}: read-only (uploads go to /sink/NAME)`);
   if (opts.targetIsDir && !intoDir) throw new ScpError(`${clip(target.path, 200)}: Not a directory`);
   await send('\0');
-  for (;;) {
-    const line = await reader.line(ctx.limits.maxPathBytes + 64);
-    if (line === undefined) return;
-    const kind = line[0];
-    if (kind === 'T' || kind === 'E') {
-      await send('\0');
-      continue;
-    }
-    if (kind === '\x01' || kind === '\x02') throw new ScpError(`client: ${clip(line.slice(1), 200)}`, kind === '\x02');
-    if (kind === 'D') throw new ScpError('directories are not supported (-r)', true);
-    const m = /^C[0-7]{4} ([0-9]{1,16}) (.+)$/.exec(line);
-    if (!m) throw new ScpError(`protocol error: expected a C line, got '${clip(line, 40)}'`, true);
-    const size = Number(m[1]);
-    const name = m[2] as string;
-    if (name.includes('/') || name === '..' || name === '.') throw new ScpError(`unsafe file name '${clip(name, 40)}'`, true);
-    if (size > ctx.limits.maxUploadBytes) throw new ScpError(`${size} bytes exceeds the server's upload limit of ${ctx.limits.maxUploadBytes}`, true);
+  for (let file = await nextFileLine(ctx, reader, send); file; file = await nextFileLine(ctx, reader, send)) {
+    const { size, name } = file;
     const node: SinkNode = intoDir ? { kind: 'sink', path: `/sink/${name}`, name, faults: {} } : (target as SinkNode);
     const record = newRecord(recorder, ctx, 'upload', node);
     await send('\0');
@@ -193,6 +225,73 @@ async function sink(ctx: CommandContext, reader: ByteReader, send: (t: string) =
     await expectAck(reader);
     record.sha256 = hash.digest('hex');
     record.outcome = 'complete';
+    await send('\0');
+  }
+}
+
+/** Reads the next C line of an upload (acknowledging T and E lines); undefined at the client's clean end. */
+async function nextFileLine(ctx: CommandContext, reader: ByteReader, send: (t: string) => Promise<void>): Promise<{ size: number; name: string } | undefined> {
+  for (;;) {
+    const line = await reader.line(ctx.limits.maxPathBytes + 64);
+    if (line === undefined) return undefined;
+    const kind = line[0];
+    if (kind === 'T' || kind === 'E') {
+      await send('\0');
+      continue;
+    }
+    if (kind === '\x01' || kind === '\x02') throw new ScpError(`client: ${clip(line.slice(1), 200)}`, kind === '\x02');
+    if (kind === 'D') throw new ScpError('directories are not supported (-r)', true);
+    const m = /^C[0-7]{4} ([0-9]{1,16}) (.+)$/.exec(line);
+    if (!m) throw new ScpError(`protocol error: expected a C line, got '${clip(line, 40)}'`, true);
+    const size = Number(m[1]);
+    const name = m[2] as string;
+    if (name.includes('/') || name === '..' || name === '.') throw new ScpError(`unsafe file name '${clip(name, 40)}'`, true);
+    if (size > ctx.limits.maxUploadBytes) throw new ScpError(`${size} bytes exceeds the server's upload limit of ${ctx.limits.maxUploadBytes}`, true);
+    return { size, name };
+  }
+}
+
+/**
+ * `scp -t /disk/…`: files into the real directory (a file path, or a folder
+ * taking the sent names), each under a temporary name renamed into place
+ * once all its bytes arrived: a failed upload leaves the target as it was.
+ */
+async function diskSink(ctx: CommandContext, reader: ByteReader, send: (t: string) => Promise<void>, opts: ScpArgs, recorder: Recorder, disk: DiskJail, target: string): Promise<void> {
+  if (!disk.mount.writable) throw new ScpError(`${clip(target, 200)}: read-only (the server shares /disk read-only)`);
+  // The target itself must be inside the jail (a link out is refused here, before any byte).
+  await disk.resolve(target, false).catch((err: unknown) => {
+    throw diskError(target, err);
+  });
+  const intoDir = (await disk.stat(target).catch(() => undefined))?.kind === 'dir';
+  if (opts.targetIsDir && !intoDir) throw new ScpError(`${clip(target, 200)}: Not a directory`);
+  await send('\0');
+  for (let file = await nextFileLine(ctx, reader, send); file; file = await nextFileLine(ctx, reader, send)) {
+    const path = intoDir ? `${target}/${file.name}` : target;
+    const out = await disk.createReplacing(path).catch((err: unknown) => {
+      throw diskError(path, err);
+    });
+    const record = newRecord(recorder, ctx, 'upload', { kind: 'sink', path, name: file.name, faults: {} });
+    try {
+      await send('\0');
+      const hash = createHash('sha256');
+      let written = 0;
+      await reader.exactly(file.size, async (chunk) => {
+        hash.update(chunk);
+        // The chunk is the channel's own buffer (ssh2 decrypts each packet into a new one), so no copy.
+        await out.fh.write(chunk, 0, chunk.length, written);
+        written += chunk.length;
+        record.bytes = written;
+      });
+      await expectAck(reader);
+      await out.commit().catch((err: unknown) => {
+        throw diskError(path, err);
+      });
+      record.sha256 = hash.digest('hex');
+      record.outcome = 'complete';
+    } finally {
+      record.outcome ??= 'failed';
+      await out.abort();
+    }
     await send('\0');
   }
 }
