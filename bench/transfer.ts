@@ -15,6 +15,14 @@
  *   ssh-loop   OpenSSH ssh → `loopssh serve`
  *   loop-sshd  loopssh client → OpenSSH sshd (own sshd on a free port)
  *   ssh-sshd   OpenSSH ssh → OpenSSH sshd: the baseline every ratio uses
+ * SFTP paths (into a file, 1 GiB by default; --only sftp runs these alone,
+ * sftp-get or sftp-put one direction):
+ *   sftp-loop       `npx loopssh sftp get` → `loopssh serve`
+ *   sftp-ssh-loop   OpenSSH `sftp -b` get → `loopssh serve`
+ *   sftp-loop-sshd  `npx loopssh sftp get` → OpenSSH sftp-server (own sshd)
+ *   sftp-ssh-sshd   OpenSSH `sftp -b` get → OpenSSH sftp-server: the get baseline
+ *   put-loop, put-ssh-loop, put-loop-sshd, put-ssh-sshd: the same for put
+ *                   (into loopssh serve's --sftp-dir, or a file beside sshd)
  * Targets: /dev/null, a file in a temporary folder, a pipe (`client | reader`).
  * Extras: setup (0-byte transfers: the fixed cost per path), rss (fresh
  * processes at 16 MiB and at SIZE: peak RSS vs size), flush (FlushTracker vs
@@ -42,13 +50,14 @@ import { peer, peerVersion } from '../test/helpers/peers.ts';
 import { GNU_TIME } from './procstat.ts';
 import { inprocExtra, transfer, type ExtraSample, type MeasureContext, type Sample } from './transfer/measure.ts';
 import { distIsFresh } from '../bin/fresh-dist.js';
-import { BenchUsageError, HELP, PATH_INFO, ROOT, TARGET_LABEL, parseBenchOptions, type BenchOptions } from './transfer/options.ts';
+import { BenchUsageError, HELP, PATH_INFO, ROOT, SFTP_INFO, TARGET_LABEL, parseBenchOptions, type BenchOptions } from './transfer/options.ts';
 import { measureLimits } from './transfer/limits.ts';
 import { runProfiles } from './transfer/profile.ts';
 import { resultKey, type BenchRecord } from './transfer/record.ts';
 import { buildReport } from './transfer/report.ts';
 import { itemsForRun } from './transfer/schedule.ts';
 import { BenchEnv } from './transfer/setup.ts';
+import { serveDiskDir, sftpTransfer } from './transfer/sftp.ts';
 import { fmtMiB, fmtRate, fmtS, mbps } from './transfer/stats.ts';
 
 const log = (line: string): void => void process.stderr.write(`bench: ${line}\n`);
@@ -78,11 +87,16 @@ if (!binding && !options.allowJsCrypto) {
       'Build it (npm rebuild ssh2, with a C++ toolchain and python3), or pass --allow-js-crypto to measure anyway.',
   );
 }
-const SSH = peer('ssh');
-const SSHD = peer('sshd');
+const SSH = options.paths.length ? peer('ssh') : undefined;
+const SSHD = options.paths.some((p) => PATH_INFO[p].server === 'sshd') || options.sftpPaths.some((p) => SFTP_INFO[p].server === 'sshd') ? peer('sshd') : undefined;
+const SFTP = options.sftpPaths.some((p) => SFTP_INFO[p].client === 'sftp') ? peer('sftp') : undefined;
+const SFTP_SERVER = options.sftpPaths.some((p) => SFTP_INFO[p].server === 'sshd') ? peer('sftp-server') : undefined;
 const missing = options.paths.filter((p) => (PATH_INFO[p].client === 'ssh' && !SSH) || (PATH_INFO[p].server === 'sshd' && !SSHD));
 if (missing.length > 0) log(`skipping ${missing.join(', ')}: OpenSSH ${!SSH ? 'ssh' : 'sshd'} is not installed (npm run peers)`);
 const paths = options.paths.filter((p) => !missing.includes(p));
+const sftpMissing = options.sftpPaths.filter((p) => (SFTP_INFO[p].client === 'sftp' && !SFTP) || (SFTP_INFO[p].server === 'sshd' && (!SSHD || !SFTP_SERVER)));
+if (sftpMissing.length > 0) log(`skipping ${sftpMissing.join(', ')}: OpenSSH sftp, sshd or sftp-server is not installed (npm run peers)`);
+const sftpPaths = options.sftpPaths.filter((p) => !sftpMissing.includes(p));
 if (!GNU_TIME) log('/usr/bin/time not found (apt-get install time): client peak RSS is sampled from /proc and client CPU is not reported');
 
 const env = new BenchEnv();
@@ -95,7 +109,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 async function main(): Promise<void> {
   env.compile(options.runner, log);
-  const ctx: MeasureContext = { env, options, ssh: SSH };
+  const ctx: MeasureContext = { env, options, ssh: SSH, sftp: SFTP };
   if (paths.includes('cli-pack')) {
     try {
       env.installPacked(log);
@@ -106,11 +120,15 @@ async function main(): Promise<void> {
       paths.splice(paths.indexOf('cli-pack'), 1);
     }
   }
-  if (paths.some((p) => PATH_INFO[p].server === 'serve')) {
+  if (sftpPaths.some((p) => SFTP_INFO[p].server === 'serve')) {
+    env.serveSftpDir = serveDiskDir(env.tmp);
+    mkdirSync(env.serveSftpDir);
+  }
+  if (paths.some((p) => PATH_INFO[p].server === 'serve') || sftpPaths.some((p) => SFTP_INFO[p].server === 'serve')) {
     env.serve = await env.startServe();
     log(`loopssh serve on 127.0.0.1:${env.serve.port} (pid ${env.serve.pid})`);
   }
-  if (paths.some((p) => PATH_INFO[p].server === 'sshd')) {
+  if (paths.some((p) => PATH_INFO[p].server === 'sshd') || sftpPaths.some((p) => SFTP_INFO[p].server === 'sshd')) {
     const { sshd } = await env.startSshd(SSHD as string);
     log(`own sshd on 127.0.0.1:${sshd.port} (pid ${sshd.process.pid}, user ${sshd.user})`);
   }
@@ -118,6 +136,8 @@ async function main(): Promise<void> {
     options,
     paths,
     results: new Map<string, Sample[]>(),
+    sftpPaths,
+    sftp: new Map(),
     flush: [],
     scale: [],
     limits: [],
@@ -126,17 +146,17 @@ async function main(): Promise<void> {
     binding,
     startedAt: new Date(),
     loadAtStart: loadavg()[0] ?? 0,
-    opensshVersion: SSH || SSHD ? peerVersion(SSH ? 'ssh' : 'sshd') : undefined,
+    opensshVersion: SSH || SSHD || SFTP ? peerVersion(SSH ? 'ssh' : SSHD ? 'sshd' : 'sftp') : undefined,
   };
   const started = performance.now();
   if (record.loadAtStart > 1) {
     log(`WARNING: load average ${record.loadAtStart.toFixed(2)} before starting: other work on this machine will skew the figures (all paths alike, thanks to the interleaving, but not the ratios' spread)`);
   }
-  log(`${formatSize(options.size)} per transfer, ${options.runs} run(s), cipher ${options.cipher}, paths ${paths.join(', ') || '(none)'}, targets ${options.targets.join(', ')}`);
+  log(`${formatSize(options.size)} per transfer, ${options.runs} run(s), cipher ${options.cipher}, paths ${[...paths, ...sftpPaths].join(', ') || '(none)'}, targets ${options.targets.join(', ')}`);
 
   let failures = 0;
   for (let run = 0; run < options.runs; run++) {
-    const items = itemsForRun(options, paths, run);
+    const items = itemsForRun(options, paths, run, sftpPaths);
     for (const [i, item] of items.entries()) {
       const tag = `[run ${run + 1}/${options.runs}, ${i + 1}/${items.length}]`;
       if (item.kind === 'transfer') {
@@ -148,6 +168,14 @@ async function main(): Promise<void> {
         const rate = item.size > 0 ? `${fmtRate(mbps(item.size, sample.wallMs)).padStart(6)} MB/s` : `${(sample.wallMs / 1000).toFixed(3)} s`;
         process.stderr.write(
           `${tag} ${item.path.padEnd(9)} ${TARGET_LABEL[item.target].padEnd(9)}${what} ${rate}  client ${fmtMiB(sample.clientRssKiB)} ${fmtS(sample.clientCpuS)} s` +
+            `${sample.serverCpuS !== undefined ? `, server ${fmtMiB(sample.serverRssKiB)} ${fmtS(sample.serverCpuS)} s` : ''}  ${sample.ok ? 'ok' : `FAILED: ${sample.why}`}\n`,
+        );
+      } else if (item.kind === 'sftp') {
+        const sample = await sftpTransfer(ctx, item.path, options.size);
+        record.sftp.set(item.path, [...(record.sftp.get(item.path) ?? []), sample]);
+        if (!sample.ok) failures++;
+        process.stderr.write(
+          `${tag} ${item.path.padEnd(14)} file      ${fmtRate(mbps(options.size, sample.wallMs)).padStart(6)} MB/s  client ${fmtMiB(sample.clientRssKiB)} ${fmtS(sample.clientCpuS)} s` +
             `${sample.serverCpuS !== undefined ? `, server ${fmtMiB(sample.serverRssKiB)} ${fmtS(sample.serverCpuS)} s` : ''}  ${sample.ok ? 'ok' : `FAILED: ${sample.why}`}\n`,
         );
       } else if (item.kind === 'limits') {
@@ -168,7 +196,7 @@ async function main(): Promise<void> {
     }
   }
 
-  const profile = options.profile ? await runProfiles(ctx, paths) : undefined;
+  const profile = options.profile ? await runProfiles(ctx, paths, sftpPaths) : undefined;
   const report = buildReport(record, profile);
   mkdirSync(options.out, { recursive: true });
   writeFileSync(join(options.out, 'bench.md'), report.markdown);

@@ -20,6 +20,8 @@ export interface MeasureContext {
   env: BenchEnv;
   options: BenchOptions;
   ssh: string | undefined;
+  /** OpenSSH's sftp, for the SFTP rows. */
+  sftp?: string | undefined;
 }
 
 /** One measured transfer. */
@@ -186,6 +188,70 @@ export function clientArgv(ctx: MeasureContext, path: PathId, size: number, targ
   ];
 }
 
+/** The client's CPU, peak RSS and exit status from GNU time (or the sampler) into `sample`; failures into `problems`. */
+export function clientFigures(outcome: ChildOutcome, sample: Sample, problems: string[]): void {
+  if (outcome.time) {
+    sample.clientCpuS = outcome.time.cpuS;
+    sample.clientRssKiB = outcome.time.maxRssKiB;
+    if (outcome.time.exitStatus !== 0) problems.push(`client exit status ${outcome.time.exitStatus}`);
+  } else if (outcome.sampledRssKiB) {
+    sample.clientRssKiB = outcome.sampledRssKiB;
+  }
+  if (outcome.code !== 0) problems.push(`exit ${outcome.code ?? outcome.signal}`);
+}
+
+/** Checks that `file` holds exactly `size` zero bytes (size, then SHA-256), then removes it. */
+export async function checkZeroFile(file: string, size: number, problems: string[]): Promise<void> {
+  const st = statSync(file, { throwIfNoEntry: false });
+  if (!st) problems.push(`no file at ${file}`);
+  else if (st.size !== size) problems.push(`file holds ${st.size} of ${size} bytes`);
+  else if ((await fileSha256(file)) !== zeroSha256(size)) problems.push('file SHA-256 mismatch');
+  rmSync(file, { force: true });
+}
+
+/**
+ * Server-side figures of one transfer. `loopssh serve` is one long-lived
+ * process (its peak RSS is reset before each transfer, unless `fresh`: then
+ * it covers start-up and this transfer); sshd forks per connection, so its
+ * CPU is what the master reaped, and its RSS is sampled from the tree.
+ * `done()` adds what went wrong on the server to `problems`.
+ */
+export function watchServer(
+  ctx: MeasureContext,
+  kind: 'serve' | 'sshd' | 'inproc',
+  srv: Serve | undefined,
+  fresh = false,
+): { done(problems: string[]): Promise<Pick<Sample, 'serverCpuS' | 'serverRssKiB'>> } {
+  const { env } = ctx;
+  let serverCpu0 = 0;
+  let sampler: TreeSampler | undefined;
+  let hwmReset = false;
+  if (kind === 'serve') {
+    hwmReset = fresh ? true : resetHwm((srv as Serve).pid);
+    serverCpu0 = readStat((srv as Serve).pid)?.cpuS ?? 0;
+  } else if (kind === 'sshd') {
+    const pid = env.sshd?.sshd.process.pid as number;
+    serverCpu0 = readStat(pid)?.childrenCpuS ?? 0;
+    sampler = new TreeSampler(pid).start();
+  }
+  return {
+    async done(problems) {
+      if (kind === 'serve') {
+        const pid = (srv as Serve).pid;
+        const hwm = readHwmKiB(pid);
+        if ((srv as Serve).child.exitCode !== null) problems.push(`loopssh serve died: ${(srv as Serve).log().trim().slice(-300)}`);
+        return { serverCpuS: (readStat(pid)?.cpuS ?? 0) - serverCpu0, serverRssKiB: hwmReset ? hwm : undefined };
+      }
+      if (kind === 'sshd') {
+        const pid = env.sshd?.sshd.process.pid as number;
+        await waitNoDescendants(pid);
+        return { serverRssKiB: (sampler as TreeSampler).stop() || undefined, serverCpuS: (readStat(pid)?.childrenCpuS ?? 0) - serverCpu0 };
+      }
+      return {};
+    },
+  };
+}
+
 /**
  * One transfer of `size` zero bytes on `path` into `target`, measured and
  * verified. With `freshServer`, a `loopssh serve` path gets a server process
@@ -212,21 +278,7 @@ async function measureTransfer(ctx: MeasureContext, path: PathId, target: Target
   else if (writesNullToStdout(path) && target === 'null') stdoutFd = openSync('/dev/null', 'w');
   const argv = clientArgv(ctx, path, size, target === 'file' ? file : target, [], fresh);
 
-  // Server-side figures: loopssh serve is one long-lived process (its peak
-  // RSS is reset before each transfer); sshd forks per connection, so its
-  // CPU is what the master reaped, and its RSS is sampled from the tree.
-  let serverCpu0 = 0;
-  let sampler: TreeSampler | undefined;
-  let hwmReset = false;
-  if (info.server === 'serve') {
-    hwmReset = fresh ? true : resetHwm((srv as Serve).pid);
-    serverCpu0 = readStat((srv as Serve).pid)?.cpuS ?? 0;
-  } else if (info.server === 'sshd') {
-    const pid = env.sshd?.sshd.process.pid as number;
-    serverCpu0 = readStat(pid)?.childrenCpuS ?? 0;
-    sampler = new TreeSampler(pid).start();
-  }
-
+  const server = watchServer(ctx, info.server, srv, fresh !== undefined);
   let outcome: ChildOutcome;
   try {
     outcome = await runChild(env, argv, { stdoutFd, pipe: target === 'pipe', cwd: clientCwd(ctx, path) });
@@ -236,27 +288,8 @@ async function measureTransfer(ctx: MeasureContext, path: PathId, target: Target
 
   const sample: Sample = { ok: true, verify: '', wallMs: outcome.wallMs };
   const problems: string[] = [];
-  if (info.server === 'serve') {
-    const pid = (srv as Serve).pid;
-    sample.serverCpuS = (readStat(pid)?.cpuS ?? 0) - serverCpu0;
-    const hwm = readHwmKiB(pid);
-    if (hwm !== undefined) sample.serverRssKiB = hwm;
-    if (!hwmReset) sample.serverRssKiB = undefined;
-    if ((srv as Serve).child.exitCode !== null) problems.push(`loopssh serve died: ${(srv as Serve).log().trim().slice(-300)}`);
-  } else if (info.server === 'sshd') {
-    const pid = env.sshd?.sshd.process.pid as number;
-    await waitNoDescendants(pid);
-    sample.serverRssKiB = (sampler as TreeSampler).stop() || undefined;
-    sample.serverCpuS = (readStat(pid)?.childrenCpuS ?? 0) - serverCpu0;
-  }
-  if (outcome.time) {
-    sample.clientCpuS = outcome.time.cpuS;
-    sample.clientRssKiB = outcome.time.maxRssKiB;
-    if (outcome.time.exitStatus !== 0) problems.push(`client exit status ${outcome.time.exitStatus}`);
-  } else if (outcome.sampledRssKiB) {
-    sample.clientRssKiB = outcome.sampledRssKiB;
-  }
-  if (outcome.code !== 0) problems.push(`exit ${outcome.code ?? outcome.signal}`);
+  Object.assign(sample, await server.done(problems));
+  clientFigures(outcome, sample, problems);
 
   const verify: string[] = [];
   if (isBenchChild(path)) {
@@ -270,12 +303,8 @@ async function measureTransfer(ctx: MeasureContext, path: PathId, target: Target
     }
   }
   if (target === 'file') {
-    const st = statSync(file, { throwIfNoEntry: false });
-    if (!st) problems.push('no output file');
-    else if (st.size !== size) problems.push(`file holds ${st.size} of ${size} bytes`);
-    else if ((await fileSha256(file)) !== zeroSha256(size)) problems.push('file SHA-256 mismatch');
+    await checkZeroFile(file, size, problems);
     verify.push('size + SHA-256 of the file');
-    rmSync(file, { force: true });
   } else if (target === 'pipe') {
     let r: { bytes?: number; zero?: boolean } = {};
     try {

@@ -15,6 +15,15 @@ export const MiB = 1024 * 1024;
 export const PATH_IDS = ['cli2', 'cli-pack', 'loop2', 'loop1', 'loop1w', 'ssh-loop', 'loop-sshd', 'ssh-sshd'] as const;
 /** A client → server path measured end to end. */
 export type PathId = (typeof PATH_IDS)[number];
+export const SFTP_PATH_IDS = ['sftp-loop', 'sftp-ssh-loop', 'sftp-loop-sshd', 'sftp-ssh-sshd', 'put-loop', 'put-ssh-loop', 'put-loop-sshd', 'put-ssh-sshd'] as const;
+/** An SFTP transfer path: a get (download into a file) or a put (a file uploaded into a file on the server). */
+export type SftpPathId = (typeof SFTP_PATH_IDS)[number];
+/** Names --only takes for several SFTP paths at once. */
+export const SFTP_GROUPS: Record<string, readonly SftpPathId[]> = {
+  sftp: SFTP_PATH_IDS,
+  'sftp-get': ['sftp-loop', 'sftp-ssh-loop', 'sftp-loop-sshd', 'sftp-ssh-sshd'],
+  'sftp-put': ['put-loop', 'put-ssh-loop', 'put-loop-sshd', 'put-ssh-sshd'],
+};
 export const EXTRAS = ['setup', 'rss', 'flush', 'scale', 'limits'] as const;
 /** A measurement besides the path × target table. */
 export type Extra = (typeof EXTRAS)[number];
@@ -40,6 +49,23 @@ export const PATH_INFO: Record<PathId, { label: string; short: string; client: C
   'loop-sshd': { label: 'loopssh → OpenSSH sshd', short: 'loopssh -> sshd', client: 'loopssh', server: 'sshd' },
   'ssh-sshd': { label: 'OpenSSH ssh → OpenSSH sshd (baseline)', short: 'ssh -> sshd (baseline)', client: 'ssh', server: 'sshd' },
 };
+/**
+ * What each SFTP path runs: the client is `npx loopssh sftp` from the
+ * checkout (the CLI as users run it, like cli2) or OpenSSH's `sftp -b`; the
+ * server `loopssh serve` (gets from /payload, puts into its --sftp-dir at
+ * /disk) or the bench's own sshd with OpenSSH's sftp-server. The baseline of
+ * each direction is OpenSSH → OpenSSH.
+ */
+export const SFTP_INFO: Record<SftpPathId, { label: string; short: string; verb: 'get' | 'put'; client: 'loopssh' | 'sftp'; server: 'serve' | 'sshd'; baseline: SftpPathId }> = {
+  'sftp-loop': { label: '`npx loopssh sftp get` → loopssh serve', short: 'sftp get: loopssh -> loopssh', verb: 'get', client: 'loopssh', server: 'serve', baseline: 'sftp-ssh-sshd' },
+  'sftp-ssh-loop': { label: 'OpenSSH `sftp -b` get → loopssh serve', short: 'sftp get: sftp -> loopssh', verb: 'get', client: 'sftp', server: 'serve', baseline: 'sftp-ssh-sshd' },
+  'sftp-loop-sshd': { label: '`npx loopssh sftp get` → OpenSSH sftp-server', short: 'sftp get: loopssh -> sftp-server', verb: 'get', client: 'loopssh', server: 'sshd', baseline: 'sftp-ssh-sshd' },
+  'sftp-ssh-sshd': { label: 'OpenSSH `sftp -b` get → OpenSSH sftp-server (baseline)', short: 'sftp get: sftp -> sftp-server (base)', verb: 'get', client: 'sftp', server: 'sshd', baseline: 'sftp-ssh-sshd' },
+  'put-loop': { label: '`npx loopssh sftp put` → loopssh serve', short: 'sftp put: loopssh -> loopssh', verb: 'put', client: 'loopssh', server: 'serve', baseline: 'put-ssh-sshd' },
+  'put-ssh-loop': { label: 'OpenSSH `sftp -b` put → loopssh serve', short: 'sftp put: sftp -> loopssh', verb: 'put', client: 'sftp', server: 'serve', baseline: 'put-ssh-sshd' },
+  'put-loop-sshd': { label: '`npx loopssh sftp put` → OpenSSH sftp-server', short: 'sftp put: loopssh -> sftp-server', verb: 'put', client: 'loopssh', server: 'sshd', baseline: 'put-ssh-sshd' },
+  'put-ssh-sshd': { label: 'OpenSSH `sftp -b` put → OpenSSH sftp-server (baseline)', short: 'sftp put: sftp -> sftp-server (base)', verb: 'put', client: 'sftp', server: 'sshd', baseline: 'put-ssh-sshd' },
+};
 export const TARGET_LABEL: Record<Target, string> = { null: '/dev/null', file: 'file', pipe: 'pipe' };
 export const TARGET_COLOR: Record<Target, Rgb> = { null: [66, 133, 244], file: [244, 160, 0], pipe: [15, 157, 88] };
 
@@ -49,13 +75,17 @@ export const HELP = `usage: npm run bench -- [options]
   --runs N             interleaved runs (default 5)
   --cipher NAME        cipher for every client, ssh -c and loopssh's (default aes128-gcm@openssh.com)
   --only LIST          comma-separated: ${PATH_IDS.join(', ')}
-                       (paths) and ${EXTRAS.join(', ')} (extras); default all
+                       (exec paths), ${SFTP_PATH_IDS.join(', ')}
+                       (SFTP paths; or the groups ${Object.keys(SFTP_GROUPS).join(', ')})
+                       and ${EXTRAS.join(', ')} (extras); default all
   --targets LIST       ${TARGETS.join(', ')} (default all three)
   --out DIR            where bench.md, bench.png and bench.json go (default bench/results)
   --runner R           how loopssh processes run: compiled (default: the checkout
                        transpiled to plain JS, as an installed package runs) or tsx
-  --profile            also profile (node --cpu-prof) one loop1 transfer and one
-                       loop2 client, and list the top self-time functions
+  --profile            also profile (node --cpu-prof) one loop1 transfer, one
+                       loop2 client and the loopssh SFTP clients (and the
+                       serve process of put-loop), and list the top
+                       self-time functions
   --allow-js-crypto    run even though ssh2's native crypto binding is missing
                        (loopssh figures are then marked as not representative)
 `;
@@ -79,6 +109,8 @@ export interface BenchOptions {
   allowJsCrypto: boolean;
   /** Paths selected by --only (before dropping those whose peers are missing). */
   paths: PathId[];
+  /** SFTP paths selected by --only (every one without --only); to a file, whatever --targets says. */
+  sftpPaths: SftpPathId[];
   targets: Target[];
   /** Whether --only selected this path or extra (everything without --only). */
   wanted(name: PathId | Extra): boolean;
@@ -131,10 +163,11 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
   if (runner !== 'compiled' && runner !== 'tsx') throw new BenchUsageError(`--runner must be compiled or tsx, not '${runner}'`);
   const only = values.only?.split(',').map((s) => s.trim()).filter(Boolean);
   for (const name of only ?? []) {
-    if (!(PATH_IDS as readonly string[]).includes(name) && !(EXTRAS as readonly string[]).includes(name)) {
-      throw new BenchUsageError(`--only: unknown '${name}' (paths: ${PATH_IDS.join(', ')}; extras: ${EXTRAS.join(', ')})`);
+    if (![...PATH_IDS, ...SFTP_PATH_IDS, ...Object.keys(SFTP_GROUPS), ...EXTRAS].includes(name)) {
+      throw new BenchUsageError(`--only: unknown '${name}' (paths: ${PATH_IDS.join(', ')}; SFTP: ${[...SFTP_PATH_IDS, ...Object.keys(SFTP_GROUPS)].join(', ')}; extras: ${EXTRAS.join(', ')})`);
     }
   }
+  const sftpWanted = (id: SftpPathId): boolean => only === undefined || only.includes(id) || only.some((g) => SFTP_GROUPS[g]?.includes(id));
   const selected = values.targets?.split(',').map((s) => s.trim()) ?? [...TARGETS];
   for (const t of selected) if (!(TARGETS as readonly string[]).includes(t)) throw new BenchUsageError(`--targets: unknown '${t}' (${TARGETS.join(', ')})`);
   const wanted = (name: PathId | Extra): boolean => only === undefined || only.includes(name);
@@ -148,6 +181,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     profile: values.profile,
     allowJsCrypto: values['allow-js-crypto'],
     paths: PATH_IDS.filter((p) => wanted(p)),
+    sftpPaths: SFTP_PATH_IDS.filter(sftpWanted),
     targets: TARGETS.filter((t) => selected.includes(t)),
     wanted,
     scaleChannel: Math.max(64 * 1024, Math.min(16 * MiB, Math.floor(size / 64 / 65536) * 65536)),

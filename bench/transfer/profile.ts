@@ -3,7 +3,8 @@ import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } fro
 import { join } from 'node:path';
 import { formatSize } from '../../src/util/size.ts';
 import { clientArgv, runChild, type MeasureContext } from './measure.ts';
-import { ROOT, type PathId } from './options.ts';
+import { ROOT, SFTP_INFO, type PathId, type SftpPathId } from './options.ts';
+import { sftpProfileArgv } from './sftp.ts';
 import { stopChild } from './setup.ts';
 import { fmtRate, mbps } from './stats.ts';
 
@@ -35,8 +36,12 @@ export function profileTop(file: string, top = 15): { total: number; rows: { nam
   return { total: total / 1000, rows };
 }
 
-/** Profiles one transfer per loopssh path (and loop2's server); returns the Markdown sections. */
-export async function runProfiles(ctx: MeasureContext, paths: readonly PathId[]): Promise<string> {
+/**
+ * Profiles one transfer per loopssh path (and loop2's server), the loopssh
+ * SFTP client of each selected SFTP path, and the `loopssh serve` process of
+ * put-loop (and sftp-loop); returns the Markdown sections.
+ */
+export async function runProfiles(ctx: MeasureContext, paths: readonly PathId[], sftpPaths: readonly SftpPathId[] = []): Promise<string> {
   const { env, options } = ctx;
   const SIZE = options.size;
   const dir = join(options.out, 'profiles');
@@ -88,6 +93,21 @@ export async function runProfiles(ctx: MeasureContext, paths: readonly PathId[])
     const outcome = await runChild(env, clientArgv(ctx, 'loop2', SIZE, 'null', [], profiled), {});
     await stopChild(profiled.child);
     summarize('loop2: the `loopssh serve` process (start-up, one transfer, stop)', sub, outcome.wallMs, profiled.log().trim().slice(-300));
+  }
+  for (const path of sftpPaths.filter((p) => SFTP_INFO[p].client === 'loopssh' || SFTP_INFO[p].server === 'serve')) {
+    const info = SFTP_INFO[path];
+    // Our client's process where the client is ours; else (OpenSSH sftp → loopssh serve) a serve of its own, start to SIGTERM.
+    const side = info.client === 'loopssh' ? 'client' : 'serve';
+    const label = `${path}: ${side === 'client' ? 'the `loopssh sftp` client process' : 'the `loopssh serve` process (start-up, one transfer, stop)'} (${info.label})`;
+    const sub = join(dir, `${path}-${side}`);
+    mkdirSync(sub);
+    process.stderr.write(`bench: profiling ${label}\n`);
+    const profiled = side === 'serve' ? await env.startServe(`serve-profiled-${path}`, profileFlags(sub)) : undefined;
+    const { argv, check } = sftpProfileArgv(ctx, path, SIZE, side === 'client' ? profileFlags(sub) : [], profiled);
+    const outcome = await runChild(env, argv, {});
+    if (profiled) await stopChild(profiled.child);
+    rmSync(check, { force: true });
+    summarize(label, sub, outcome.wallMs, `exit ${outcome.code}: ${(profiled ? profiled.log() : outcome.stderr).trim().slice(-300)}`);
   }
   return sections.join('\n');
 }

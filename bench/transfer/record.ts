@@ -1,7 +1,7 @@
 /** What one bench invocation measured, as the report reads it. */
 import type { LimitSample } from './limits.ts';
 import type { ExtraSample, Sample } from './measure.ts';
-import type { BenchOptions, PathId, Target } from './options.ts';
+import type { BenchOptions, PathId, SftpPathId, Target } from './options.ts';
 
 export interface BenchRecord {
   options: BenchOptions;
@@ -9,6 +9,10 @@ export interface BenchRecord {
   paths: PathId[];
   /** Samples by {@link resultKey}. */
   results: Map<string, Sample[]>;
+  /** The selected SFTP paths whose peers exist. */
+  sftpPaths: SftpPathId[];
+  /** SFTP samples by path, one per run. */
+  sftp: Map<SftpPathId, Sample[]>;
   flush: ExtraSample[];
   scale: ExtraSample[];
   /** The machine's limits, measured once per run. */

@@ -10,6 +10,7 @@ import { GNU_TIME } from '../procstat.ts';
 import type { Sample } from './measure.ts';
 import { PATH_INFO, TARGET_COLOR, TARGET_LABEL, type PathId, type Target } from './options.ts';
 import { extraSections, limitsSection } from './report-extras.ts';
+import { sftpSection } from './report-sftp.ts';
 import { resultKey, type BenchRecord } from './record.ts';
 import { fmtMiB, fmtRate, fmtS, maxOf, median, medOf, mbps } from './stats.ts';
 
@@ -110,6 +111,11 @@ export function buildReport(r: BenchRecord, profile: string | undefined): { mark
     return good.length ? median(good.map((x) => mbps(o.size, x.wallMs))) : undefined;
   }));
 
+  const sftp = sftpSection(r);
+  md.push(...sftp.md);
+  chartGroups.push(...sftp.chart);
+  json.sftp = sftp.rows;
+
   // CPU cost: less sensitive to other load on the machine than wall-clock MB/s.
   const cpuPerGb = (path: PathId, target: Target): number | undefined => {
     const good = (r.results.get(resultKey('main', path, target)) ?? []).filter((x) => x.ok);
@@ -189,7 +195,7 @@ export function buildReport(r: BenchRecord, profile: string | undefined): { mark
       if (row?.ratio !== undefined) throughput.push(`${PATH_INFO[path].label} to ${TARGET_LABEL[target]} ≥ ${min}× OpenSSH → OpenSSH: ${row.ratio >= min ? 'PASS' : 'FAIL'} (${row.ratio.toFixed(2)}×)`);
     }
   }
-  goals.unshift(...throughput);
+  goals.unshift(...throughput, ...sftp.goals);
   if (goals.length) {
     md.push('## Issue goals');
     md.push('');
@@ -205,11 +211,11 @@ export function buildReport(r: BenchRecord, profile: string | undefined): { mark
     md.push('');
     md.push(profile);
   }
-  const failed = [...r.results.values()].flat().filter((s) => !s.ok).length + [...r.flush, ...r.scale].filter((s) => !s.ok).length;
+  const failed = [...r.results.values(), ...r.sftp.values()].flat().filter((s) => !s.ok).length + [...r.flush, ...r.scale].filter((s) => !s.ok).length;
   if (failed) {
     md.push(`**${failed} item(s) failed verification and are left out of the figures:**`);
     md.push('');
-    for (const [k, list] of r.results) for (const s of list) if (!s.ok) md.push(`- ${k}: ${s.why}`);
+    for (const [k, list] of [...r.results, ...r.sftp]) for (const s of list) if (!s.ok) md.push(`- ${k}: ${s.why}`);
     for (const s of [...r.flush, ...r.scale]) if (!s.ok) md.push(`- extra: ${s.why}`);
     md.push('');
   }
@@ -223,7 +229,7 @@ export function buildReport(r: BenchRecord, profile: string | undefined): { mark
     title: `loopssh transfer bench: ${formatSize(o.size)} x ${o.runs} run(s), ${o.cipher}`,
     subtitle: `MB/s over the whole client process, medians; whiskers min-max; (n.nnx) = vs ssh -> sshd. ${r.binding ? '' : 'PURE-JS CRYPTO: NOT REPRESENTATIVE. '}${r.startedAt.toISOString().slice(0, 16)}`,
     unit: 'MB/s (decimal)',
-    series: o.targets.map((t) => ({ name: TARGET_LABEL[t], color: TARGET_COLOR[t] })),
+    series: (sftp.chart.length && !o.targets.includes('file') ? [...o.targets, 'file' as const] : o.targets).map((t) => ({ name: TARGET_LABEL[t], color: TARGET_COLOR[t] })),
     groups: chartGroups.filter((g) => g.bars.length > 0),
     notes: [`${cpus().length} x ${cpu.replace(/[^\x20-\x7e]/g, '')}, Node ${process.version}, ${(r.opensshVersion ?? '').replace(/[^\x20-\x7e]/g, '')}`, 'every transfer verified (file: SHA-256, pipe: every byte, /dev/null: exit status)',
       `load average at start ${r.loadAtStart.toFixed(2)}${r.loadAtStart > 1 ? ' (busy machine: noisy figures)' : ''}`,

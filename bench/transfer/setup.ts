@@ -41,6 +41,8 @@ export class BenchEnv {
   installed: string | undefined;
   serve: Serve | undefined;
   sshd: BenchSshd | undefined;
+  /** A folder every `loopssh serve` serves writable at /disk (the SFTP put rows land there). */
+  serveSftpDir: string | undefined;
   readonly #cleanups: (() => Promise<void> | void)[] = [() => rmSync(this.tmp, { recursive: true, force: true }), () => this.keys.remove()];
   #cleaning: Promise<void> | undefined;
   #freshServes = 0;
@@ -126,7 +128,8 @@ export class BenchEnv {
     writeFileSync(join(keysDir, 'authorized_keys'), `${this.keys.client.publicKey}\n`, { mode: 0o600 });
     const port = await freePort();
     const [cmd, ...args] = this.nodeScript('src/cli/main', nodeFlags);
-    const child = spawn(cmd as string, [...args, 'serve', '--port', String(port), '--keys', keysDir], {
+    const sftpDir = this.serveSftpDir ? ['--sftp-dir', this.serveSftpDir, '--sftp-writable'] : [];
+    const child = spawn(cmd as string, [...args, 'serve', '--port', String(port), '--keys', keysDir, ...sftpDir], {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, LOOPSSH_CLI_ENTRY: '1', LOOPSSH_LOG_LEVEL: 'warn' },
       cwd: ROOT,

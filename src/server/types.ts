@@ -129,6 +129,12 @@ export interface TransferRecord {
    */
   outcome?: 'complete' | 'failed' | 'dropped' | 'abandoned';
   error?: string;
+  /**
+   * Uploads the client renamed after writing (temp name, then rename over
+   * the target, as loopssh's upload() does): the name it was written
+   * under. `path` is then the final name.
+   */
+  renamedFrom?: string;
 }
 
 /** One connection the server admitted. */

@@ -3,7 +3,7 @@
  * the per-run schedule (every item once, rotated), and its statistics.
  */
 import { describe, expect, it } from 'vitest';
-import { BenchUsageError, PATH_IDS, parseBenchOptions } from '../../bench/transfer/options.ts';
+import { BenchUsageError, PATH_IDS, SFTP_PATH_IDS, parseBenchOptions } from '../../bench/transfer/options.ts';
 import { itemsForRun } from '../../bench/transfer/schedule.ts';
 import { maxOf, mbps, median, medOf } from '../../bench/transfer/stats.ts';
 
@@ -13,6 +13,7 @@ describe('bench options', () => {
     expect(o.size).toBe(1024 ** 3);
     expect(o.runs).toBe(5);
     expect(o.paths).toEqual([...PATH_IDS]);
+    expect(o.sftpPaths).toEqual([...SFTP_PATH_IDS]);
     expect(o.targets).toEqual(['null', 'file', 'pipe']);
     expect(o.scaleChannel).toBe(16 * 1024 * 1024);
     expect(o.rssPaths).toEqual(['cli2', 'loop2', 'loop1']);
@@ -28,6 +29,18 @@ describe('bench options', () => {
     expect(o.scaleChannel).toBe(1024 * 1024);
     expect(o.limitBytes).toBe(64 * 1024 * 1024);
     expect(o.wanted('limits')).toBe(false);
+  });
+
+  // loopssh issue 11: the SFTP rows run alone with --only sftp, or one direction, or by name.
+  it('--only sftp selects the SFTP paths alone; sftp-get, sftp-put and single names select some', () => {
+    const all = parseBenchOptions(['--only', 'sftp']);
+    expect(all.paths).toEqual([]);
+    expect(all.sftpPaths).toEqual(['sftp-loop', 'sftp-ssh-loop', 'sftp-loop-sshd', 'sftp-ssh-sshd', 'put-loop', 'put-ssh-loop', 'put-loop-sshd', 'put-ssh-sshd']);
+    expect(all.wanted('flush')).toBe(false);
+    expect(parseBenchOptions(['--only', 'sftp-put']).sftpPaths).toEqual(['put-loop', 'put-ssh-loop', 'put-loop-sshd', 'put-ssh-sshd']);
+    const some = parseBenchOptions(['--only', 'loop1,sftp-loop,sftp-ssh-sshd']);
+    expect([some.paths, some.sftpPaths]).toEqual([['loop1'], ['sftp-loop', 'sftp-ssh-sshd']]);
+    expect(parseBenchOptions(['--only', 'loop1']).sftpPaths).toEqual([]);
   });
 
   for (const [args, message] of [
@@ -65,6 +78,25 @@ describe('bench schedule', () => {
       return i?.kind === 'transfer' ? i.path : String(i?.kind);
     };
     expect(new Set(runs.map(first)).size).toBe(3);
+  });
+
+  // loopssh issue 11: the SFTP rows are one more block, each path once per run, the block's place rotated.
+  it('SFTP paths come once per run as one block among the targets\' blocks, placed differently per run', () => {
+    const o = parseBenchOptions(['--only', 'loop1,ssh-sshd,sftp,flush']);
+    const runs = [0, 1, 2, 3].map((run) => itemsForRun(o, o.paths, run, o.sftpPaths));
+    const at = new Set<number>();
+    for (const items of runs) {
+      const sftp = items.map((i, n) => [i, n] as const).filter(([i]) => i.kind === 'sftp');
+      expect(sftp.map(([i]) => (i.kind === 'sftp' ? i.path : '')).sort()).toEqual([...o.sftpPaths].sort());
+      // contiguous: one block
+      expect((sftp.at(-1)?.[1] ?? 0) - (sftp[0]?.[1] ?? 0)).toBe(sftp.length - 1);
+      at.add(sftp[0]?.[1] ?? -1);
+      expect(items.filter((i) => i.kind === 'transfer' && i.tag === 'main')).toHaveLength(2 * 3);
+      expect(items.filter((i) => i.kind === 'flush')).toHaveLength(1);
+    }
+    expect(at.size).toBe(4);
+    const alone = parseBenchOptions(['--only', 'sftp']);
+    expect(itemsForRun(alone, alone.paths, 0, alone.sftpPaths).map((i) => i.kind)).toEqual(Array(8).fill('sftp'));
   });
 
   it('the CLI path from the checkout is in the peak-RSS-vs-size check, with a fresh serve per transfer', () => {

@@ -13,6 +13,8 @@ import { runProcess } from '../helpers/run-process.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SSHD = peer('sshd');
+const SFTP = peer('sftp');
+const SFTP_SERVER = peer('sftp-server');
 
 describe('bench/transfer.ts', () => {
   const out = tempDir('loopssh-bench-test-');
@@ -48,5 +50,44 @@ describe('bench/transfer.ts', () => {
     const png = readFileSync(join(out.dir, 'bench.png'));
     expect(png.subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a');
     expect(png.length).toBeGreaterThan(1000);
+  }, 540_000);
+
+  // loopssh issue 11: the SFTP rows (get and put into a file, loopssh and OpenSSH on
+  // either end), each transfer verified, ratios to OpenSSH → OpenSSH, goals judged.
+  it.skipIf(!SSHD || !SFTP || !SFTP_SERVER)('--only sftp: a 4 MiB run verifies every SFTP row and judges the SFTP goals', async () => {
+    const r = await runProcess(join(ROOT, 'node_modules', '.bin', 'tsx'), [join(ROOT, 'bench', 'transfer.ts'), '--size', '4MiB', '--runs', '1', '--only', 'sftp', '--out', out.dir], {
+      cwd: ROOT,
+      timeoutMs: 480_000,
+    });
+    expect(r.code, r.stderr.slice(-2000)).toBe(0);
+    const md = readFileSync(join(out.dir, 'bench.md'), 'utf8');
+    expect(md).toContain('## SFTP (4 MiB into a file)');
+    const labels = [
+      '`npx loopssh sftp get` → loopssh serve',
+      'OpenSSH `sftp -b` get → loopssh serve',
+      '`npx loopssh sftp get` → OpenSSH sftp-server',
+      'OpenSSH `sftp -b` get → OpenSSH sftp-server (baseline)',
+      '`npx loopssh sftp put` → loopssh serve',
+      'OpenSSH `sftp -b` put → loopssh serve',
+      '`npx loopssh sftp put` → OpenSSH sftp-server',
+      'OpenSSH `sftp -b` put → OpenSSH sftp-server (baseline)',
+    ];
+    for (const label of labels) {
+      const row = md.split('\n').find((l) => l.startsWith(`| ${label} |`));
+      expect(row, label).toBeDefined();
+      // MB/s, then the ratio (1 for a baseline), and 1 of 1 runs verified.
+      expect(row).toMatch(label.endsWith('(baseline)') ? /^\| [^|]+ \| \*\*[\d.]+\*\* \([\d.]+–[\d.]+\) \| 1 \|/ : /^\| [^|]+ \| \*\*[\d.]+\*\* \([\d.]+–[\d.]+\) \| \*\*[\d.]+×\*\* \|/);
+      expect(row).toMatch(/\| 1\/1 ✓ \|$/);
+    }
+    // Only the SFTP rows ran: no exec table.
+    expect(md).not.toContain('| OpenSSH ssh → OpenSSH sshd (baseline) |');
+    const goals = md.split('\n').filter((l) => /^- .*: (PASS|FAIL)/.test(l));
+    for (const goal of [/^- SFTP `npx loopssh sftp get` → loopssh serve ≥ 1× .*\(get\): (PASS|FAIL) \([\d.]+×\)$/, /^- SFTP `npx loopssh sftp put` → loopssh serve ≥ 1× .*\(put\): (PASS|FAIL) \([\d.]+×\)$/, /^- SFTP loopssh client peak RSS < 128 MiB at 4 MiB: (PASS|FAIL) \(largest \d+ MiB: /]) {
+      expect(goals.some((l) => goal.test(l)), String(goal)).toBe(true);
+    }
+    expect(md).not.toMatch(/FAILED/);
+    const json = JSON.parse(readFileSync(join(out.dir, 'bench.json'), 'utf8')) as { sftp: { path: string; samples: { ok: boolean; verify: string }[] }[] };
+    expect(json.sftp.map((x) => x.path)).toEqual(['sftp-loop', 'sftp-ssh-loop', 'sftp-loop-sshd', 'sftp-ssh-sshd', 'put-loop', 'put-ssh-loop', 'put-loop-sshd', 'put-ssh-sshd']);
+    for (const row of json.sftp) expect(row.samples.map((x) => [x.ok, x.verify])).toEqual([[true, 'exit status 0, size + SHA-256 of the file']]);
   }, 540_000);
 });

@@ -42,6 +42,12 @@ describe('loopssh sftp', () => {
     expect(r.code).toBe(0);
     const t = fx.server.seen.transfers.find((x) => x.path === '/sink/cli-up');
     expect([t?.bytes, t?.sha256, t?.outcome]).toEqual([MiB + 7, sha256(data), 'complete']);
+    // Written under a temporary name, renamed on success; --in-place writes the name itself.
+    expect(t?.renamedFrom).toMatch(/^\/sink\/\.loopssh-[0-9a-f]{8}\.cli-up$/);
+    const inPlace = await runCli(['sftp', 'put', '--in-place', join(dir, 'up.bin'), '/sink/cli-up2', ...fx.conn]);
+    expect(inPlace.code).toBe(0);
+    const t2 = fx.server.seen.transfers.find((x) => x.path === '/sink/cli-up2');
+    expect([t2?.bytes, t2?.sha256, t2?.renamedFrom]).toEqual([MiB + 7, sha256(data), undefined]);
   });
 
   it('a truncating server (eof fault): exit 1, one line naming it, no file; a missing file: exit 1', async ({ expect }) => {
@@ -56,6 +62,19 @@ describe('loopssh sftp', () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/cannot open \/nope: no such file/);
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  // loopssh issue 11 naive variant; the loss is curl's https://github.com/curl/curl/issues/4344 (a short read taken for EOF).
+  it('get --naive on short reads: exit 0 with at most 1000 of 1 MiB; the tracked get: exit 0, byte-exact', async ({ expect }) => {
+    const dir = tempDir().dir;
+    const path = '/payload/random/5/1MiB,short=1000';
+    const naive = await runCli(['sftp', 'get', '--naive', path, '-o', join(dir, 'naive'), ...fx.conn]);
+    expect(naive.code).toBe(0);
+    expect(statSync(join(dir, 'naive')).size).toBeLessThanOrEqual(1000);
+    const tracked = await runCli(['sftp', 'get', path, '-o', join(dir, 'tracked'), ...fx.conn]);
+    expect(tracked.code).toBe(0);
+    const got = readFileSync(join(dir, 'tracked'));
+    expect([got.length, sha256(got)]).toEqual([1024 * 1024, referenceDigest({ size: 1024 * 1024, pattern: 'random', seed: '5' })]);
   });
 
   it('bad usage exits 2 with one line; --help is generated from the flag table', async ({ expect }) => {

@@ -12,6 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { connect, TransferError, type Connection } from '../../src/client/index.ts';
 import { sha256 } from '../helpers/oracle.ts';
 import { keyFolder, peer, peerVersion, startSshd, type KeyFolder, type Sshd } from '../helpers/peers.ts';
+import { endlessSource, failingSource, until } from '../helpers/upload-sources.ts';
 
 const SSHD = peer('sshd');
 const SFTP_SERVER = peer('sftp-server');
@@ -45,6 +46,37 @@ describe.skipIf(!SSHD || !SFTP_SERVER)(`loopssh client → ${peerVersion('sshd')
       expect(put.bytes).toBe(n);
       expect([statSync(`${remote}.up`).size, sha256(readFileSync(`${remote}.up`))]).toEqual([n, sha256(data)]);
     }
+  });
+
+  // loopssh issue 11 review finding: an upload never leaves a truncated file at its target.
+  it('put over an existing file (posix-rename@openssh.com) is byte-exact; a cancelled or failed put leaves the old file whole and no temporary file', async () => {
+    const dir = join(keys.dir, 'up');
+    mkdirSync(dir);
+    const target = join(dir, 'x.bin');
+    writeFileSync(target, 'old content\n');
+    const abort = new AbortController();
+    const pending = conn.upload(endlessSource(), target, { signal: abort.signal });
+    const temp = (): string | undefined => readdirSync(dir).find((n) => n !== 'x.bin');
+    await until(() => {
+      const name = temp();
+      return name !== undefined && statSync(join(dir, name)).size > 0;
+    });
+    expect(temp()).toMatch(/^\.loopssh-[0-9a-f]{8}\.x\.bin$/);
+    expect(readFileSync(target, 'utf8')).toBe('old content\n');
+    abort.abort();
+    await expect(pending).rejects.toThrow(/cancelled/);
+    expect([readdirSync(dir), readFileSync(target, 'utf8')]).toEqual([['x.bin'], 'old content\n']);
+
+    const failed = await conn.upload(failingSource(3 * MiB), target).catch((e: unknown) => e);
+    expect((failed as Error).message).toMatch(/local read failed/);
+    expect([readdirSync(dir), readFileSync(target, 'utf8')]).toEqual([['x.bin'], 'old content\n']);
+    await conn.upload(failingSource(MiB), join(dir, 'new.bin')).catch(() => {});
+    expect(readdirSync(dir)).toEqual(['x.bin']);
+
+    const data = randomBytes(8 * MiB + 1);
+    const put = await conn.upload(data, target);
+    expect([put.bytes, put.sha256]).toEqual([data.length, sha256(data)]);
+    expect([statSync(target).size, sha256(readFileSync(target)), readdirSync(dir)]).toEqual([data.length, sha256(data), ['x.bin']]);
   });
 
   it('sshd killed mid-download: TransferError, no file at the target', async () => {

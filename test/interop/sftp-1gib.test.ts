@@ -7,41 +7,24 @@
  * - OpenSSH `sftp -b` get and put against the loopssh server;
  * - OpenSSH `scp` (SFTP mode) get against the loopssh server;
  * - the loopssh client's download()/upload() against OpenSSH's sftp-server.
- * paramiko and AsyncSSH are left at 64 MiB (test/server/sftp-python.test.ts):
- * at 1 GiB their pure-Python SFTP would cost minutes of CI time.
+ * AsyncSSH's and paramiko's clients have files of their own
+ * (sftp-1gib-asyncssh.test.ts, sftp-1gib-paramiko.test.ts), so the three run
+ * side by side.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { connect, type Connection } from '../../src/client/index.ts';
 import { startFixture, tempDir, type Fixture } from '../helpers/fixture.ts';
 import { toolsCommand } from '../helpers/oracle.ts';
 import { keyFolder, peer, peerVersion, startSshd, type KeyFolder, type Sshd } from '../helpers/peers.ts';
-import { pipelineDigest, runProcess } from '../helpers/run-process.ts';
+import { pipelineDigest } from '../helpers/run-process.ts';
 import { scp, sftpBatch } from '../server/sftp-helpers.ts';
+import { GiB, HANG_MS, SPEC, streamDigest, writeReference } from './sftp-1gib-helpers.ts';
 
-const GiB = 1024 ** 3;
-const SPEC = { size: GiB, pattern: 'random', seed: '7' } as const;
 const sftpPath = peer('sftp');
 const scpPath = peer('scp');
 const SSHD = peer('sshd');
 const SFTP_SERVER = peer('sftp-server');
-// Hang detection only: a healthy run takes a fraction of this.
-const HANG_MS = 600_000;
-
-/** Length and SHA-256 of a file, streamed. */
-async function streamDigest(path: string): Promise<[number, string]> {
-  const hash = createHash('sha256');
-  for await (const piece of createReadStream(path, { highWaterMark: 1024 * 1024 })) hash.update(piece as Buffer);
-  return [statSync(path).size, hash.digest('hex')];
-}
-
-/** Writes the reference 1 GiB to `path` with the README's pipeline. */
-async function writeReference(path: string): Promise<void> {
-  const r = await runProcess('sh', ['-c', `(${toolsCommand(SPEC)}) > '${path}'`], { timeoutMs: HANG_MS });
-  if (r.code !== 0) throw new Error(`writing the reference failed: ${r.stderr}`);
-}
 
 let want: [number, string];
 beforeAll(async () => {

@@ -3,7 +3,7 @@
  * writable, jailed: `..` and symbolic links never reach outside it.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TransferError } from '../../src/client/index.ts';
@@ -81,6 +81,11 @@ describe('/disk writable', () => {
     expect(existsSync(join(tmp.dir, 'evil'))).toBe(false);
     expect((await failure(c.upload(Buffer.from('x'), '/disk/trap'))).status).toBe(3);
     expect(readFileSync(join(tmp.dir, 'secret'), 'utf8')).toBe('outside\n');
-    expect(f.server.seen.transfers.filter((t) => t.direction === 'upload').map((t) => [t.path, t.bytes, t.outcome])).toEqual([['/disk/sub/new.bin', 300_001, 'complete']]);
+    // The link's upload was written under its temporary name, then its rename over the link refused (and the temporary file removed).
+    expect(f.server.seen.transfers.filter((t) => t.direction === 'upload').map((t) => [t.path, t.bytes, t.outcome])).toEqual([
+      ['/disk/sub/new.bin', 300_001, 'complete'],
+      [expect.stringMatching(/^\/disk\/\.loopssh-[0-9a-f]{8}\.trap$/), 1, 'complete'],
+    ]);
+    expect(readdirSync(root).filter((n) => n.startsWith('.'))).toEqual([]);
   });
 });

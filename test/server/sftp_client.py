@@ -2,16 +2,24 @@
 
 usage: sftp_client.py paramiko|asyncssh PORT KEYFILE OP...
 OP: get:REMOTE:LOCAL  put:LOCAL:REMOTE  ls:PATH
-Prints one JSON line per op: {"op":..., "ok":true, ...} or {"ok":false,"error":...}.
+Prints one JSON line per op: {"op":..., "ok":true, "ms":...} or {"ok":false,"error":...};
+ms is the op's wall time.
 """
 import json
 import sys
+import time
 
 lib, port, keyfile, *ops = sys.argv[1:]
 
 
+started = time.monotonic()
+
+
 def report(op, **fields):
-    print(json.dumps({"op": op, **fields}), flush=True)
+    global started
+    ms = round((time.monotonic() - started) * 1000)
+    print(json.dumps({"op": op, **fields, "ms": ms}), flush=True)
+    started = time.monotonic()
 
 
 def run_paramiko():
@@ -21,6 +29,8 @@ def run_paramiko():
     c.connect("127.0.0.1", int(port), username="loopssh", key_filename=keyfile,
               look_for_keys=False, allow_agent=False, timeout=20)
     s = c.open_sftp()
+    global started
+    started = time.monotonic()
     for op in ops:
         kind, a, *rest = op.split(":")
         try:
@@ -45,6 +55,8 @@ def run_asyncssh():
         async with asyncssh.connect("127.0.0.1", int(port), username="loopssh", client_keys=[keyfile],
                                     known_hosts=None, agent_path=None) as conn:
             async with conn.start_sftp_client() as s:
+                global started
+                started = time.monotonic()
                 for op in ops:
                     kind, a, *rest = op.split(":")
                     try:

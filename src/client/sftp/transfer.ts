@@ -4,7 +4,7 @@
  * Delivery), so a download resolves only when its target has closed (or
  * flushed, if kept open), and a failure leaves no file at the target path.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import type ssh2 from 'ssh2';
 import type { SFTPWrapper } from 'ssh2';
@@ -13,6 +13,7 @@ import { Delivery } from '../delivery.js';
 import { ConnectionError, RunError, TransferError, TransferLengthError, type RunFacts } from '../errors.js';
 import { LengthMismatchError, SftpReadStream } from './read-stream.js';
 import { SftpWriteStream } from './write-stream.js';
+import { naiveRead } from './naive-read.js';
 
 type Client = InstanceType<typeof ssh2.Client>;
 
@@ -36,6 +37,23 @@ export interface TransferOptions {
   onProgress?: (bytes: number, total: number | undefined) => void;
   /** How often {@link onProgress} is called, in ms. Default 250. */
   progressIntervalMs?: number;
+  /**
+   * Upload: write a temporary name in the same remote folder
+   * (`.loopssh-XXXXXXXX.NAME`) and rename it over `remotePath` only once every
+   * byte was acknowledged, so a failed or cancelled upload never leaves a
+   * truncated file at `remotePath` (nor destroys the file that was there).
+   * `false` writes `remotePath` in place, for servers that refuse renames
+   * (upload-only drop boxes); a failure then removes it, where the server lets us.
+   * Default true.
+   */
+  atomic?: boolean;
+  /**
+   * Download: the naive way, kept to demonstrate the losses it causes (see
+   * naive-read.ts): a short READ taken for EOF, the stat size not checked,
+   * written in place and resolved without waiting for the target to close.
+   * Never use it for real transfers.
+   */
+  naive?: boolean;
 }
 
 /** A local file's size, for the progress total (undefined if it cannot be read). */
@@ -65,6 +83,8 @@ export interface TransferResult {
   durationMs: number;
   /** A download to `'buffer'`: the bytes. */
   data?: Buffer;
+  /** True for a naive download: `bytes` says what was read, not what reached the target. */
+  naive?: boolean;
 }
 
 const DEFAULTS = { chunkSize: 32 * 1024, requests: 64, maxBuffer: 64 * 1024 * 1024 };
@@ -130,7 +150,7 @@ export async function sftpDownload(client: Client, host: string, port: number, r
   let bytes = 0;
   const facts = (): RunFacts => factsOf(command, bytes, started);
   options.signal?.throwIfAborted();
-  const sink = await openSink(target, 'stdout', { maxBuffer: options.maxBuffer ?? DEFAULTS.maxBuffer, naive: false, fsync: options.fsync === true });
+  const sink = await openSink(target, 'stdout', { maxBuffer: options.maxBuffer ?? DEFAULTS.maxBuffer, naive: options.naive === true, fsync: options.fsync === true });
   let sftp: SFTPWrapper | undefined;
   const delivery = new Delivery(() => ({ ...facts(), stdout: sink.collected?.() }));
   /** Set once delivery.fail() has discarded the sink. */
@@ -140,6 +160,12 @@ export async function sftpDownload(client: Client, host: string, port: number, r
     const s = sftp;
     const handle = await new Promise<Buffer>((res, rej) => s.open(remotePath, 'r', (err, h) => (err ? rej(remoteError('cannot open', err, facts(), remotePath)) : res(h))));
     const size = await new Promise<number>((res, rej) => s.fstat(handle, (err, st) => (err ? rej(remoteError('cannot stat', err, facts(), remotePath)) : res(st.size))));
+    if (options.naive) {
+      const hash = createHash('sha256');
+      bytes = await naiveRead(s, handle, sink, tune.chunkSize, hash);
+      s.close(handle, () => {});
+      return { remotePath, bytes, sha256: hash.digest('hex'), durationMs: facts().durationMs, data: sink.collected?.(), naive: true };
+    }
     const source = new SftpReadStream(s, handle, size, tune);
     let sourceError: Error | undefined;
     source.once('error', (err) => (sourceError = err));
@@ -176,7 +202,47 @@ export async function sftpDownload(client: Client, host: string, port: number, r
   }
 }
 
-/** Uploads `source` (a path, a Readable or bytes) to `remotePath`. */
+/**
+ * The temporary name an atomic upload writes: same remote folder, a dot and
+ * a random prefix, then the target's own name (kept last, so a name that
+ * carries options after it, as loopssh's `/sink/NAME,drop=…`, keeps them).
+ */
+export function uploadTempPath(remotePath: string): string {
+  const slash = remotePath.lastIndexOf('/');
+  return `${remotePath.slice(0, slash + 1)}.loopssh-${randomBytes(4).toString('hex')}.${remotePath.slice(slash + 1)}`;
+}
+
+/** An SFTP request's callback error, or undefined. */
+function request(sftp: SFTPWrapper, send: (done: (err: Error | undefined | null) => void) => void): Promise<Error | undefined> {
+  return ask<Error | undefined>(sftp, (done) => send((err) => done(err ?? undefined)), new Error('the SFTP session closed'));
+}
+
+/**
+ * Renames the uploaded temporary file over `target`. With
+ * posix-rename@openssh.com (advertised by OpenSSH's sftp-server) this is one
+ * atomic replace. SFTP v3's RENAME fails when the target exists, so the
+ * fallback renames, and if that fails removes the target and renames again:
+ * the best v3 allows, with a moment where `target` is missing (never a
+ * moment where it is truncated).
+ */
+async function renameOver(sftp: SFTPWrapper, temp: string, target: string): Promise<Error | undefined> {
+  let advertised = true;
+  const posix = await request(sftp, (done) => {
+    try {
+      sftp.ext_openssh_rename(temp, target, done);
+    } catch {
+      // ssh2 throws synchronously when the server did not advertise the extension.
+      advertised = false;
+      done(undefined);
+    }
+  });
+  if (advertised) return posix;
+  if (!(await request(sftp, (done) => sftp.rename(temp, target, done)))) return undefined;
+  await request(sftp, (done) => sftp.unlink(target, done));
+  return request(sftp, (done) => sftp.rename(temp, target, done));
+}
+
+/** Uploads `source` (a path, a Readable or bytes) to `remotePath` (see {@link TransferOptions.atomic}). */
 export async function sftpUpload(client: Client, host: string, port: number, source: InputSource, remotePath: string, options: TransferOptions = {}): Promise<TransferResult> {
   const started = performance.now();
   const command = `sftp put ${remotePath}`;
@@ -190,9 +256,12 @@ export async function sftpUpload(client: Client, host: string, port: number, sou
     if (input.owned) input.stream.destroy();
     throw err;
   });
+  const writtenPath = options.atomic === false ? remotePath : uploadTempPath(remotePath);
+  const named = writtenPath === remotePath ? remotePath : `${remotePath} (as ${writtenPath})`;
   let opened = false;
+  let handle: Buffer | undefined;
   try {
-    const handle = await new Promise<Buffer>((res, rej) => sftp.open(remotePath, 'w', (err, h) => (err ? rej(remoteError('cannot create', err, facts(), remotePath)) : res(h))));
+    handle = await new Promise<Buffer>((res, rej) => sftp.open(writtenPath, 'w', (err, h) => (err ? rej(remoteError('cannot create', err, facts(), named)) : res(h))));
     opened = true;
     const writer = new SftpWriteStream(sftp, handle, tune.chunkSize, tune.requests);
     const sink = await openSink(writer, 'stdout', { maxBuffer: 0, naive: false });
@@ -216,16 +285,23 @@ export async function sftpUpload(client: Client, host: string, port: number, sou
       options.signal?.removeEventListener('abort', onAbort);
     }
     // Every WRITE and the CLOSE were acknowledged; stat confirms the size where the server lets us.
-    const remoteSize = await ask<number | undefined>(sftp, (done) => sftp.stat(remotePath, (err, st) => done(err ? undefined : st.size)), undefined);
+    handle = undefined;
+    const remoteSize = await ask<number | undefined>(sftp, (done) => sftp.stat(writtenPath, (err, st) => done(err ? undefined : st.size)), undefined);
     if (remoteSize !== undefined && remoteSize !== bytes) {
-      throw new TransferLengthError(`${remotePath}: the server's stat says ${remoteSize} bytes after ${bytes} were written`, facts(), remotePath, bytes, remoteSize);
+      throw new TransferLengthError(`${named}: the server's stat says ${remoteSize} bytes after ${bytes} were written`, facts(), remotePath, bytes, remoteSize);
+    }
+    if (writtenPath !== remotePath) {
+      const err = await renameOver(sftp, writtenPath, remotePath);
+      if (err) throw remoteError(`cannot rename ${writtenPath} over`, err, facts(), remotePath);
     }
     opened = false;
     return { remotePath, bytes, sha256: hash.digest('hex'), durationMs: facts().durationMs };
   } catch (err) {
     if (input.owned) input.stream.destroy();
-    // Leave no partial file behind where the server allows removing it.
-    if (opened) await ask<void>(sftp, (done) => sftp.unlink(remotePath, () => done()), undefined);
+    // Leave no partial file behind where the server allows removing it
+    // (closed first: a cancelled writer left its handle open).
+    if (handle) await request(sftp, (done) => sftp.close(handle as Buffer, done));
+    if (opened) await request(sftp, (done) => sftp.unlink(writtenPath, done));
     if (err instanceof RunError || err instanceof ConnectionError) throw err;
     throw remoteError('upload to', err, facts(), remotePath);
   } finally {

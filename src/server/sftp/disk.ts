@@ -3,18 +3,23 @@
  * asked otherwise, inside a jail: every path is resolved with realpath and
  * must stay inside the directory, so neither `..` nor a symbolic link
  * (pointing out, or swapped in as the last name of a new file: O_NOFOLLOW)
- * reaches anything else. No ssh2 knowledge here.
+ * reaches anything else. Rename and remove act on regular files only, never
+ * through or on a link. No ssh2 knowledge here.
  */
 import { constants } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { open, readdir, realpath, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { lstat, open, readdir, realpath, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, sep } from 'node:path';
 import type { DirEntry, DirNode, FileNode } from './tree.js';
 
 /** Where the real directory is and whether uploads may write into it. */
 export interface DiskMount {
   readonly path: string;
-  /** Allow creating and writing files (never removing, renaming or mkdir). Default false. */
+  /**
+   * Allow creating, writing, renaming and removing regular files (never
+   * folders, never a symbolic link's entry, never mkdir). Renaming is what
+   * uploaders that write a temporary name first need. Default false.
+   */
   readonly writable?: boolean;
 }
 
@@ -68,6 +73,51 @@ export class DiskJail {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || mustExist) throw err;
       return join(inside(await realpath(dirname(candidate))), basename(candidate));
     }
+  }
+
+  /**
+   * The real path of the entry itself: its folder resolved through the jail,
+   * its last name not followed (so a link's own entry, never its target).
+   */
+  async #entry(path: string): Promise<string> {
+    if (path === DISK_PREFIX) throw new JailError(`${DISK_PREFIX} itself cannot be renamed or removed`);
+    const root = await this.#root;
+    const candidate = join(root, path.slice(DISK_PREFIX.length));
+    const folder = await realpath(dirname(candidate));
+    if (folder !== root && !folder.startsWith(root + sep)) throw new JailError(`${path}: outside the shared directory`);
+    return join(folder, basename(candidate));
+  }
+
+  /** lstat of an entry that must be a regular file (links and folders are refused), or undefined if it does not exist. */
+  async #regularFile(path: string, real: string): Promise<'file' | undefined> {
+    const st = await lstat(real).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    if (!st) return undefined;
+    if (!st.isFile()) throw new JailError(`${path} is not a regular file (only files are renamed or removed)`);
+    return 'file';
+  }
+
+  /**
+   * Renames a regular file to a name inside the jail. `overwrite` false is
+   * SFTP v3 RENAME (fails if the new name exists, as OpenSSH's sftp-server
+   * does); true is posix-rename@openssh.com (replaces it atomically).
+   */
+  async rename(from: string, to: string, overwrite: boolean): Promise<void> {
+    if (!this.mount.writable) throw new JailError(`${DISK_PREFIX} is read-only`);
+    const [src, dst] = [await this.#entry(from), await this.#entry(to)];
+    if (!(await this.#regularFile(from, src))) throw Object.assign(new Error(`${from} does not exist`), { code: 'ENOENT' });
+    if ((await this.#regularFile(to, dst)) && !overwrite) throw Object.assign(new Error(`${to} already exists`), { code: 'EEXIST' });
+    await rename(src, dst);
+  }
+
+  /** Removes a regular file (not a folder, not a link). */
+  async remove(path: string): Promise<void> {
+    if (!this.mount.writable) throw new JailError(`${DISK_PREFIX} is read-only`);
+    const real = await this.#entry(path);
+    if (!(await this.#regularFile(path, real))) throw Object.assign(new Error(`${path} does not exist`), { code: 'ENOENT' });
+    await unlink(real);
   }
 
   /** kind and size of an existing path. */

@@ -19,6 +19,7 @@ import { FileSource } from './file-source.js';
 import { ReadPump } from './read-pump.js';
 import { normalizePath, reportedSize, resolvePath, TreePathError, type RegisteredFiles, type DirNode, type FileNode, type SinkNode, type TreeNode } from './tree.js';
 import { HeldBudget, UploadHash, UploadOrderError } from './upload-hash.js';
+import { serveRenames, SessionUploads } from './rename.js';
 
 /** What an SFTP session needs from its server and connection. */
 export interface SftpScope {
@@ -52,8 +53,8 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
   const { limits, log, disk } = scope;
   const handles = new Map<number, Handle>();
   let nextHandle = 1;
-  /** Sizes of this session's uploads by path, so a stat after put (paramiko's confirm) sees them; newest 1000 kept. */
-  const uploaded = new Map<string, number>();
+  /** This session's completed uploads, so a stat after put (paramiko's confirm) sees them and a rename moves them. */
+  const uploads = new SessionUploads();
   let closed = false;
   /** Out-of-order bytes held across this session's uploads. */
   const heldBudget = new HeldBudget(limits.uploadHeldBytesPerSession);
@@ -177,9 +178,13 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
     const onDiskPath = diskPath(reqid, path);
     if (onDiskPath === '') return;
     if (onDiskPath) return onDisk(reqid, () => openDisk(reqid, onDiskPath, (flags & (FXF.WRITE | FXF.APPEND | FXF.CREAT | FXF.TRUNC)) !== 0));
+    const writing = (flags & (FXF.WRITE | FXF.APPEND | FXF.CREAT | FXF.TRUNC)) !== 0;
+    // A write anywhere but /sink is refused as such, whatever the name (an uploader's temporary name under /payload is not a bad size).
+    if (writing && !normalizePath(path).startsWith('/sink/') && Buffer.byteLength(path) <= limits.maxPathBytes) {
+      return reply(reqid, FX.PERMISSION_DENIED, `${clip(normalizePath(path), 200)} is read-only (uploads go to /sink/NAME)`);
+    }
     const node = lookup(reqid, path);
     if (!node) return;
-    const writing = (flags & (FXF.WRITE | FXF.APPEND | FXF.CREAT | FXF.TRUNC)) !== 0;
     if (node.kind === 'dir') return reply(reqid, FX.FAILURE, `${node.path} is a directory`);
     if (node.kind === 'file') {
       if (writing) return reply(reqid, FX.PERMISSION_DENIED, `${clip(node.path, 200)} is read-only (uploads go to /sink/NAME)`);
@@ -243,6 +248,7 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
       return onDisk(reqid, async () => {
         await h.fh.close();
         h.record.outcome = 'complete';
+        uploads.add(h.record.path, h.record.bytes, h.record);
         if (!closed) reply(reqid, FX.OK);
       });
     }
@@ -255,9 +261,7 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
     }
     h.record.sha256 = h.hash.digest();
     h.record.outcome = 'complete';
-    uploaded.delete(h.node.path);
-    uploaded.set(h.node.path, h.hash.hashed);
-    if (uploaded.size > 1000) uploaded.delete(uploaded.keys().next().value as string);
+    uploads.add(h.node.path, h.hash.hashed, h.record);
     reply(reqid, FX.OK);
   });
 
@@ -265,7 +269,7 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
     if (node.kind === 'dir') sftp.attrs(reqid, attrsOf(modeOf(node.writeOnly ? 'sink-dir' : 'dir'), 0));
     else if (node.kind === 'file') sftp.attrs(reqid, attrsOf(modeOf('file'), reportedSize(node)));
     // A sink name exists once this session uploaded it (clients stat to confirm the size).
-    else if (uploaded.has(node.path)) sftp.attrs(reqid, attrsOf(modeOf('sink'), uploaded.get(node.path) as number));
+    else if (uploads.size(node.path) !== undefined) sftp.attrs(reqid, attrsOf(modeOf('sink'), uploads.size(node.path) as number));
     else reply(reqid, FX.NO_SUCH_FILE, `${clip(node.path, 200)} does not exist yet (uploads go here)`);
   };
   const onStat = (reqid: number, path: string): void => {
@@ -330,9 +334,9 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
     const node = lookup(reqid, path);
     if (node) reply(reqid, node.kind === 'sink' ? FX.OK : FX.PERMISSION_DENIED, node.kind === 'sink' ? undefined : 'read-only');
   });
-  for (const event of ['REMOVE', 'RMDIR', 'MKDIR', 'RENAME', 'SYMLINK']) {
+  for (const event of ['RMDIR', 'MKDIR', 'SYMLINK']) {
     on(event, (reqid) => reply(reqid, FX.PERMISSION_DENIED, 'the loopssh tree is read-only (uploads go to /sink/NAME)'));
   }
   on('READLINK', (reqid) => reply(reqid, FX.NO_SUCH_FILE, 'the loopssh tree has no links'));
-  on('EXTENDED', (reqid) => reply(reqid, FX.OP_UNSUPPORTED));
+  serveRenames({ on, reply, lookup, diskPath, onDisk, disk, uploads, closed: () => closed });
 }
