@@ -10,6 +10,7 @@ import type { Socket } from 'node:net';
 import { assertSsh2Shape, connectionInternals, DISCONNECT } from './internals.js';
 import { patchClientProtocol, patchServerProtocol } from './protocol-patches.js';
 import { patchSendPath, sendLevers, type SendLevers } from './send-path.js';
+import { limitSessionWindows, type SessionWindow } from './session-window.js';
 
 assertSsh2Shape();
 // A bad LOOPSSH_SEND_PATH fails at start-up, not at the first connection.
@@ -23,6 +24,7 @@ export { keepOpenUntilServerCloses } from './client-channel.js';
 export { SEND_PATH_ENV, DEFAULT_SEND_LEVERS, parseSendLevers, packetSlabs, type SendLevers } from './send-path.js';
 export { PaddingPool, PADDING_POOL_BYTES } from './padding-pool.js';
 export { PacketSlabs, SLAB_BYTES, MIN_SLAB_PACKET } from './packet-slabs.js';
+export { checkSessionWindow, type SessionWindow } from './session-window.js';
 
 /**
  * Fixes a server-side connection ssh2 just reported (call first thing in the
@@ -35,6 +37,17 @@ export function patchServerConnection(connection: object): void {
   const conn = connectionInternals(connection);
   patchServerProtocol(conn);
   if (conn._protocol) patchSendPath(conn, conn._protocol);
+}
+
+/**
+ * Makes the session channels of a server-side connection advertise the
+ * receive window and packet size `choose()` returns when each is accepted
+ * (undefined: ssh2's 2 MiB / 32 KiB), topped up in WINDOW_ADJUSTs of
+ * `step` bytes; a client sending a larger packet is disconnected like one
+ * overrunning the window. Call right after {@link patchServerConnection}.
+ */
+export function limitServerSessionWindows(connection: object, choose: () => SessionWindow | undefined): void {
+  limitSessionWindows(connectionInternals(connection), choose);
 }
 
 /**

@@ -50,6 +50,8 @@ export interface ProtocolInternals {
   serviceAccept(service: string): void;
   rekey(): void;
   exitStatus(recipient: number, status: number): void;
+  channelOpenConfirm(remote: number, local: number, initWindow: number, maxPacket: number): void;
+  channelWindowAdjust(recipient: number, amount: number): void;
 }
 
 /**
@@ -119,6 +121,7 @@ export interface Ssh2Modules {
   cryptoSource: string;
   /** lib/utils.js isWritable: ssh2's own test before every socket write. */
   isWritable: (stream: unknown) => boolean;
+  channelSource: string;
   Server: { prototype: Record<string, unknown> };
 }
 
@@ -135,6 +138,7 @@ function load(): Ssh2Modules {
     kexSource: read('ssh2/lib/protocol/kex.js'),
     cryptoSource: read('ssh2/lib/protocol/crypto.js'),
     isWritable: (require('ssh2/lib/utils.js') as { isWritable: Ssh2Modules['isWritable'] }).isWritable,
+    channelSource: read('ssh2/lib/Channel.js'),
     Server: require('ssh2/lib/server.js') as Ssh2Modules['Server'],
   };
 }
@@ -183,6 +187,7 @@ function shapeChecks(m: Ssh2Modules): [string, () => boolean][] {
     ['server sessions no longer keep the running channel in session._channel', () => m.serverSource.includes('session._channel = channel;')],
     ...serverSendsChecks(m, proto),
     ...sendPathChecks(m, proto),
+    ...sessionWindowChecks(m, proto),
     ['client lacks _protocol/_chanMgr', () => m.clientSource.includes('this._protocol = new Protocol') && m.clientSource.includes('this._chanMgr')],
   ];
 }
@@ -200,6 +205,22 @@ function serverSendsChecks(m: Ssh2Modules, proto: () => ProtocolInternals): [str
     ],
     ['kex.js kexinit() no longer sets _kexinit, then sends it via _packetRW.write.finalize', () => /self\._kexinit = payload;[\s\S]{0,500}self\._cipher\.encrypt\(self\._packetRW\.write\.finalize\(packet, true\)\)/.test(m.kexSource)],
     ['Channel no longer keeps _client and outgoing', () => /this\.outgoing = info\.outgoing;[\s\S]{0,200}this\._client = client;/.test(String(m.Channel))],
+  ];
+}
+
+/** What src/ssh2/session-window.ts relies on (limitSessionWindows). */
+function sessionWindowChecks(m: Ssh2Modules, proto: () => ProtocolInternals): [string, () => boolean][] {
+  return [
+    ['Protocol lacks channelOpenConfirm/channelWindowAdjust', () => typeof proto().channelOpenConfirm === 'function' && typeof proto().channelWindowAdjust === 'function'],
+    [
+      'a session accept() no longer registers the Session before proto.channelOpenConfirm(info.sender, localChan, MAX_WINDOW, PACKET_SIZE)',
+      () => /new Session\(this, info, localChan\);\s*this\._chanMgr\.update\(localChan, instance\);\s*proto\.channelOpenConfirm\(info\.sender,\s*localChan,\s*MAX_WINDOW,\s*PACKET_SIZE\)/.test(m.serverSource),
+    ],
+    [
+      'Channel.js windowAdjust() no longer adds to incoming.window, then sends channelWindowAdjust(outgoing.id, amt)',
+      () => /self\.incoming\.window \+= amt;\s*self\._client\._protocol\.channelWindowAdjust\(self\.outgoing\.id, amt\)/.test(m.channelSource),
+    ],
+    ['Channel no longer shares its incoming side with the Session (this.incoming = info.incoming)', () => String(m.Channel).includes('this.incoming = info.incoming;')],
   ];
 }
 
