@@ -9,6 +9,7 @@
 import type { Socket } from 'node:net';
 import { assertSsh2Shape, connectionInternals, DISCONNECT } from './internals.js';
 import { patchClientProtocol, patchServerProtocol } from './protocol-patches.js';
+import { limitSessionWindows, type SessionWindow } from './session-window.js';
 
 assertSsh2Shape();
 
@@ -17,6 +18,7 @@ export { clearStaleChunksOnWrite, onPeerClosedChannel, channelOutputClosed, chan
 export { endSftpWithStatus, sftpBlocked, whenSftpWritable } from './sftp-flow.js';
 export { sendExitStatus, rekeyWithWrongGuess, NEVER_CHOSEN_KEX } from './server-sends.js';
 export { keepOpenUntilServerCloses } from './client-channel.js';
+export { checkSessionWindow, type SessionWindow } from './session-window.js';
 
 /**
  * Fixes a server-side connection ssh2 just reported (call first thing in the
@@ -26,6 +28,17 @@ export { keepOpenUntilServerCloses } from './client-channel.js';
  */
 export function patchServerConnection(connection: object): void {
   patchServerProtocol(connectionInternals(connection));
+}
+
+/**
+ * Makes the session channels of a server-side connection advertise the
+ * receive window and packet size `choose()` returns when each is accepted
+ * (undefined: ssh2's 2 MiB / 32 KiB), topped up in WINDOW_ADJUSTs of
+ * `step` bytes; a client sending a larger packet is disconnected like one
+ * overrunning the window. Call right after {@link patchServerConnection}.
+ */
+export function limitServerSessionWindows(connection: object, choose: () => SessionWindow | undefined): void {
+  limitSessionWindows(connectionInternals(connection), choose);
 }
 
 /**

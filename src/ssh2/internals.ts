@@ -49,6 +49,8 @@ export interface ProtocolInternals {
   serviceAccept(service: string): void;
   rekey(): void;
   exitStatus(recipient: number, status: number): void;
+  channelOpenConfirm(remote: number, local: number, initWindow: number, maxPacket: number): void;
+  channelWindowAdjust(recipient: number, amount: number): void;
 }
 
 /** lib/protocol/zlib.js PacketWriter/ZlibPacketWriter: builds outbound packets (`force`: during a key exchange). */
@@ -101,6 +103,7 @@ export interface Ssh2Modules {
   serverSource: string;
   clientSource: string;
   kexSource: string;
+  channelSource: string;
   Server: { prototype: Record<string, unknown> };
 }
 
@@ -115,6 +118,7 @@ function load(): Ssh2Modules {
     serverSource: read('ssh2/lib/server.js'),
     clientSource: read('ssh2/lib/client.js'),
     kexSource: read('ssh2/lib/protocol/kex.js'),
+    channelSource: read('ssh2/lib/Channel.js'),
     Server: require('ssh2/lib/server.js') as Ssh2Modules['Server'],
   };
 }
@@ -162,6 +166,7 @@ function shapeChecks(m: Ssh2Modules): [string, () => boolean][] {
     ['server Client lacks _sock/_chanMgr/_protocol', () => /this\._sock = socket;\s*this\._chanMgr = new ChannelManager/.test(m.serverSource) && m.serverSource.includes('this._protocol = new Protocol')],
     ['server sessions no longer keep the running channel in session._channel', () => m.serverSource.includes('session._channel = channel;')],
     ...serverSendsChecks(m, proto),
+    ...sessionWindowChecks(m, proto),
     ['client lacks _protocol/_chanMgr', () => m.clientSource.includes('this._protocol = new Protocol') && m.clientSource.includes('this._chanMgr')],
   ];
 }
@@ -179,6 +184,22 @@ function serverSendsChecks(m: Ssh2Modules, proto: () => ProtocolInternals): [str
     ],
     ['kex.js kexinit() no longer sets _kexinit, then sends it via _packetRW.write.finalize', () => /self\._kexinit = payload;[\s\S]{0,500}self\._cipher\.encrypt\(self\._packetRW\.write\.finalize\(packet, true\)\)/.test(m.kexSource)],
     ['Channel no longer keeps _client and outgoing', () => /this\.outgoing = info\.outgoing;[\s\S]{0,200}this\._client = client;/.test(String(m.Channel))],
+  ];
+}
+
+/** What src/ssh2/session-window.ts relies on (limitSessionWindows). */
+function sessionWindowChecks(m: Ssh2Modules, proto: () => ProtocolInternals): [string, () => boolean][] {
+  return [
+    ['Protocol lacks channelOpenConfirm/channelWindowAdjust', () => typeof proto().channelOpenConfirm === 'function' && typeof proto().channelWindowAdjust === 'function'],
+    [
+      'a session accept() no longer registers the Session before proto.channelOpenConfirm(info.sender, localChan, MAX_WINDOW, PACKET_SIZE)',
+      () => /new Session\(this, info, localChan\);\s*this\._chanMgr\.update\(localChan, instance\);\s*proto\.channelOpenConfirm\(info\.sender,\s*localChan,\s*MAX_WINDOW,\s*PACKET_SIZE\)/.test(m.serverSource),
+    ],
+    [
+      'Channel.js windowAdjust() no longer adds to incoming.window, then sends channelWindowAdjust(outgoing.id, amt)',
+      () => /self\.incoming\.window \+= amt;\s*self\._client\._protocol\.channelWindowAdjust\(self\.outgoing\.id, amt\)/.test(m.channelSource),
+    ],
+    ['Channel no longer shares its incoming side with the Session (this.incoming = info.incoming)', () => String(m.Channel).includes('this.incoming = info.incoming;')],
   ];
 }
 
