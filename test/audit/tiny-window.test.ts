@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import ssh2, { type ClientChannel } from 'ssh2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { audit, SCENARIOS, type AuditOptions, type RunOutcome } from '../../src/audit/index.ts';
+import { selectScenarios } from '../../src/audit/audit.ts';
 import { createServerLog, type ServerLog } from '../../src/audit/server-log.ts';
 import { startServer, type CommandHandler, type ServerHandle } from '../../src/server/index.ts';
 import { assertSsh2Shape } from '../../src/ssh2/index.ts';
@@ -68,6 +69,9 @@ describe('the tiny-window scenario', () => {
   it('is opt-in (the template must forward stdin): not in the default set, nor added by --huge', () => {
     expect(SCENARIO).toMatchObject({ command: 'audit-stdin', optional: true, window: WINDOW, stdin: { size: 1024 * 1024, pattern: 'random' } });
     expect(SCENARIOS.filter((s) => !s.optional).map((s) => s.name)).not.toContain('tiny-window');
+    const withHuge = selectScenarios(undefined, true).map((s) => s.name);
+    expect([withHuge.includes('huge-stdout'), withHuge.includes('tiny-window')]).toEqual([true, false]);
+    expect(selectScenarios(['tiny-window']).map((s) => s.name)).toEqual(['tiny-window']);
   });
 
   it('the loopssh CLI with --stdin /dev/stdin: exact, all 1 MiB at the server (independent oracle), exit 0', async () => {
