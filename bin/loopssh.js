@@ -44,10 +44,18 @@ if (!(end < 0 ? ownArgs : ownArgs.slice(0, end)).includes('--naive')) {
 process.env.LOOPSSH_CLI_ENTRY = '1';
 const source = new URL('../src/cli/main.ts', import.meta.url);
 const fromSource = existsSync(source) && (process.env.LOOPSSH_FROM_SOURCE === '1' || !(await import('./fresh-dist.js')).distIsFresh(fileURLToPath(new URL('..', import.meta.url))));
-if (fromSource) {
-  const { register } = await import('tsx/esm/api');
-  register();
-  await import(source.href);
-} else {
-  await import('../dist/cli/main.js');
+try {
+  if (fromSource) {
+    const { register } = await import('tsx/esm/api');
+    register();
+    await import(source.href);
+  } else {
+    await import('../dist/cli/main.js');
+  }
+} catch (err) {
+  // loopssh's own start-up refusals (ssh2's shape, a bad LOOPSSH_SEND_PATH)
+  // are one line, already naming the problem: no stack trace.
+  if (!(err instanceof Error) || !err.message.startsWith('loopssh: ')) throw err;
+  process.stderr.write(`${err.message}\n`);
+  process.exit(2);
 }

@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer } from '../server/server.js';
 import { UsageError } from '../util/flags.js';
-import { AUDIT_COMMANDS, takeOverAuditExec } from './behaviours.js';
+import { AUDIT_COMMANDS, auditStdinCommand, takeOverAuditExec } from './behaviours.js';
 import { fillTemplate, PLACEHOLDERS, runClient, type Placeholders, type RunOutcome } from './client-run.js';
-import { worse, type Verdict } from './judge.js';
+import { StreamJudge, worse, type Verdict } from './judge.js';
 import { DEFAULT_PACE, makeFifo, READERS, type ReaderName, type ReaderPace } from './readers.js';
 import { createServerLog } from './server-log.js';
 import { SCENARIOS, type ExpectedExit, type Scenario } from './scenarios.js';
@@ -22,7 +22,7 @@ export interface AuditOptions {
   client: readonly string[];
   /** Run only these scenarios (by name, optional ones included). Default: every non-optional one. */
   only?: readonly string[];
-  /** Add the optional scenarios (1 GiB) to the default set. */
+  /** Add the optional 1 GiB scenario to the default set (`tiny-window` and the SFTP ones only by name or `sftp`). */
   huge?: boolean;
   /** Run the SFTP scenarios (the template downloads `{path}` to `{out}`) instead of the exec ones. */
   sftp?: boolean;
@@ -70,7 +70,8 @@ export interface AuditReport {
 /** Picks the scenarios to run; an unknown name is an error naming the known ones. */
 export function selectScenarios(only: readonly string[] | undefined, huge = false, sftp = false): Scenario[] {
   if (sftp && (!only || only.length === 0)) return SCENARIOS.filter((s) => s.sftpPath !== undefined);
-  if (!only || only.length === 0) return SCENARIOS.filter((s) => s.sftpPath === undefined && (huge || !s.optional));
+  // --huge adds the big ones, not those needing a template that forwards stdin.
+  if (!only || only.length === 0) return SCENARIOS.filter((s) => s.sftpPath === undefined && (!s.optional || (huge && !s.stdin)));
   return only.map((name) => {
     const s = SCENARIOS.find((x) => x.name === name);
     if (!s) throw new UsageError(`unknown scenario '${name}' (known: ${SCENARIOS.map((x) => x.name).join(', ')})`);
@@ -109,12 +110,16 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
 
   const dir = mkdtempSync(join(tmpdir(), 'loopssh-audit-'));
   const serverLog = createServerLog();
+  // Runs are one at a time: the scenario running decides the session window and receives stdin.
+  let running: Scenario | undefined;
+  let stdinReceived: StreamJudge | undefined;
   const server = await startServer({
     host: '127.0.0.1',
     port: 0,
     logger: serverLog.logger,
-    commands: AUDIT_COMMANDS,
+    commands: { ...AUDIT_COMMANDS, 'audit-stdin': auditStdinCommand(() => stdinReceived) },
     takeOverExec: takeOverAuditExec,
+    sessionWindow: () => running?.window,
   });
   try {
     const creds = server.clientOptions();
@@ -143,6 +148,10 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
         // still holds an old one cannot write into the next run.
         const fifo = join(dir, `stdout-${++fifos}.fifo`);
         if (!writesOut) makeFifo(fifo);
+        running = scenario;
+        stdinReceived = scenario.stdin ? new StreamJudge(scenario.stdin) : undefined;
+        const stdinFifo = join(dir, `stdin-${fifos}.fifo`);
+        if (stdinReceived) makeFifo(stdinFifo);
         const outcome = await runClient({
           argv,
           scenario,
@@ -150,8 +159,10 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
           pace,
           fifo,
           outFile: writesOut ? out : undefined,
+          stdin: stdinReceived ? { fifo: stdinFifo, received: stdinReceived } : undefined,
           timeoutMs: options.timeoutMs ?? scenario.timeoutMs,
         });
+        running = undefined;
         // pino writes its destination asynchronously: let it deliver first.
         await new Promise((resolve) => setImmediate(resolve));
         outcome.serverLog = serverLog.take();

@@ -15,6 +15,7 @@ import { rekeyWithWrongGuess, sendExitStatus } from '../ssh2/index.js';
 import { parseSize } from '../util/size.js';
 import { ChannelOutput, type OutputStream } from '../server/channel-output.js';
 import type { CommandHandler } from '../server/commands.js';
+import type { StreamJudge } from './judge.js';
 import type { RawExecRequest } from '../server/types.js';
 
 const WRITE_CHUNK = 256 * 1024;
@@ -55,6 +56,20 @@ const noExitStatus: CommandHandler = async (ctx) => {
   // Every write callback ran: the bytes are in the protocol ahead of the close.
   ctx.drop();
 };
+
+/**
+ * `audit-stdin`: reads stdin to EOF into the judge `current()` returns (the
+ * audit's judge of the running scenario's `stdin`), prints nothing, exits 0.
+ * The audit compares what the server received, so a client's own report of
+ * what it sent is never trusted.
+ */
+export function auditStdinCommand(current: () => StreamJudge | undefined): CommandHandler {
+  return async (ctx) => {
+    const judge = current();
+    for await (const chunk of ctx.stdin) judge?.update(chunk as Buffer);
+    return 0;
+  };
+}
 
 /** Audit commands that run as ordinary handlers (they need no raw channel). */
 export const AUDIT_COMMANDS: Readonly<Record<string, CommandHandler>> = {

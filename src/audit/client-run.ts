@@ -5,7 +5,8 @@
  * everything bounded by the scenario's time limit.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, createReadStream, rmSync } from 'node:fs';
+import { closeSync, createReadStream, rmSync, write } from 'node:fs';
+import { createPayloadReader, type PayloadSpec } from '../payload/patterns.js';
 import { UsageError } from '../util/flags.js';
 import { StreamJudge, runVerdict, type ClientEnd, type StreamFacts, type Verdict } from './judge.js';
 import { openFifo, readWith, type ReaderName, type ReaderPace } from './readers.js';
@@ -36,6 +37,8 @@ export interface RunOutcome {
   stdout: StreamFacts;
   /** Judged only when the scenario sends stderr. */
   stderr?: StreamFacts;
+  /** What the server received of the client's stdin, when the scenario feeds one. */
+  stdin?: StreamFacts;
   /** Bytes the client wrote to its stderr (whatever the scenario). */
   stderrBytes: number;
   /** The first 200 characters of the client's stderr when the scenario sends none, for diagnosis. */
@@ -56,6 +59,11 @@ export interface ClientRunSpec {
   fifo: string;
   /** When set the client writes here itself (`{out}`), and the file is judged after it exits. */
   outFile?: string;
+  /**
+   * Scenarios with `stdin`: a FIFO made for this run (the client's fd 0) and
+   * the judge the server's `audit-stdin` feeds with what it received.
+   */
+  stdin?: { fifo: string; received: StreamJudge };
   timeoutMs: number;
 }
 
@@ -66,11 +74,15 @@ export async function runClient(spec: ClientRunSpec): Promise<RunOutcome> {
   const stdoutJudge = new StreamJudge(scenario.stdout);
   const stderrJudge = scenario.stderr ? new StreamJudge(scenario.stderr) : undefined;
   const ends = spec.outFile ? undefined : openFifo(spec.fifo);
+  const input = scenario.stdin && spec.stdin ? openFifo(spec.stdin.fifo) : undefined;
   const [cmd, ...args] = spec.argv;
   if (cmd === undefined) throw new Error('empty client template');
-  const child = spawn(cmd, args, { stdio: ['ignore', ends ? ends.writeFd : 'ignore', 'pipe'] });
+  const child = spawn(cmd, args, { stdio: [input ? input.readFd : 'ignore', ends ? ends.writeFd : 'ignore', 'pipe'] });
   // Only the client holds the write end now: EOF arrives when it (and anything it started) let go.
   if (ends) closeSync(ends.writeFd);
+  // Likewise its stdin: once the client is gone, a write into it fails (EPIPE) instead of blocking.
+  if (input) closeSync(input.readFd);
+  if (input && scenario.stdin) void feedStdin(input.writeFd, scenario.stdin);
 
   let stderrBytes = 0;
   let stderrHead = '';
@@ -115,11 +127,13 @@ export async function runClient(spec: ClientRunSpec): Promise<RunOutcome> {
     if (spec.outFile) await judgeFile(spec.outFile, stdoutJudge);
     const stdout = stdoutJudge.facts();
     const stderr = stderrJudge?.facts();
+    const stdin = scenario.stdin ? spec.stdin?.received.facts() : undefined;
     return {
-      verdict: runVerdict(stdout, stderr, scenario.exit, end, scenario.failureOk),
+      verdict: runVerdict(stdout, stderr, scenario.exit, end, scenario.failureOk, stdin),
       reader: spec.outFile ? 'file' : spec.reader,
       stdout,
       stderr,
+      stdin,
       stderrBytes,
       stderrHead: stderrJudge || stderrHead === '' ? undefined : stderrHead.slice(0, 200),
       end,
@@ -138,5 +152,28 @@ async function judgeFile(path: string, judge: StreamJudge): Promise<void> {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   } finally {
     rmSync(path, { force: true });
+  }
+}
+
+function writeSome(fd: number, buf: Buffer, offset: number, length: number): Promise<number> {
+  return new Promise((resolve, reject) => write(fd, buf, offset, length, null, (err, n) => (err ? reject(err) : resolve(n))));
+}
+
+/**
+ * Writes `spec`'s bytes into the client's stdin FIFO (blocking writes in the
+ * thread pool, paced by the client's reads), then closes it: EOF. A client
+ * that exits without reading it all ends the feed with EPIPE.
+ */
+async function feedStdin(fd: number, spec: PayloadSpec): Promise<void> {
+  const reader = createPayloadReader(spec);
+  const buf = Buffer.allocUnsafe(Math.max(1, Math.min(64 * 1024, spec.size)));
+  try {
+    for (let n = reader.read(buf); n > 0; n = reader.read(buf)) {
+      for (let off = 0; off < n; ) off += await writeSome(fd, buf, off, n - off);
+    }
+  } catch {
+    // EPIPE: the client closed its stdin early; the server's judge shows how much arrived.
+  } finally {
+    closeSync(fd);
   }
 }

@@ -94,14 +94,18 @@ export function worse(a: Verdict, b: Verdict): Verdict {
   return VERDICTS.indexOf(a) <= VERDICTS.indexOf(b) ? a : b;
 }
 
-/** The verdict of one run: hung, then the worst stream, then the exit status. */
-export function runVerdict(stdout: StreamFacts, stderr: StreamFacts | undefined, expected: ExpectedExit, end: ClientEnd, failureOk = false): Verdict {
+/**
+ * The verdict of one run: hung, then the worst stream, then the exit status.
+ * `stdin`: what the server received of the client's stdin, when the scenario sends one.
+ */
+export function runVerdict(stdout: StreamFacts, stderr: StreamFacts | undefined, expected: ExpectedExit, end: ClientEnd, failureOk = false, stdin?: StreamFacts): Verdict {
   if (end.timedOut) return 'hung';
   // A reported failure (non-zero exit) that left no file or an exact prefix
   // of it: the client refused a file it could not get right — correct.
   if (failureOk && end.code !== 0 && byteVerdict(stdout) !== 'corrupted' && byteVerdict(stdout) !== 'duplicated') return 'exact';
   let v: Verdict = byteVerdict(stdout);
   if (stderr) v = worse(v, byteVerdict(stderr));
+  if (stdin) v = worse(v, byteVerdict(stdin));
   if (v === 'exact' && !exitMatches(expected, end)) v = 'wrong exit status';
   return v;
 }

@@ -26,6 +26,14 @@ function streamText(received: number, expected: number, firstDifference?: number
   return firstDifference !== undefined && firstDifference < Math.min(received, expected) ? `${base} (differs at ${firstDifference})` : base;
 }
 
+/** `; stdin at the server N/M [per run]` for a scenario that feeds stdin (the stdout column carries it). */
+function stdinText(r: ScenarioResult): string {
+  const o = worstRun(r);
+  if (!o.stdin) return '';
+  const runs = r.runs.length > 1 ? ` [${r.runs.map((x) => x.stdin?.receivedBytes ?? 0).join(', ')}]` : '';
+  return `; stdin at the server ${streamText(o.stdin.receivedBytes, o.stdin.expectedBytes, o.stdin.firstDifference)}${runs}`;
+}
+
 /** One row of facts per scenario, as the table prints them. */
 export function reportRows(report: AuditReport): string[][] {
   return report.results.map((r) => {
@@ -35,7 +43,7 @@ export function reportRows(report: AuditReport): string[][] {
       r.name,
       r.verdict,
       `${r.exact}/${r.runs.length}`,
-      streamText(o.stdout.receivedBytes, o.stdout.expectedBytes, o.stdout.firstDifference) + received,
+      streamText(o.stdout.receivedBytes, o.stdout.expectedBytes, o.stdout.firstDifference) + received + stdinText(r),
       o.stderr ? streamText(o.stderr.receivedBytes, o.stderr.expectedBytes, o.stderr.firstDifference) : o.stderrBytes ? `(${o.stderrBytes} B)` : '-',
       `${exitText(o)} (want ${expectedExitText(r)})`,
       o.reader,

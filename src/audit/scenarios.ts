@@ -6,6 +6,7 @@
  * it exercises.
  */
 import type { PayloadSpec } from '../payload/patterns.js';
+import type { SessionWindow } from '../ssh2/index.js';
 import type { ReaderName } from './readers.js';
 
 const KiB = 1024;
@@ -44,6 +45,14 @@ export interface Scenario {
    * silently different file.
    */
   failureOk?: boolean;
+  /**
+   * Bytes the audit feeds the client's stdin (fd 0 is a FIFO the audit
+   * writes, then closes; every other scenario gives /dev/null). The server
+   * command `audit-stdin` judges what arrived, and the run's verdict covers it.
+   */
+  stdin?: PayloadSpec;
+  /** The receive window the server advertises on this scenario's session channel (default: ssh2's 2 MiB / 32 KiB). */
+  window?: SessionWindow;
 }
 
 function lines(size: number, stream: 'stdout' | 'stderr' = 'stdout'): PayloadSpec {
@@ -144,6 +153,19 @@ export const SCENARIOS: readonly Scenario[] = Object.freeze([
     exit: { code: 0 },
     reader: 'fast',
     timeoutMs: 60_000,
+  },
+  {
+    name: 'tiny-window',
+    does: 'the client sends 1 MiB on stdin into a session whose receive window is 1 KiB (max packet 512 B), topped up 256 bytes per WINDOW_ADJUST; the server judges what it got, exit 0 (optional: --only tiny-window)',
+    command: 'audit-stdin',
+    stdin: { size: 1 * MiB, pattern: 'random', seed: '12', stream: 'stdout' },
+    stdout: lines(0),
+    exit: { code: 0 },
+    reader: 'fast',
+    timeoutMs: 120_000,
+    window: { window: 1024, packetSize: 512, step: 256 },
+    // Not default: the client template must forward its stdin (README "What we found").
+    optional: true,
   },
   {
     name: 'max-packets',

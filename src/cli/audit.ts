@@ -25,6 +25,10 @@ placeholders in the template:
   {out}                 a file for a client that writes its output itself
   {path}                the SFTP scenario's remote path (with its fault suffix)
 
+stdin: /dev/null, except in tiny-window, which feeds 1 MiB through a pipe
+on fd 0 and judges what the server received (the client must forward it:
+ssh does; loopssh exec needs --stdin /dev/stdin).
+
 scenarios:
 ${SCENARIOS.map((s) => `  ${s.name.padEnd(20)}${s.does}`).join('\n')}
 
@@ -33,7 +37,7 @@ example:
       -o UserKnownHostsFile={known_hosts} -o BatchMode=yes {user}@{host} {command}`,
   flags: flagTable({
     only: { kind: 'value', arg: 'A,B', section: 'options', help: 'run only these scenarios (optional ones too)' },
-    huge: { kind: 'boolean', section: 'options', help: 'add the optional 1 GiB scenario' },
+    huge: { kind: 'boolean', section: 'options', help: 'add the optional 1 GiB scenario (tiny-window only with --only)' },
     sftp: { kind: 'boolean', section: 'options', help: 'run the SFTP scenarios instead (template: get {path} into {out})' },
     runs: { kind: 'value', arg: 'N', section: 'options', help: 'runs per scenario (default 1)' },
     reader: { kind: 'value', arg: 'NAME', section: 'options', help: `read stdout with this reader in every scenario:\n${READERS.join(', ')}` },

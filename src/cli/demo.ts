@@ -8,6 +8,11 @@
  * most one pipe buffer, 65,536 of the 163,840 bytes, reaches the sleeping
  * reader; fewer when the CLI exits before the pipe is full. The README and
  * the doc quote that bound; test/cli/asyncssh-629.test.ts checks it.
+ *
+ * The SFTP rows use the server's own fault file: `short=1000` answers each
+ * READ with at most 1000 bytes, which SFTP allows; the naive download takes
+ * the first short answer for EOF (curl #4344) and resolves, the tracked one
+ * re-requests the rest (test/client/sftp-naive.test.ts).
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -56,6 +61,27 @@ const BIN = fileURLToPath(new URL('../../bin/loopssh.js', import.meta.url));
 
 function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
+}
+
+/** A row for `data` received into `target`, checked against the `pattern` payload of `size` bytes (seed 0). */
+function rowOf(naive: boolean, target: string, data: Buffer, size: number, pattern: PatternName, started: number): DemoRow {
+  return {
+    mode: naive ? 'naive' : 'tracked',
+    target,
+    expected: size,
+    received: data.length,
+    shaOk: sha256(data) === payloadDigest({ size, pattern, seed: '0', stream: 'stdout' }),
+    mbPerSecond: size / (performance.now() - started) / 1000,
+  };
+}
+
+/** SFTP download of a `short=1000` fault file into a file: tracked or naive (a short read taken for EOF). */
+export async function sftpShortReads(conn: Connection, naive: boolean, dir: string, size: number): Promise<DemoRow> {
+  const path = join(dir, naive ? 'sftp-naive.bin' : 'sftp-tracked.bin');
+  const started = performance.now();
+  await conn.download(`/payload/random/0/${size},short=1000`, path, { naive });
+  // Read the file the moment the download says it is done, as the caller would.
+  return rowOf(naive, 'sftp short reads → file', readFileSync(path), size, 'random', started);
 }
 
 /** A sink that takes `bytesPerSecond`, like a slow disk or a terminal; counts and hashes what it has taken. */
@@ -128,15 +154,7 @@ export function toStalledPipe(server: ServerHandle, naive: boolean, size: number
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('close', () => {
-      const data = Buffer.concat(chunks);
-      resolve({
-        mode: naive ? 'naive' : 'tracked',
-        target: 'stalled stdout pipe',
-        expected: size,
-        received: data.length,
-        shaOk: sha256(data) === payloadDigest({ size, pattern: 'lines', seed: '0', stream: 'stdout' }),
-        mbPerSecond: size / (performance.now() - started) / 1000,
-      });
+      resolve(rowOf(naive, 'stalled stdout pipe', Buffer.concat(chunks), size, 'lines', started));
     });
   });
 }
@@ -177,12 +195,13 @@ export async function demoCommand(args: string[]): Promise<number> {
       hostKey: server.hostKeyFingerprint,
     });
     const rows: DemoRow[] = [];
-    out.write('running: file (64 MiB random), slow sink (1 MiB at 4 MB/s), stalled stdout pipe (160 KiB, child process)…\n\n');
+    out.write('running: file (64 MiB random), slow sink (1 MiB at 4 MB/s), stalled stdout pipe (160 KiB, child process), SFTP with short reads (4 MiB)…\n\n');
     // The two child processes first, together; the in-process runs after, so they do not share the CPU with them.
     const pipes = await Promise.all([toStalledPipe(server, false, 163_840, keysDir), toStalledPipe(server, true, 163_840, keysDir)]);
     for (const naive of [false, true]) rows.push(await toFile(conn, naive, dir, 64 * 1024 * 1024, 'random'));
     for (const naive of [false, true]) rows.push(await toSlowSink(conn, naive, 1024 * 1024, 4_000_000));
     rows.push(...pipes);
+    for (const naive of [false, true]) rows.push(await sftpShortReads(conn, naive, dir, 4 * 1024 * 1024));
     await conn.close();
     out.write(formatTable(rows));
     const tracked = rows.filter((r) => r.mode === 'tracked');
@@ -193,7 +212,9 @@ export async function demoCommand(args: string[]): Promise<number> {
       `\ntracked: ${trackedOk ? 'every byte arrived, SHA-256 verified' : 'FAILED: a tracked transfer was not byte-exact'}.\n` +
         `naive: short in ${lost.length} of ${naive.length} targets (${lost.map((r) => `${r.target}: ${r.expected - r.received} bytes missing`).join('; ') || 'none this time'}).\n` +
         `The naive run called it done at the channel's 'close', while the target still held bytes;\n` +
-        `loopssh's FlushTracker waits for every target's own 'close' (or last write callback). See docs/close-semantics.md.\n`,
+        `loopssh's FlushTracker waits for every target's own 'close' (or last write callback).\n` +
+        `The naive SFTP download took the server's first short READ answer (1000 bytes, which SFTP allows) for the end of the file;\n` +
+        `the tracked one re-requests from where a short answer stopped and checks the size stat reported. See docs/close-semantics.md.\n`,
     );
     if (statSync(join(dir, 'tracked.bin')).size !== 64 * 1024 * 1024) return 1;
     return trackedOk ? 0 : 1;

@@ -28,6 +28,7 @@ the connection or login did, 2 for bad usage.`,
     output: { kind: 'value', alias: 'o', arg: 'FILE', section, help: 'get: write to FILE (default: this stdout)' },
     'keep-partial': { kind: 'boolean', section, help: 'get: keep an incomplete download as FILE.partial' },
     fsync: { kind: 'boolean', section, help: 'get: fsync FILE and its folder before renaming' },
+    naive: { kind: 'boolean', section, help: 'get: the naive download (a short read taken for EOF, no size check, done before the target closed), to see it lose bytes' },
     'in-place': { kind: 'boolean', section, help: 'put: write REMOTE directly, not a temporary name renamed over it (for servers that refuse renames)' },
     'chunk-size': { kind: 'value', arg: 'SIZE', section, help: 'bytes per READ/WRITE request (default: 32KiB less\nthe SFTP header, one SSH packet each)' },
     requests: { kind: 'value', arg: 'N', section, help: 'requests in flight (default 64)' },
@@ -67,12 +68,14 @@ export async function sftpCommand(args: string[]): Promise<number> {
   if (verb === 'put' && paths.length !== 2) throw new UsageError('sftp put takes FILE and REMOTE');
   if (verb === 'put' && v.output !== undefined) throw new UsageError('-o is for sftp get');
   if (verb === 'get' && v['in-place'] === true) throw new UsageError('--in-place is for sftp put');
+  if (verb === 'put' && v.naive === true) throw new UsageError('--naive is for sftp get');
   const tune: TransferOptions = {
     chunkSize: v['chunk-size'] === undefined ? undefined : parseSizeFlag(v['chunk-size'], '--chunk-size'),
     requests: v.requests === undefined ? undefined : parseInteger(v.requests, '--requests', 1, 1024),
     keepPartial: v['keep-partial'] === true,
     fsync: v.fsync === true,
     atomic: v['in-place'] !== true,
+    naive: v.naive === true,
   };
   if (tune.chunkSize !== undefined && (tune.chunkSize < 1 || tune.chunkSize > 255 * 1024)) throw new UsageError('--chunk-size: between 1 and 255KiB');
   const toStdout = verb === 'get' && v.output === undefined;

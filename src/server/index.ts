@@ -3,6 +3,7 @@
  * gets and returns, and the server on a worker thread.
  */
 export { startServer } from './server.js';
+export type { SessionWindow } from '../ssh2/index.js';
 export type { ServerOptions, ServerHandle, ServerRecord, ConnectionRecord, CommandRecord, AuthRecord, StopOptions, RawExecRequest, TransferRecord } from './types.js';
 export type { RegisteredFile, RegisteredFiles } from './sftp/tree.js';
 export type { StreamedFile } from './sftp/stream-file.js';

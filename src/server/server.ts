@@ -7,7 +7,7 @@
  */
 import { isIP } from 'node:net';
 import ssh2, { type Algorithms, type KexAlgorithm } from 'ssh2';
-import { patchServerConnection } from '../ssh2/index.js';
+import { checkSessionWindow, limitServerSessionWindows, patchServerConnection } from '../ssh2/index.js';
 import { UsageError } from '../util/flags.js';
 import { isLoopback } from '../util/loopback.js';
 import { clip } from '../util/text.js';
@@ -78,8 +78,12 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerHa
 
   // Compression is off unless asked for: on loopback it costs CPU and buys nothing.
   const algorithms: Algorithms = { kex: [...DEFAULT_KEX], compress: ['none'], ...options.algorithms };
+  const sessionWindow = options.sessionWindow;
+  if (typeof sessionWindow === 'object') checkSessionWindow(sessionWindow);
+  const chooseWindow = typeof sessionWindow === 'function' ? sessionWindow : () => sessionWindow;
   const server = new ssh2.Server({ hostKeys: [keys.hostKey], algorithms, ident: 'loopssh' }, (client, info) => {
     patchServerConnection(client);
+    if (sessionWindow !== undefined) limitServerSessionWindows(client, chooseWindow);
     if (gate.admit(client, info)) serveConnection(scope, client, info);
   });
   const listener = gate.attach(server);

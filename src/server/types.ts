@@ -2,6 +2,7 @@
  * The public shapes of the embedded server: its options, its handle, and
  * what it records for tests to assert on.
  */
+import type { SessionWindow } from '../ssh2/index.js';
 import type { Algorithms, Connection, ServerChannel } from 'ssh2';
 import type { ServerLogger } from './log.js';
 import type { ExitStatus } from './channel-output.js';
@@ -70,6 +71,15 @@ export interface ServerOptions {
    * channel from then on. `loopssh audit` uses it (src/audit/behaviours.ts).
    */
   takeOverExec?: (request: RawExecRequest) => boolean;
+  /**
+   * The receive window and maximum packet size advertised on session
+   * channels, asked each time a session is opened (undefined: ssh2's 2 MiB
+   * window and 32 KiB packets). The window is topped up in WINDOW_ADJUSTs of
+   * `step` bytes; a client that sends past the window or a packet larger
+   * than `packetSize` is disconnected (PROTOCOL_ERROR). `loopssh audit`'s
+   * `tiny-window` scenario uses it (docs/ssh2-traps.md, patch 12).
+   */
+  sessionWindow?: SessionWindow | (() => SessionWindow | undefined);
 }
 
 /** What {@link ServerOptions.takeOverExec} gets: the accepted ssh2 exec channel and its connection. */

@@ -9,8 +9,12 @@
 import type { Socket } from 'node:net';
 import { assertSsh2Shape, connectionInternals, DISCONNECT } from './internals.js';
 import { patchClientProtocol, patchServerProtocol } from './protocol-patches.js';
+import { patchSendPath, sendLevers, type SendLevers } from './send-path.js';
+import { limitSessionWindows, type SessionWindow } from './session-window.js';
 
 assertSsh2Shape();
+// A bad LOOPSSH_SEND_PATH fails at start-up, not at the first connection.
+sendLevers();
 
 export { SSH2_CHECKED_VERSION, DISCONNECT, assertSsh2Shape } from './internals.js';
 export { clearStaleChunksOnWrite, onPeerClosedChannel, channelOutputClosed, channelSocket } from './channel-patches.js';
@@ -18,24 +22,55 @@ export { endSftpWithStatus, sftpBlocked, whenSftpWritable } from './sftp-flow.js
 export { batchSftpWrites, sftpPacketFit } from './sftp-packet.js';
 export { sendExitStatus, rekeyWithWrongGuess, NEVER_CHOSEN_KEX } from './server-sends.js';
 export { keepOpenUntilServerCloses } from './client-channel.js';
+export { SEND_PATH_ENV, DEFAULT_SEND_LEVERS, parseSendLevers, packetSlabs, type SendLevers } from './send-path.js';
+export { PaddingPool, PADDING_POOL_BYTES } from './padding-pool.js';
+export { PacketSlabs, SLAB_BYTES, MIN_SLAB_PACKET } from './packet-slabs.js';
+export { checkSessionWindow, type SessionWindow } from './session-window.js';
 
 /**
  * Fixes a server-side connection ssh2 just reported (call first thing in the
  * Server's 'connection' listener): first_kex_packet_follows, channel-window
  * overruns, repeated ssh-userauth service requests, requests on a running
- * session, connection messages during a rekey.
+ * session, connection messages during a rekey; and the send-path levers
+ * LOOPSSH_SEND_PATH picks (send-path.ts).
  */
 export function patchServerConnection(connection: object): void {
-  patchServerProtocol(connectionInternals(connection));
+  const conn = connectionInternals(connection);
+  patchServerProtocol(conn);
+  if (conn._protocol) patchSendPath(conn, conn._protocol);
+}
+
+/**
+ * Makes the session channels of a server-side connection advertise the
+ * receive window and packet size `choose()` returns when each is accepted
+ * (undefined: ssh2's 2 MiB / 32 KiB), topped up in WINDOW_ADJUSTs of
+ * `step` bytes; a client sending a larger packet is disconnected like one
+ * overrunning the window. Call right after {@link patchServerConnection}.
+ */
+export function limitServerSessionWindows(connection: object, choose: () => SessionWindow | undefined): void {
+  limitSessionWindows(connectionInternals(connection), choose);
 }
 
 /**
  * Fixes a client-side ssh2 connection: first_kex_packet_follows, channel
- * window overruns, connection messages during a rekey. Call right after
+ * window overruns, connection messages during a rekey; the send-path
+ * levers. Call right after
  * `client.connect(...)` returned, before any packet arrived.
  */
 export function patchClientConnection(connection: object): void {
-  patchClientProtocol(connectionInternals(connection));
+  const conn = connectionInternals(connection);
+  patchClientProtocol(conn);
+  if (conn._protocol) patchSendPath(conn, conn._protocol);
+}
+
+/**
+ * Installs only the send-path levers given (not LOOPSSH_SEND_PATH's) on an
+ * ssh2 connection of either side, for tests and benches that pick levers
+ * per connection. Call where {@link patchServerConnection} would be called.
+ */
+export function patchConnectionSendPath(connection: object, levers: SendLevers): void {
+  const conn = connectionInternals(connection);
+  if (conn._protocol) patchSendPath(conn, conn._protocol, levers);
 }
 
 /**

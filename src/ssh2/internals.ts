@@ -8,6 +8,7 @@
  */
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
+import { sendPathChecks } from './send-path-shape.js';
 
 const require = createRequire(import.meta.url);
 
@@ -42,13 +43,28 @@ export interface ProtocolInternals {
   _skipNextInboundPacket: boolean;
   _onPayload: PayloadFn;
   _packetRW: { read: { read(payload: Buffer): Buffer }; write: PacketWriterInternals };
-  _cipher: { encrypt(packet: Buffer): void };
+  _cipher: CipherInternals;
   _handlers: Record<string, ((...args: never[]) => unknown) | undefined>;
   disconnect(reason: number): void;
   channelFailure(recipient: number): void;
   serviceAccept(service: string): void;
   rekey(): void;
   exitStatus(recipient: number, status: number): void;
+  channelOpenConfirm(remote: number, local: number, initWindow: number, maxPacket: number): void;
+  channelWindowAdjust(recipient: number, amount: number): void;
+}
+
+/**
+ * An outbound packet cipher (lib/protocol/crypto.js: NullCipher, the
+ * *CipherBinding and *CipherNative classes): `allocPacket` lays out length,
+ * padding length and random padding; `encrypt` seals it and hands the bytes
+ * to `_onWrite` (the Protocol's, which writes to the socket).
+ */
+export interface CipherInternals {
+  allocPacket(payloadLen: number): Buffer;
+  encrypt(packet: Buffer): void;
+  _onWrite: (data: Uint8Array) => void;
+  constructor: { name: string };
 }
 
 /** lib/protocol/zlib.js PacketWriter/ZlibPacketWriter: builds outbound packets (`force`: during a key exchange). */
@@ -101,6 +117,11 @@ export interface Ssh2Modules {
   serverSource: string;
   clientSource: string;
   kexSource: string;
+  /** lib/protocol/crypto.js, for the send-path checks (src/ssh2/send-path-shape.ts). */
+  cryptoSource: string;
+  /** lib/utils.js isWritable: ssh2's own test before every socket write. */
+  isWritable: (stream: unknown) => boolean;
+  channelSource: string;
   Server: { prototype: Record<string, unknown> };
 }
 
@@ -115,6 +136,9 @@ function load(): Ssh2Modules {
     serverSource: read('ssh2/lib/server.js'),
     clientSource: read('ssh2/lib/client.js'),
     kexSource: read('ssh2/lib/protocol/kex.js'),
+    cryptoSource: read('ssh2/lib/protocol/crypto.js'),
+    isWritable: (require('ssh2/lib/utils.js') as { isWritable: Ssh2Modules['isWritable'] }).isWritable,
+    channelSource: read('ssh2/lib/Channel.js'),
     Server: require('ssh2/lib/server.js') as Ssh2Modules['Server'],
   };
 }
@@ -162,6 +186,8 @@ function shapeChecks(m: Ssh2Modules): [string, () => boolean][] {
     ['server Client lacks _sock/_chanMgr/_protocol', () => /this\._sock = socket;\s*this\._chanMgr = new ChannelManager/.test(m.serverSource) && m.serverSource.includes('this._protocol = new Protocol')],
     ['server sessions no longer keep the running channel in session._channel', () => m.serverSource.includes('session._channel = channel;')],
     ...serverSendsChecks(m, proto),
+    ...sendPathChecks(m, proto),
+    ...sessionWindowChecks(m, proto),
     ['client lacks _protocol/_chanMgr', () => m.clientSource.includes('this._protocol = new Protocol') && m.clientSource.includes('this._chanMgr')],
   ];
 }
@@ -179,6 +205,22 @@ function serverSendsChecks(m: Ssh2Modules, proto: () => ProtocolInternals): [str
     ],
     ['kex.js kexinit() no longer sets _kexinit, then sends it via _packetRW.write.finalize', () => /self\._kexinit = payload;[\s\S]{0,500}self\._cipher\.encrypt\(self\._packetRW\.write\.finalize\(packet, true\)\)/.test(m.kexSource)],
     ['Channel no longer keeps _client and outgoing', () => /this\.outgoing = info\.outgoing;[\s\S]{0,200}this\._client = client;/.test(String(m.Channel))],
+  ];
+}
+
+/** What src/ssh2/session-window.ts relies on (limitSessionWindows). */
+function sessionWindowChecks(m: Ssh2Modules, proto: () => ProtocolInternals): [string, () => boolean][] {
+  return [
+    ['Protocol lacks channelOpenConfirm/channelWindowAdjust', () => typeof proto().channelOpenConfirm === 'function' && typeof proto().channelWindowAdjust === 'function'],
+    [
+      'a session accept() no longer registers the Session before proto.channelOpenConfirm(info.sender, localChan, MAX_WINDOW, PACKET_SIZE)',
+      () => /new Session\(this, info, localChan\);\s*this\._chanMgr\.update\(localChan, instance\);\s*proto\.channelOpenConfirm\(info\.sender,\s*localChan,\s*MAX_WINDOW,\s*PACKET_SIZE\)/.test(m.serverSource),
+    ],
+    [
+      'Channel.js windowAdjust() no longer adds to incoming.window, then sends channelWindowAdjust(outgoing.id, amt)',
+      () => /self\.incoming\.window \+= amt;\s*self\._client\._protocol\.channelWindowAdjust\(self\.outgoing\.id, amt\)/.test(m.channelSource),
+    ],
+    ['Channel no longer shares its incoming side with the Session (this.incoming = info.incoming)', () => String(m.Channel).includes('this.incoming = info.incoming;')],
   ];
 }
 

@@ -4,6 +4,7 @@
  * same process is untouched). Why each exists: docs/ssh2-traps.md.
  */
 import { createRequire } from 'node:module';
+import { limitedWindowOf } from './session-window.js';
 import { MSG, DISCONNECT, type ChannelInternals, type ConnectionInternals, type DecipherInternals, type ProtocolInternals } from './internals.js';
 
 const require = createRequire(import.meta.url);
@@ -163,6 +164,12 @@ function checkWindows(conn: ConnectionInternals, proto: ProtocolInternals, state
       if (window && data.length > window.window) {
         state.fatal = true;
         return doFatalError(proto, `peer overran the channel window (${data.length} bytes sent, ${window.window} allowed)`, 'protocol', DISCONNECT.PROTOCOL_ERROR);
+      }
+      // A session opened with a limited window (session-window.ts) also has its packet size enforced (RFC 4254 §5.2).
+      const limit = window && limitedWindowOf(window);
+      if (limit && data.length > limit.packetSize) {
+        state.fatal = true;
+        return doFatalError(proto, `peer overran the maximum packet size (${data.length} bytes in one packet, ${limit.packetSize} allowed)`, 'protocol', DISCONNECT.PROTOCOL_ERROR);
       }
       return original(p, recipient, data, dataType);
     }) as HandlerMap[string];

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { BenchUsageError, PATH_IDS, SFTP_PATH_IDS, parseBenchOptions } from '../../bench/transfer/options.ts';
 import { itemsForRun } from '../../bench/transfer/schedule.ts';
 import { maxOf, mbps, median, medOf } from '../../bench/transfer/stats.ts';
+import { baseFirst, summarisePairs } from '../../bench/transfer/ab.ts';
 
 describe('bench options', () => {
   it('defaults: 1 GiB, 5 runs, every path and target', () => {
@@ -114,5 +115,20 @@ describe('bench statistics', () => {
     expect(medOf([undefined, 5, 1, undefined, 3])).toBe(3);
     expect(medOf([undefined])).toBeUndefined();
     expect(maxOf([2, undefined, 7])).toBe(7);
+  });
+});
+
+describe('send-path A/B pairs (bench/send-ab.ts)', () => {
+  it('alternates which variant goes first, and summarises per-pair ratios as medians and wins', () => {
+    expect([0, 1, 2, 3].map(baseFirst)).toEqual([true, false, true, false]);
+    const s = summarisePairs([
+      { baseMBps: 100, leverMBps: 150, baseCpuS: 1, leverCpuS: 0.5 },
+      { baseMBps: 200, leverMBps: 100, baseCpuS: 1, leverCpuS: 2 },
+      { baseMBps: 100, leverMBps: 110 },
+    ]);
+    expect(s.speed).toEqual([1.5, 0.5, 1.1]);
+    expect(s.cpu).toEqual([2, 0.5]);
+    expect([s.speedMedian, s.cpuMedian, s.speedWins, s.cpuWins]).toEqual([1.1, 1.25, 2, 1]);
+    expect(() => summarisePairs([])).toThrow('no pairs to summarise');
   });
 });

@@ -118,6 +118,12 @@ const BAD: [string[], RegExp][] = [
 ];
 
 describe.concurrent('bad arguments exit 2 with exactly one line, no stack trace', () => {
+  it('a bad LOOPSSH_SEND_PATH (loopssh issue 14) is refused at start-up', async ({ expect }) => {
+    const r = await runCli(['exec', '--port', '1', '--', 'x'], { env: { LOOPSSH_SEND_PATH: 'pad,turbo' } });
+    expect([r.code, r.stdout.length, isOneLine(r.stderr)]).toEqual([2, 0, true]);
+    expect(r.stderr).toBe("loopssh: LOOPSSH_SEND_PATH: unknown lever 'turbo' (a comma list of pad, reuse, cork, or all, none)\n");
+  });
+
   for (const [args, mention] of BAD) {
     it(`loopssh ${args.map((a) => (a === KEYS ? 'KEYS' : a.startsWith(KEYS) ? a.replace(KEYS, 'KEYS') : a)).join(' ')}`, async ({ expect }) => {
       const r = await runCli(args);

@@ -90,6 +90,12 @@ const FACTS: Record<string, (out: string) => void> = {
     expect(out).toMatch(/stdout at channel 'close': 65536 of 65536 bytes/);
     expect(out).toMatch(/fixed +loopssh run\(\) stderr \(FlushTracker\) +delivered 1048576 of 1048576 bytes, SHA-256 ok/);
   },
+  'sftp-short-reads.ts': (out) => {
+    expect(out).toMatch(/naive download of \/payload\/lines\/0\/1048576,short=1000: resolved with 1000 bytes read/);
+    expect(out).toMatch(/^fixed +SFTP, short READs re-requested +delivered 1048576 of 1048576 bytes, SHA-256 ok$/m);
+    expect(out).toMatch(/^fixed +SFTP into a slow sink, done at its 'close' +delivered 1048576 of 1048576 bytes, SHA-256 ok$/m);
+    expect(out).toMatch(/naive download into a 1 MB\/s sink: resolved after reading 1048576 bytes/);
+  },
   'flush-tracker.ts': (out) => {
     const tracked = /tracked: .*\n +tracker\.events: (.*)/.exec(out);
     const events = tracked?.[1]?.split(', ') ?? [];
@@ -132,6 +138,20 @@ const QUOTED: { file: string; doc: string; check: (out: string) => void }[] = [
     check: (out) => {
       expect(out).toMatch(/^naive +done at the source's 'end': stdout pipe +delivered +4128768 of 4194304 bytes, lost 65536$/m);
       expect(out).toMatch(/^naive +done at the source's 'end': file +delivered +0 of 4194304 bytes.*\.partial has 4194304 bytes/m);
+    },
+  },
+  {
+    file: 'sftp-short-reads.ts',
+    doc: 'the naive\n  download resolves with 1,000 of 1,048,576 bytes and no error',
+    check: (out) => expect(out).toMatch(/^naive +SFTP, a short READ taken for EOF +delivered +1000 of 1048576 bytes, lost 1047576$/m),
+  },
+  {
+    file: 'sftp-short-reads.ts',
+    doc: 'the naive\n  download resolves with every byte read while the sink had taken less than\n  half of the 1,048,576 bytes',
+    check: (out) => {
+      const taken = /^naive +SFTP into a slow sink, done at last READ +delivered +(\d+) of 1048576 bytes/m.exec(out);
+      expect(taken).not.toBeNull();
+      expect(Number(taken?.[1])).toBeLessThan(1_048_576 / 2);
     },
   },
   {

@@ -125,7 +125,8 @@ describe('scp -f/-t on /disk by hand', () => {
     const client = await rawClient(f.server);
     // Announces 1000 bytes, sends 500, then EOF: the server must not replace old.txt.
     const got = await rawScp(client, 'scp -t /disk/old.txt', Buffer.concat([Buffer.from('C0644 1000 old.txt\n'), Buffer.alloc(500, 0x61)]));
-    expect(got.subarray(0, 2)).toEqual(Buffer.from([0, 0])); // ready, and the C line accepted
+    // Ready, the C line accepted, then the fatal error byte and one line.
+    expect(got.toString('latin1')).toBe('\0\0\x02scp: the client ended 500 bytes short\n');
     expect(readFileSync(join(root, 'old.txt'), 'utf8')).toBe('old content\n');
     expect(readdirSync(root).sort()).toEqual(['lines.txt', 'old.txt', 'out', 'sub', 'trap']);
     expect(f.server.seen.transfers.map((t) => [t.path, t.bytes, t.outcome])).toEqual([['/disk/old.txt', 500, 'failed']]);

@@ -74,18 +74,19 @@ describe('UploadHash', () => {
 
   it('the review case: writes at prefix+1, +2, … each nearly a window long hold one window at most', () => {
     const window = 64 * KiB;
-    const u = new UploadHash(window, 1024 * 1024 * KiB);
-    let refused = 0;
+    // A budget far above the window, so only the overlap rule can hold the line.
+    const u = new UploadHash(window, 1024 * 1024 * KiB, new HeldBudget(1024 * window));
+    const refusals = new Set<string>();
     for (let i = 1; i <= 1000; i++) {
       try {
         u.write(i, Buffer.alloc(window - i));
       } catch (err) {
         if (!(err instanceof UploadOrderError)) throw err;
-        refused++;
+        refusals.add(err.message.replace(/offset \d+ \(\d+ bytes\) overlaps/, 'offset N (M bytes) overlaps'));
       }
       expect(u.held).toBeLessThanOrEqual(window);
     }
-    expect([refused, u.held]).toEqual([999, window - 1]);
+    expect([[...refusals], u.held]).toEqual([[`write at offset N (M bytes) overlaps a held write at offset 1 (${window - 1} bytes)`], window - 1]);
   });
 
   it('an adversarial random sequence (overlaps, gaps, in-order bursts) never holds more than the window; what completes hashes right', () => {
@@ -98,7 +99,8 @@ describe('UploadHash', () => {
       seed = (seed * 1103515245 + 12345) % 2 ** 31;
       return Math.floor((seed / 2 ** 31) * n); // the high bits: an LCG's low bits cycle
     };
-    const budget = new HeldBudget(window);
+    // The budget is not what bounds it here (far above the window); its count must match.
+    const budget = new HeldBudget(1024 * window);
     const u = new UploadHash(window, size, budget);
     let refused = 0;
     let mostHeld = 0;

@@ -13,6 +13,7 @@ import { Delivery } from '../delivery.js';
 import { ConnectionError, RunError, TransferError, TransferLengthError, type RunFacts } from '../errors.js';
 import { LengthMismatchError, SftpReadStream } from './read-stream.js';
 import { SftpWriteStream } from './write-stream.js';
+import { naiveRead } from './naive-read.js';
 
 type Client = InstanceType<typeof ssh2.Client>;
 
@@ -51,6 +52,13 @@ export interface TransferOptions {
    * Default true.
    */
   atomic?: boolean;
+  /**
+   * Download: the naive way, kept to demonstrate the losses it causes (see
+   * naive-read.ts): a short READ taken for EOF, the stat size not checked,
+   * written in place and resolved without waiting for the target to close.
+   * Never use it for real transfers.
+   */
+  naive?: boolean;
 }
 
 /** A local file's size, for the progress total (undefined if it cannot be read). */
@@ -80,6 +88,8 @@ export interface TransferResult {
   durationMs: number;
   /** A download to `'buffer'`: the bytes. */
   data?: Buffer;
+  /** True for a naive download: `bytes` says what was read, not what reached the target. */
+  naive?: boolean;
 }
 
 const DEFAULTS = { requests: 64, maxBuffer: 64 * 1024 * 1024 };
@@ -146,7 +156,7 @@ export async function sftpDownload(client: Client, host: string, port: number, r
   let bytes = 0;
   const facts = (): RunFacts => factsOf(command, bytes, started);
   options.signal?.throwIfAborted();
-  const sink = await openSink(target, 'stdout', { maxBuffer: options.maxBuffer ?? DEFAULTS.maxBuffer, naive: false, fsync: options.fsync === true });
+  const sink = await openSink(target, 'stdout', { maxBuffer: options.maxBuffer ?? DEFAULTS.maxBuffer, naive: options.naive === true, fsync: options.fsync === true });
   let sftp: SFTPWrapper | undefined;
   const delivery = new Delivery(() => ({ ...facts(), stdout: sink.collected?.() }));
   /** Set once delivery.fail() has discarded the sink. */
@@ -156,6 +166,12 @@ export async function sftpDownload(client: Client, host: string, port: number, r
     const s = sftp;
     const handle = await new Promise<Buffer>((res, rej) => s.open(remotePath, 'r', (err, h) => (err ? rej(remoteError('cannot open', err, facts(), remotePath)) : res(h))));
     const size = await new Promise<number>((res, rej) => s.fstat(handle, (err, st) => (err ? rej(remoteError('cannot stat', err, facts(), remotePath)) : res(st.size))));
+    if (options.naive) {
+      const hash = createHash('sha256');
+      bytes = await naiveRead(s, handle, sink, tune.chunkSize, hash);
+      s.close(handle, () => {});
+      return { remotePath, bytes, sha256: hash.digest('hex'), durationMs: facts().durationMs, data: sink.collected?.(), naive: true };
+    }
     const source = new SftpReadStream(s, handle, size, tune);
     let sourceError: Error | undefined;
     source.once('error', (err) => (sourceError = err));

@@ -2,7 +2,7 @@
  * REMOVE, RENAME and posix-rename@openssh.com on the writable parts of the
  * tree: names this session uploaded in /sink, and regular files in a
  * writable /disk. Uploaders that write a temporary name and rename it over
- * the target on success (loopssh's own upload(), WinSCP, rclone, lftp) need
+ * the target on success (loopssh's own upload(), WinSCP, rclone) need
  * them; everything else in the tree stays read-only.
  *
  * /sink keeps no bytes, only the record, so a rename there moves the

@@ -14,7 +14,7 @@ import type { CommandContext, CommandHandler } from '../commands.js';
 import type { Recorder } from '../record.js';
 import { recordedUser } from '../record.js';
 import type { TransferRecord } from '../types.js';
-import { ByteReader } from './byte-reader.js';
+import { ByteReader, UnexpectedEofError } from './byte-reader.js';
 import { DiskJail, JailError } from './disk.js';
 import { formatFaults } from './faults.js';
 import { FileSource } from './file-source.js';
@@ -45,7 +45,9 @@ export function scpCommand(recorder: Recorder, files: RegisteredFiles = {}, disk
       if (opts.mode === 'f') await source(ctx, reader, send, opts, where);
       else await sink(ctx, reader, send, opts, where);
       return 0;
-    } catch (err) {
+    } catch (thrown) {
+      // A client that ends mid-file is the client's doing, not a loopssh failure: a fatal scp error, not a logged crash.
+      const err = thrown instanceof UnexpectedEofError ? new ScpError(thrown.message, true) : thrown;
       if (!(err instanceof ScpError)) throw err;
       await send(`${err.fatal ? '\x02' : '\x01'}scp: ${err.message}\n`);
       return 1;

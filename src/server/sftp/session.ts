@@ -43,7 +43,7 @@ function fsStatus(err: unknown): [number, string] {
 
 type ReadHandle = { kind: 'read'; node: FileNode; source: FileSource; record: TransferRecord; close?: () => Promise<void> };
 /** A file being written in the real directory behind /disk. */
-type DiskWriteHandle = { kind: 'disk-write'; fh: FileHandle; record: TransferRecord };
+type DiskWriteHandle = { kind: 'disk-write'; fh: FileHandle; path: string; record: TransferRecord };
 type WriteHandle = { kind: 'write'; node: SinkNode; hash: UploadHash; record: TransferRecord };
 type DirHandle = { kind: 'dir'; node: DirNode; listed: boolean };
 type Handle = ReadHandle | WriteHandle | DirHandle | DiskWriteHandle;
@@ -166,7 +166,7 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
       const fh = await jail.openWrite(path);
       if (closed) return void fh.close();
       const record = newRecord('upload', { kind: 'sink', path, name: path, faults: {} });
-      return addHandle(reqid, { kind: 'disk-write', fh, record });
+      return addHandle(reqid, { kind: 'disk-write', fh, path, record });
     }
     const { node, close } = await jail.openRead(path);
     if (closed) return void close();
@@ -251,7 +251,7 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
       return onDisk(reqid, async () => {
         await h.fh.close();
         h.record.outcome = 'complete';
-        uploads.add(h.record.path, h.record.bytes, h.record);
+        uploads.add(h.path, h.record.bytes, h.record);
         if (!closed) reply(reqid, FX.OK);
       });
     }
