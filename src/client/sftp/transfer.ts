@@ -13,6 +13,7 @@ import { Delivery } from '../delivery.js';
 import { ConnectionError, RunError, TransferError, TransferLengthError, type RunFacts } from '../errors.js';
 import { LengthMismatchError, SftpReadStream } from './read-stream.js';
 import { SftpWriteStream } from './write-stream.js';
+import { sftpPacketFit } from '../../ssh2/index.js';
 import { naiveRead } from './naive-read.js';
 
 type Client = InstanceType<typeof ssh2.Client>;
@@ -168,7 +169,7 @@ export async function sftpDownload(client: Client, host: string, port: number, r
     const size = await new Promise<number>((res, rej) => s.fstat(handle, (err, st) => (err ? rej(remoteError('cannot stat', err, facts(), remotePath)) : res(st.size))));
     if (options.naive) {
       const hash = createHash('sha256');
-      bytes = await naiveRead(s, handle, sink, tune.chunkSize, hash);
+      bytes = await naiveRead(s, handle, sink, tune.chunkSize ?? sftpPacketFit(s, handle).read, hash);
       s.close(handle, () => {});
       return { remotePath, bytes, sha256: hash.digest('hex'), durationMs: facts().durationMs, data: sink.collected?.(), naive: true };
     }
