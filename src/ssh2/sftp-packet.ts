@@ -1,7 +1,4 @@
 /**
- * SFTP messages sent the way OpenSSH sends them: one SSH packet each, and a
- * burst in one socket write.
- *
  * Request sizes that keep each SFTP message whole and in one SSH packet.
  * ssh2's SFTP client cuts a READ or WRITE longer than `_maxReadLen` /
  * `_maxWriteLen` into two requests, the second one sent only after the
@@ -14,8 +11,6 @@
  * header leaves as two packets, as does a 32 KiB READ's reply from an ssh2
  * server. OpenSSH packs its channel as a byte stream and pays neither.
  */
-import type { Socket } from 'node:net';
-import { connectionInternals } from './internals.js';
 
 /** The channel fields this module reads (public on ssh2's SFTP stream, but undocumented). */
 interface SftpChannelSizes {
@@ -54,26 +49,3 @@ export function sftpPacketFit(sftp: object, handle: Buffer): { read: number; wri
   };
 }
 
-/** Sockets corked until the end of the current tick. */
-const corked = new WeakSet<Socket>();
-
-/**
- * Holds the SFTP session's socket writes until the end of this tick, then
- * sends them as one writev. ssh2 writes every SSH packet to the socket on
- * its own, so a burst of SFTP messages (the WRITEs cut from one source
- * chunk, a run of READ requests, the STATUS acks of the WRITEs one socket
- * read brought) costs one system call, and one wake-up of the peer, per
- * message; OpenSSH batches them. Costs nothing when called again in the same
- * tick. No-op if the session's connection has no socket (ssh2's shape moved).
- */
-export function batchSftpWrites(sftp: object): void {
-  const client = (sftp as { _client?: object })._client;
-  const sock = client ? connectionInternals(client)._sock : undefined;
-  if (!sock || corked.has(sock) || typeof sock.cork !== 'function') return;
-  corked.add(sock);
-  sock.cork();
-  process.nextTick(() => {
-    corked.delete(sock);
-    sock.uncork();
-  });
-}

@@ -10,7 +10,7 @@
  */
 import { Readable } from 'node:stream';
 import type { SFTPWrapper } from 'ssh2';
-import { batchSftpWrites, sftpPacketFit } from '../../ssh2/index.js';
+import { sftpPacketFit } from '../../ssh2/index.js';
 
 /** How the bytes that came disagreed with the size stat reported. */
 export class LengthMismatchError extends Error {
@@ -83,7 +83,6 @@ export class SftpReadStream extends Readable {
   #fillSlots(): void {
     if (this.destroyed) return;
     if (this.#eofAt !== Infinity) return;
-    batchSftpWrites(this.#sftp);
     while (this.#slots.length < this.#tuning.requests && this.#next < this.#size) {
       const end = Math.min(this.#next + this.#tuning.chunkSize, this.#size);
       const slot: Slot = { offset: this.#next, end, parts: [], busy: false };

@@ -6,7 +6,7 @@
  */
 import { Writable } from 'node:stream';
 import type { SFTPWrapper } from 'ssh2';
-import { batchSftpWrites, sftpPacketFit } from '../../ssh2/index.js';
+import { sftpPacketFit } from '../../ssh2/index.js';
 
 /** Pipelined writer of one open remote file handle. */
 export class SftpWriteStream extends Writable {
@@ -41,7 +41,6 @@ export class SftpWriteStream extends Writable {
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
     const size = this.#chunkSize;
-    batchSftpWrites(this.#sftp);
     let at = 0;
     // The tail of the last chunk goes out topped up from this one: every WRITE
     // but the last is a full chunk, never a sliver at each source chunk's end.
