@@ -19,6 +19,7 @@ sendLevers();
 export { SSH2_CHECKED_VERSION, DISCONNECT, assertSsh2Shape } from './internals.js';
 export { clearStaleChunksOnWrite, onPeerClosedChannel, channelOutputClosed, channelSocket } from './channel-patches.js';
 export { endSftpWithStatus, sftpBlocked, whenSftpWritable } from './sftp-flow.js';
+export { batchSftpWrites, sftpPacketFit } from './sftp-packet.js';
 export { sendExitStatus, rekeyWithWrongGuess, NEVER_CHOSEN_KEX } from './server-sends.js';
 export { keepOpenUntilServerCloses } from './client-channel.js';
 export { SEND_PATH_ENV, DEFAULT_SEND_LEVERS, parseSendLevers, packetSlabs, type SendLevers } from './send-path.js';

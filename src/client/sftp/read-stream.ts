@@ -10,6 +10,7 @@
  */
 import { Readable } from 'node:stream';
 import type { SFTPWrapper } from 'ssh2';
+import { batchSftpWrites, sftpPacketFit } from '../../ssh2/index.js';
 
 /** How the bytes that came disagreed with the size stat reported. */
 export class LengthMismatchError extends Error {
@@ -37,8 +38,8 @@ interface Slot {
 
 /** Tuning of {@link SftpReadStream}. */
 export interface ReadTuning {
-  /** Bytes per READ request. */
-  chunkSize: number;
+  /** Bytes per READ request; undefined: the largest whose reply fits one SSH packet (src/ssh2/sftp-packet.ts). */
+  chunkSize: number | undefined;
   /** READ requests in flight. */
   requests: number;
 }
@@ -48,7 +49,7 @@ export class SftpReadStream extends Readable {
   readonly #sftp: SFTPWrapper;
   readonly #handle: Buffer;
   readonly #size: number;
-  readonly #tuning: ReadTuning;
+  readonly #tuning: { chunkSize: number; requests: number };
   /** In-order queue of requested ranges; the head is pushed when complete. */
   readonly #slots: Slot[] = [];
   /** Next offset not yet requested. */
@@ -61,11 +62,12 @@ export class SftpReadStream extends Readable {
   #eofAt = Infinity;
 
   constructor(sftp: SFTPWrapper, handle: Buffer, size: number, tuning: ReadTuning) {
-    super({ highWaterMark: tuning.chunkSize * tuning.requests });
+    const chunkSize = tuning.chunkSize ?? sftpPacketFit(sftp, handle).read;
+    super({ highWaterMark: chunkSize * tuning.requests });
     this.#sftp = sftp;
     this.#handle = handle;
     this.#size = size;
-    this.#tuning = tuning;
+    this.#tuning = { chunkSize, requests: tuning.requests };
   }
 
   /** Bytes received so far. */
@@ -81,6 +83,7 @@ export class SftpReadStream extends Readable {
   #fillSlots(): void {
     if (this.destroyed) return;
     if (this.#eofAt !== Infinity) return;
+    batchSftpWrites(this.#sftp);
     while (this.#slots.length < this.#tuning.requests && this.#next < this.#size) {
       const end = Math.min(this.#next + this.#tuning.chunkSize, this.#size);
       const slot: Slot = { offset: this.#next, end, parts: [], busy: false };

@@ -13,13 +13,19 @@ import { Delivery } from '../delivery.js';
 import { ConnectionError, RunError, TransferError, TransferLengthError, type RunFacts } from '../errors.js';
 import { LengthMismatchError, SftpReadStream } from './read-stream.js';
 import { SftpWriteStream } from './write-stream.js';
+import { sftpPacketFit } from '../../ssh2/index.js';
 import { naiveRead } from './naive-read.js';
 
 type Client = InstanceType<typeof ssh2.Client>;
 
 /** Options of `download()` and `upload()`. */
 export interface TransferOptions {
-  /** Bytes per READ/WRITE request. Default 32 KiB (what every SFTP server takes). */
+  /**
+   * Bytes per READ/WRITE request. Default: 32 KiB less the SFTP header, so
+   * each WRITE, and each READ's reply from an ssh2 server, fits one 32 KiB
+   * SSH packet (a full 32 KiB would go out as two packets, the second 29
+   * bytes: src/ssh2/sftp-packet.ts).
+   */
   chunkSize?: number;
   /** Requests in flight. Default 64 (OpenSSH sftp's default). */
   requests?: number;
@@ -87,7 +93,7 @@ export interface TransferResult {
   naive?: boolean;
 }
 
-const DEFAULTS = { chunkSize: 32 * 1024, requests: 64, maxBuffer: 64 * 1024 * 1024 };
+const DEFAULTS = { requests: 64, maxBuffer: 64 * 1024 * 1024 };
 
 /** Facts as RunError carries them: the "command" names the transfer. */
 function factsOf(command: string, bytes: number, started: number): RunFacts {
@@ -127,10 +133,11 @@ function ask<T>(sftp: SFTPWrapper, request: (done: (value: T) => void) => void, 
 /** Which sessions are still open (ssh2's SFTP client exposes no such flag). */
 const sftpOpen = new WeakMap<SFTPWrapper, boolean>();
 
-function tuning(options: TransferOptions): { chunkSize: number; requests: number } {
-  const chunkSize = options.chunkSize ?? DEFAULTS.chunkSize;
+/** Checked tuning; chunkSize undefined: the streams fit it to the channel's packet size. */
+function tuning(options: TransferOptions): { chunkSize: number | undefined; requests: number } {
+  const chunkSize = options.chunkSize;
   const requests = options.requests ?? DEFAULTS.requests;
-  if (!Number.isSafeInteger(chunkSize) || chunkSize < 1 || chunkSize > 255 * 1024) throw new RangeError(`chunkSize must be 1..261120 bytes, got ${chunkSize}`);
+  if (chunkSize !== undefined && (!Number.isSafeInteger(chunkSize) || chunkSize < 1 || chunkSize > 255 * 1024)) throw new RangeError(`chunkSize must be 1..261120 bytes, got ${chunkSize}`);
   if (!Number.isSafeInteger(requests) || requests < 1 || requests > 1024) throw new RangeError(`requests must be 1..1024, got ${requests}`);
   return { chunkSize, requests };
 }
@@ -162,7 +169,7 @@ export async function sftpDownload(client: Client, host: string, port: number, r
     const size = await new Promise<number>((res, rej) => s.fstat(handle, (err, st) => (err ? rej(remoteError('cannot stat', err, facts(), remotePath)) : res(st.size))));
     if (options.naive) {
       const hash = createHash('sha256');
-      bytes = await naiveRead(s, handle, sink, tune.chunkSize, hash);
+      bytes = await naiveRead(s, handle, sink, tune.chunkSize ?? sftpPacketFit(s, handle).read, hash);
       s.close(handle, () => {});
       return { remotePath, bytes, sha256: hash.digest('hex'), durationMs: facts().durationMs, data: sink.collected?.(), naive: true };
     }

@@ -4,7 +4,7 @@
  * per-session limits, the fault modes and the transfer records.
  */
 import type { Connection, SFTPWrapper } from 'ssh2';
-import { connectionSocket, endSftpWithStatus, sftpBlocked, whenSftpWritable } from '../../ssh2/index.js';
+import { batchSftpWrites, connectionSocket, endSftpWithStatus, sftpBlocked, whenSftpWritable } from '../../ssh2/index.js';
 import { clip } from '../../util/text.js';
 import type { ServerLimits } from '../commands.js';
 import type { ServerLogger } from '../log.js';
@@ -195,6 +195,7 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
   });
 
   on('READ', (reqid, handleBuf: Buffer, offset: number, length: number) => {
+    batchSftpWrites(sftp);
     const h = handleOf(handleBuf);
     if (!h || h.kind !== 'read') return reply(reqid, FX.FAILURE, h ? 'not a file opened for reading' : 'invalid handle');
     if (!Number.isSafeInteger(offset)) return reply(reqid, FX.EOF);
@@ -202,6 +203,8 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
   });
 
   on('WRITE', (reqid, handleBuf: Buffer, offset: number, data: Buffer) => {
+    // The acks of the WRITEs one socket read brought leave in one socket write.
+    batchSftpWrites(sftp);
     const h = handleOf(handleBuf);
     if (h?.kind === 'disk-write') {
       const { fh, record } = h;

@@ -1,0 +1,82 @@
+/**
+ * loopssh issue 11 (bench: `sftp put` ~49 MB/s): the default SFTP request
+ * size. ssh2's client cuts a READ/WRITE above `_maxReadLen`/`_maxWriteLen`
+ * (31 952 bytes for a server that is not OpenSSH, loopssh serve among them)
+ * into two requests answered one after the other, so 32 KiB chunks cost two
+ * round trips and two server operations each. The default now fits one
+ * request and one SSH packet; uploads cut from a stream are whole requests
+ * but the last, never a sliver at each source chunk's end.
+ */
+import { EventEmitter } from 'node:events';
+import ssh2 from 'ssh2';
+import type { SFTPWrapper } from 'ssh2';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SftpWriteStream } from '../../src/client/sftp/write-stream.ts';
+import { sftpPacketFit } from '../../src/ssh2/index.ts';
+import { startFixture, type Fixture } from '../helpers/fixture.ts';
+
+describe('sftpPacketFit', () => {
+  let f: Fixture;
+  beforeEach(async () => {
+    f = await startFixture();
+  });
+  afterEach(() => f.stop());
+
+  it('against loopssh serve: 31 952 bytes both ways, the most ssh2 sends as one request, and one 32 KiB packet with the header', async () => {
+    const o = f.server.clientOptions();
+    const client = new ssh2.Client();
+    const sftp = await new Promise<SFTPWrapper>((resolve, reject) => {
+      client.once('error', reject);
+      client.once('ready', () => client.sftp((err, s) => (err ? reject(err) : resolve(s))));
+      client.connect({ host: o.host, port: o.port, username: o.user, privateKey: o.privateKey });
+    });
+    try {
+      const handle = Buffer.alloc(4);
+      const fit = sftpPacketFit(sftp, handle);
+      expect(fit).toEqual({ read: 31_952, write: 31_952 });
+      // A DATA reply (13-byte header) and a WRITE (25 bytes + the handle) stay within one 32 KiB packet.
+      expect(fit.read + 13).toBeLessThanOrEqual(32 * 1024);
+      expect(fit.write + 25 + handle.length).toBeLessThanOrEqual(32 * 1024);
+    } finally {
+      client.end();
+    }
+  });
+
+  it("an OpenSSH-sized ssh2 limit leaves the packet as the bound: 32 KiB less each message's header", () => {
+    const fake = { _maxReadLen: 256 * 1024 - 2048, _maxWriteLen: 256 * 1024 - 2048, incoming: { packetSize: 32_768 }, outgoing: { packetSize: 32_768 } };
+    expect(sftpPacketFit(fake, Buffer.alloc(4))).toEqual({ read: 32_768 - 13, write: 32_768 - 25 - 4 });
+  });
+});
+
+/** An ssh2 SFTP client stand-in that records WRITEs and answers them on the next tick. */
+function recordingSftp(): { sftp: SFTPWrapper; writes: [number, number][]; closed: () => boolean } {
+  const writes: [number, number][] = [];
+  let closed = false;
+  const fake = Object.assign(new EventEmitter(), {
+    write(_h: Buffer, buf: Buffer, off: number, len: number, position: number, cb: (err?: Error) => void) {
+      expect(off).toBe(0);
+      expect(len).toBe(buf.length);
+      writes.push([position, len]);
+      setImmediate(() => cb());
+    },
+    close(_h: Buffer, cb: (err?: Error) => void) {
+      closed = true;
+      setImmediate(() => cb());
+    },
+  });
+  return { sftp: fake as unknown as SFTPWrapper, writes, closed: () => closed };
+}
+
+describe('SftpWriteStream', () => {
+  it('cuts 100-byte source chunks into whole 64-byte WRITEs, in order, the short one last; CLOSE after the last ack', async () => {
+    const { sftp, writes, closed } = recordingSftp();
+    const w = new SftpWriteStream(sftp, Buffer.alloc(4), 64, 4);
+    for (let i = 0; i < 10; i++) w.write(Buffer.alloc(100, i));
+    w.end();
+    await new Promise<void>((resolve, reject) => w.once('finish', resolve).once('error', reject));
+    expect(writes.map(([, len]) => len)).toEqual([...Array<number>(15).fill(64), 40]);
+    expect(writes.map(([pos]) => pos)).toEqual(writes.map((_, i) => i * 64));
+    expect(w.acknowledged).toBe(1000);
+    expect(closed()).toBe(true);
+  });
+});
