@@ -23,7 +23,7 @@ import { baseFirst, summarisePairs, type Pair } from './transfer/ab.ts';
 import { transfer, type MeasureContext } from './transfer/measure.ts';
 import { PATH_INFO, parseBenchOptions, type PathId } from './transfer/options.ts';
 import { BenchEnv, type Serve } from './transfer/setup.ts';
-import { fmtRate, mbps } from './transfer/stats.ts';
+import { fmtMiB, fmtRate, mbps } from './transfer/stats.ts';
 
 const log = (line: string): void => void process.stderr.write(`bench:sendpath: ${line}\n`);
 
@@ -57,12 +57,12 @@ const options = parseBenchOptions(['--size', String(size), '--cipher', values.ci
 const ctx: MeasureContext = { env, options, ssh };
 
 /** One verified transfer with `variant` on both ends; MB/s and server CPU. */
-async function measure(serve: Serve, variant: string, path: PathId): Promise<{ MBps: number; cpuS?: number }> {
+async function measure(serve: Serve, variant: string, path: PathId): Promise<{ MBps: number; cpuS?: number; rssKiB?: number }> {
   env.serve = serve;
   process.env[SEND_PATH_ENV] = envValue(variant);
   const s = await transfer(ctx, path, 'null', size);
   if (!s.ok) throw new Error(`${path} with ${SEND_PATH_ENV}=${variant} failed verification: ${s.why}`);
-  return { MBps: mbps(size, s.wallMs), cpuS: s.serverCpuS };
+  return { MBps: mbps(size, s.wallMs), cpuS: s.serverCpuS, rssKiB: s.serverRssKiB };
 }
 
 async function main(): Promise<void> {
@@ -80,14 +80,14 @@ async function main(): Promise<void> {
   for (let i = 0; i < pairs; i++) {
     for (const lever of levers) {
       for (const path of paths) {
-        const run = (role: 'base' | 'lever'): Promise<{ MBps: number; cpuS?: number }> =>
+        const run = (role: 'base' | 'lever'): Promise<{ MBps: number; cpuS?: number; rssKiB?: number }> =>
           role === 'base' ? measure(serves.get('base') as Serve, baseVariant, path) : measure(serves.get(lever) as Serve, lever, path);
         const first = baseFirst(i) ? 'base' : 'lever';
         const a = await run(first);
         const b = await run(first === 'base' ? 'lever' : 'base');
         const [base, on] = first === 'base' ? [a, b] : [b, a];
         const key = `${lever}|${path}`;
-        results.set(key, [...(results.get(key) ?? []), { baseMBps: base.MBps, leverMBps: on.MBps, baseCpuS: base.cpuS, leverCpuS: on.cpuS }]);
+        results.set(key, [...(results.get(key) ?? []), { baseMBps: base.MBps, leverMBps: on.MBps, baseCpuS: base.cpuS, leverCpuS: on.cpuS, baseRssKiB: base.rssKiB, leverRssKiB: on.rssKiB }]);
         log(`pair ${i + 1}/${pairs} ${lever.padEnd(5)} ${path.padEnd(8)} base ${fmtRate(base.MBps)} MB/s ${base.cpuS?.toFixed(2)} s cpu, lever ${fmtRate(on.MBps)} MB/s ${on.cpuS?.toFixed(2)} s cpu, ratio ${(on.MBps / base.MBps).toFixed(3)}`);
       }
     }
@@ -100,15 +100,15 @@ async function main(): Promise<void> {
       `${formatSize(size)} of zeros to /dev/null per transfer, ${values.cipher}, load average ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end. ` +
       `Speed ratio = lever MB/s ÷ base MB/s; CPU ratio = base server CPU ÷ lever server CPU (both > 1 when the lever helps); base = \`LOOPSSH_SEND_PATH=${envValue(baseVariant)}\`.`,
     '',
-    '| lever | path | speed ratio per pair | median | faster in | server CPU ratio per pair | median | less CPU in |',
-    '|---|---|---|---:|---:|---|---:|---:|',
+    '| lever | path | speed ratio per pair | median | faster in | server CPU ratio per pair | median | less CPU in | server peak RSS, base → lever (medians) |',
+    '|---|---|---|---:|---:|---|---:|---:|---:|',
   ];
   for (const [key, list] of results) {
     const [lever, path] = key.split('|');
     const s = summarisePairs(list);
     lines.push(
       `| ${lever} | ${path} | ${s.speed.map((r) => r.toFixed(2)).join(' ')} | ${s.speedMedian.toFixed(3)} | ${s.speedWins}/${s.speed.length} | ` +
-        `${s.cpu.map((r) => r.toFixed(2)).join(' ')} | ${s.cpuMedian?.toFixed(3) ?? '—'} | ${s.cpuWins}/${s.cpu.length} |`,
+        `${s.cpu.map((r) => r.toFixed(2)).join(' ')} | ${s.cpuMedian?.toFixed(3) ?? '—'} | ${s.cpuWins}/${s.cpu.length} | ${fmtMiB(s.baseRssKiB)} → ${fmtMiB(s.leverRssKiB)} |`,
     );
   }
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -2,7 +2,7 @@
  * The A/B bench's pure parts: which variant goes first in each pair, and the
  * per-pair ratios summarised as median and wins out of N.
  */
-import { median } from './stats.ts';
+import { median, medOf } from './stats.ts';
 
 /** One A/B pair: the same transfer with the lever off (base) and on. */
 export interface Pair {
@@ -11,6 +11,9 @@ export interface Pair {
   /** Server CPU seconds of each transfer (undefined where /proc gave none). */
   baseCpuS?: number;
   leverCpuS?: number;
+  /** Server peak RSS during each transfer, KiB (undefined where /proc gave none). */
+  baseRssKiB?: number;
+  leverRssKiB?: number;
 }
 
 /** Pair i runs base first when even, the lever first when odd: drift in load hits both alike. */
@@ -27,6 +30,9 @@ export interface PairSummary {
   /** Pairs where the lever was faster, and where it used less server CPU. */
   speedWins: number;
   cpuWins: number;
+  /** Median server peak RSS, KiB, base and lever (undefined without figures). */
+  baseRssKiB: number | undefined;
+  leverRssKiB: number | undefined;
 }
 
 /** Summarises pairs: per-pair ratios, their medians, and wins. */
@@ -41,5 +47,7 @@ export function summarisePairs(pairs: readonly Pair[]): PairSummary {
     cpuMedian: cpu.length ? median(cpu) : undefined,
     speedWins: speed.filter((r) => r > 1).length,
     cpuWins: cpu.filter((r) => r > 1).length,
+    baseRssKiB: medOf(pairs.map((p) => p.baseRssKiB)),
+    leverRssKiB: medOf(pairs.map((p) => p.leverRssKiB)),
   };
 }

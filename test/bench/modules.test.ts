@@ -122,13 +122,14 @@ describe('send-path A/B pairs (bench/send-ab.ts)', () => {
   it('alternates which variant goes first, and summarises per-pair ratios as medians and wins', () => {
     expect([0, 1, 2, 3].map(baseFirst)).toEqual([true, false, true, false]);
     const s = summarisePairs([
-      { baseMBps: 100, leverMBps: 150, baseCpuS: 1, leverCpuS: 0.5 },
+      { baseMBps: 100, leverMBps: 150, baseCpuS: 1, leverCpuS: 0.5, baseRssKiB: 100, leverRssKiB: 70 },
       { baseMBps: 200, leverMBps: 100, baseCpuS: 1, leverCpuS: 2 },
       { baseMBps: 100, leverMBps: 110 },
     ]);
     expect(s.speed).toEqual([1.5, 0.5, 1.1]);
     expect(s.cpu).toEqual([2, 0.5]);
     expect([s.speedMedian, s.cpuMedian, s.speedWins, s.cpuWins]).toEqual([1.1, 1.25, 2, 1]);
+    expect([s.baseRssKiB, s.leverRssKiB]).toEqual([100, 70]);
     expect(() => summarisePairs([])).toThrow('no pairs to summarise');
   });
 });
