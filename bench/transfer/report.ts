@@ -227,9 +227,10 @@ export function buildReport(r: BenchRecord, profile: string | undefined): { mark
 
   const png = barChart({
     title: `loopssh transfer bench: ${formatSize(o.size)} x ${o.runs} run(s), ${o.cipher}`,
-    subtitle: `MB/s over the whole client process, medians; whiskers min-max; (n.nnx) = vs ssh -> sshd. ${r.binding ? '' : 'PURE-JS CRYPTO: NOT REPRESENTATIVE. '}${r.startedAt.toISOString().slice(0, 16)}`,
+    subtitle: `MB/s over the whole client process, medians; whiskers min-max; (n.nnx) = vs ssh -> sshd${sftp.chart.length ? ' (SFTP rows: vs sftp -> sftp-server)' : ''}. ${r.binding ? '' : 'PURE-JS CRYPTO: NOT REPRESENTATIVE. '}${r.startedAt.toISOString().slice(0, 16)}`,
     unit: 'MB/s (decimal)',
-    series: (sftp.chart.length && !o.targets.includes('file') ? [...o.targets, 'file' as const] : o.targets).map((t) => ({ name: TARGET_LABEL[t], color: TARGET_COLOR[t] })),
+    // SFTP rows are all to a file; with them alone, only that series.
+    series: (r.paths.length === 0 ? ['file' as const] : sftp.chart.length && !o.targets.includes('file') ? [...o.targets, 'file' as const] : o.targets).map((t) => ({ name: TARGET_LABEL[t], color: TARGET_COLOR[t] })),
     groups: chartGroups.filter((g) => g.bars.length > 0),
     notes: [`${cpus().length} x ${cpu.replace(/[^\x20-\x7e]/g, '')}, Node ${process.version}, ${(r.opensshVersion ?? '').replace(/[^\x20-\x7e]/g, '')}`, 'every transfer verified (file: SHA-256, pipe: every byte, /dev/null: exit status)',
       `load average at start ${r.loadAtStart.toFixed(2)}${r.loadAtStart > 1 ? ' (busy machine: noisy figures)' : ''}`,
