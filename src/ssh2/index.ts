@@ -10,7 +10,6 @@ import type { Socket } from 'node:net';
 import { assertSsh2Shape, connectionInternals, DISCONNECT } from './internals.js';
 import { patchClientProtocol, patchServerProtocol } from './protocol-patches.js';
 import { patchSendPath, sendLevers, type SendLevers } from './send-path.js';
-import { bigChannelFromEnv, patchBigChannels } from './big-channel.js';
 import { limitSessionWindows, type SessionWindow } from './session-window.js';
 
 assertSsh2Shape();
@@ -62,8 +61,6 @@ export function patchClientConnection(connection: object): void {
   const conn = connectionInternals(connection);
   patchClientProtocol(conn);
   if (conn._protocol) patchSendPath(conn, conn._protocol);
-  const big = bigChannelFromEnv();
-  if (big && conn._protocol) patchBigChannels(conn, conn._protocol, big);
 }
 
 /**
