@@ -4,7 +4,7 @@
  * window, a second exec on a running channel). It reaches into ssh2 1.17's
  * privates deliberately; loopssh's own code does so only in src/ssh2/.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import ssh2, { type Client, type ClientChannel, type ConnectConfig, type Connection, type ServerChannel } from 'ssh2';
 
@@ -178,4 +178,31 @@ export async function ignoreDuringRekey(client: Client): Promise<void> {
   const rekeyed = rekey(client);
   sendKexPacket(internals(client)._protocol, Buffer.from([2, 0, 0, 0, 0]));
   await rekeyed;
+}
+
+/** What came back on one raw ssh2 exec channel: stdout's length and SHA-256, and the exit status. */
+export interface ExecDigest {
+  bytes: number;
+  sha256: string;
+  code: number | undefined;
+}
+
+/** Runs `command` on a new channel of a raw ssh2 client; resolves at the channel's 'close' with what came back (stderr is drained). */
+export function execDigest(client: Client, command: string, onChannel?: (ch: ClientChannel) => void): Promise<ExecDigest> {
+  return new Promise((resolve, reject) => {
+    client.exec(command, (err, ch) => {
+      if (err) return reject(err);
+      onChannel?.(ch);
+      const hash = createHash('sha256');
+      let bytes = 0;
+      let code: number | undefined;
+      ch.on('data', (d: Buffer) => {
+        bytes += d.length;
+        hash.update(d);
+      });
+      ch.stderr.resume();
+      ch.on('exit', (c: number) => (code = c));
+      ch.on('close', () => resolve({ bytes, sha256: hash.digest('hex'), code }));
+    });
+  });
 }

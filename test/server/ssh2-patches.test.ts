@@ -13,7 +13,7 @@ import { connect } from '../../src/client/index.ts';
 import { fingerprint, generateKeyPair } from '../../src/openssh/key-format.ts';
 import { startServer, type ServerHandle, type ServerOptions } from '../../src/server/index.ts';
 import { assertSsh2Shape } from '../../src/ssh2/index.ts';
-import { armGuess, channelRequestDuringRekey, connectHostile, ignoreDuringRekey, execAgain, pushIgnoringWindow, rekey } from '../helpers/hostile-ssh2.ts';
+import { armGuess, channelRequestDuringRekey, connectHostile, ignoreDuringRekey, execAgain, execDigest as exec, pushIgnoringWindow, rekey, type ExecDigest } from '../helpers/hostile-ssh2.ts';
 import { toolsCommand } from '../helpers/oracle.ts';
 import { peer } from '../helpers/peers.ts';
 import { pipelineDigest } from '../helpers/run-process.ts';
@@ -41,26 +41,6 @@ async function start(options: ServerOptions = {}): Promise<ConnectConfig> {
   return { host: o.host, port: o.port, username: o.user, privateKey: o.privateKey, readyTimeout: 10_000 };
 }
 
-/** Runs `command` on a new channel; resolves with what came back. */
-function exec(client: Client, command: string, onChannel?: (ch: ClientChannel) => void): Promise<{ bytes: number; sha256: string; code: number | undefined }> {
-  return new Promise((resolve, reject) => {
-    client.exec(command, (err, ch) => {
-      if (err) return reject(err);
-      onChannel?.(ch);
-      const hash = createHash('sha256');
-      let bytes = 0;
-      let code: number | undefined;
-      ch.on('data', (d: Buffer) => {
-        bytes += d.length;
-        hash.update(d);
-      });
-      ch.stderr.resume();
-      ch.on('exit', (c: number) => (code = c));
-      ch.on('close', () => resolve({ bytes, sha256: hash.digest('hex'), code }));
-    });
-  });
-}
-
 /** Starts a default server and connects one hostile client to it (ended in afterEach). */
 async function startAndConnect(): Promise<Client> {
   const client = await connectHostile(await start());
@@ -76,7 +56,7 @@ async function startLongCommand(client: Client): Promise<{ channel: ClientChanne
   return { channel: channel as ClientChannel, first };
 }
 
-const payload = (client: Client): Promise<{ bytes: number; sha256: string; code: number | undefined }> => within(exec(client, `payload ${SIZE} --pattern random`), 20_000, 'payload');
+const payload = (client: Client): Promise<ExecDigest> => within(exec(client, `payload ${SIZE} --pattern random`), 20_000, 'payload');
 
 // loopssh issue 10 point 1: first_kex_packet_follows. The server's first kex
 // is ssh2's default curve25519-sha256@libssh.org and its only host-key

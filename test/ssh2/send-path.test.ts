@@ -11,6 +11,7 @@ import ssh2, { type CipherAlgorithm, type CompressionAlgorithm } from 'ssh2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateKeyPair } from '../../src/openssh/key-format.ts';
 import { assertSsh2Shape, MIN_SLAB_PACKET, PacketSlabs, PaddingPool, SLAB_BYTES, packetSlabs, parseSendLevers, patchConnectionSendPath, type SendLevers } from '../../src/ssh2/index.ts';
+import { execDigest, type ExecDigest } from '../helpers/hostile-ssh2.ts';
 import { MiB, within } from '../helpers/stress.ts';
 
 describe('PaddingPool: CSPRNG bytes, each handed out once, refilled when used up', () => {
@@ -153,7 +154,7 @@ afterEach(() => {
 });
 
 /** A plain ssh2 server with `levers`, over {@link wire}, sending `data` on one exec channel in 256 KiB writes. */
-async function sendThroughWire(data: Buffer, levers: SendLevers, cipher: CipherAlgorithm, compress: CompressionAlgorithm, late = true): Promise<{ bytes: number; sha256: string; code?: number; checked: ReturnType<typeof wire>['checked'] }> {
+async function sendThroughWire(data: Buffer, levers: SendLevers, cipher: CipherAlgorithm, compress: CompressionAlgorithm, late = true): Promise<ExecDigest & { checked: ReturnType<typeof wire>['checked'] }> {
   const hostKey = generateKeyPair('send-path-host');
   const { server: serverEnd, client: clientEnd, checked } = wire(late);
   const server = new ssh2.Server({ hostKeys: [hostKey.privateKey], algorithms: { cipher: [cipher], compress: [compress] } }, (conn) => {
@@ -178,22 +179,9 @@ async function sendThroughWire(data: Buffer, levers: SendLevers, cipher: CipherA
   server.injectSocket(serverEnd as never);
   const client = new ssh2.Client();
   closers.push(() => client.end());
-  const result = new Promise<{ bytes: number; sha256: string; code?: number }>((resolve, reject) => {
+  const result = new Promise<ExecDigest>((resolve, reject) => {
     client.on('error', reject);
-    client.on('ready', () => {
-      client.exec('send', (err, ch) => {
-        if (err) return reject(err);
-        const hash = createHash('sha256');
-        let bytes = 0;
-        let code: number | undefined;
-        ch.on('data', (d: Buffer) => {
-          bytes += d.length;
-          hash.update(d);
-        });
-        ch.on('exit', (c: number) => (code = c));
-        ch.on('close', () => resolve({ bytes, sha256: hash.digest('hex'), code }));
-      });
-    });
+    client.on('ready', () => execDigest(client, 'send').then(resolve, reject));
   });
   client.connect({ sock: clientEnd as never, username: 'x', password: 'y', algorithms: { cipher: [cipher], compress: [compress] } });
   return { ...(await within(result, 30_000, 'transfer')), checked };
