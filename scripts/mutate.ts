@@ -107,9 +107,10 @@ const MUTATIONS: Mutation[] = [
   {
     name: 'owned-done-at-finish',
     what: "an owned stream counts as done at 'finish' instead of 'close'",
-    // The owned() method's close listener (not source()'s).
-    find: /^(\s*owned\([^)]*\)\s*:\s*void\s*\{[\s\S]*?)\.on\('close',\s*(\w+)\)/m,
-    replace: "$1.on('finish', $2)",
+    // owned()'s 'finish' handler settles only for a stream that will not
+    // emit 'close' itself (willEmitClose): drop that condition.
+    find: /if \(!closesItself\) (this\.#settle\(entry, undefined\);)/,
+    replace: '$1',
     tests: ['test/client/connection.test.ts', 'test/stress/sinks.test.ts'],
   },
 ];
