@@ -72,7 +72,24 @@ export function pythonClientAt1GiB(lib: 'asyncssh' | 'paramiko'): void {
       await annotate(`${lib} get 1 GiB: ${((r.ms ?? 0) / 1000).toFixed(1)} s`);
       expect(await streamDigest(local)).toEqual(want);
       const t = f.server.seen.transfers.find((x) => x.direction === 'download');
-      expect([t?.path, t?.bytes, t?.outcome]).toEqual([REMOTE_1GIB, GiB, 'complete']);
+      expect([t?.path, t?.outcome]).toEqual([REMOTE_1GIB, 'complete']);
+      if (lib === 'paramiko') {
+        // paramiko's get() prefetches the whole file (all of it in memory:
+        // 1.09 GB RSS measured here) and, at its first miss, drops the
+        // prefetch and re-reads the rest one request at a time while the
+        // prefetched replies keep coming
+        // (https://github.com/paramiko/paramiko/issues/2418): measured
+        // 2026-12-03 on a quiet machine, 2,147,450,880 bytes served for this
+        // 1 GiB file in 217.8 s (under load, less prefetched and 35 s). The
+        // file is still exact (above); the server served every byte at least
+        // once and none more than twice. prefetch=False is no faster here:
+        // 212.1 s, one 32 KiB READ per round trip.
+        await annotate(`paramiko get 1 GiB: the server served ${t?.bytes} bytes`);
+        expect(t?.bytes).toBeGreaterThanOrEqual(GiB);
+        expect(t?.bytes).toBeLessThanOrEqual(2 * GiB);
+      } else {
+        expect(t?.bytes).toBe(GiB);
+      }
     }, HANG_MS);
 
     it('put 1 GiB: server.seen has its length and SHA-256', async ({ annotate }) => {
