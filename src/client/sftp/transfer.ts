@@ -4,6 +4,7 @@
  * Delivery), so a download resolves only when its target has closed (or
  * flushed, if kept open), and a failure leaves no file at the target path.
  */
+import { renameOver, type RenameRequests } from './rename-over.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import type ssh2 from 'ssh2';
@@ -224,29 +225,26 @@ function request(sftp: SFTPWrapper, send: (done: (err: Error | undefined | null)
   return ask<Error | undefined>(sftp, (done) => send((err) => done(err ?? undefined)), new Error('the SFTP session closed'));
 }
 
-/**
- * Renames the uploaded temporary file over `target`. With
- * posix-rename@openssh.com (advertised by OpenSSH's sftp-server) this is one
- * atomic replace. SFTP v3's RENAME fails when the target exists, so the
- * fallback renames, and if that fails removes the target and renames again:
- * the best v3 allows, with a moment where `target` is missing (never a
- * moment where it is truncated).
- */
-async function renameOver(sftp: SFTPWrapper, temp: string, target: string): Promise<Error | undefined> {
-  let advertised = true;
-  const posix = await request(sftp, (done) => {
-    try {
-      sftp.ext_openssh_rename(temp, target, done);
-    } catch {
-      // ssh2 throws synchronously when the server did not advertise the extension.
-      advertised = false;
-      done(undefined);
-    }
-  });
-  if (advertised) return posix;
-  if (!(await request(sftp, (done) => sftp.rename(temp, target, done)))) return undefined;
-  await request(sftp, (done) => sftp.unlink(target, done));
-  return request(sftp, (done) => sftp.rename(temp, target, done));
+/** The SFTP requests {@link renameOver} needs, each settling with its error (or the session's end). */
+function renameRequests(sftp: SFTPWrapper): RenameRequests {
+  return {
+    posixRename: (from, to) => {
+      let advertised = true;
+      const answer = request(sftp, (done) => {
+        try {
+          sftp.ext_openssh_rename(from, to, done);
+        } catch {
+          // ssh2 throws synchronously when the server did not advertise the extension.
+          advertised = false;
+          done(undefined);
+        }
+      });
+      return answer.then((err) => (advertised ? err : 'unadvertised'));
+    },
+    rename: (from, to) => request(sftp, (done) => sftp.rename(from, to, done)),
+    exists: (path) => ask<boolean>(sftp, (done) => sftp.stat(path, (err) => done(!err)), false),
+    remove: (path) => request(sftp, (done) => sftp.unlink(path, done)),
+  };
 }
 
 /** Uploads `source` (a path, a Readable or bytes) to `remotePath` (see {@link TransferOptions.atomic}). */
@@ -298,8 +296,13 @@ export async function sftpUpload(client: Client, host: string, port: number, sou
       throw new TransferLengthError(`${named}: the server's stat says ${remoteSize} bytes after ${bytes} were written`, facts(), remotePath, bytes, remoteSize);
     }
     if (writtenPath !== remotePath) {
-      const err = await renameOver(sftp, writtenPath, remotePath);
-      if (err) throw remoteError(`cannot rename ${writtenPath} over`, err, facts(), remotePath);
+      const renamed = await renameOver(renameRequests(sftp), writtenPath, remotePath);
+      if (renamed.error && renamed.targetRemoved) {
+        // The old file is gone and the new one is complete under its temp name: keep it, and say where.
+        opened = false;
+        throw remoteError(`the old file was removed but the upload could not be renamed; it is complete at ${writtenPath}, cannot rename over`, renamed.error, facts(), remotePath);
+      }
+      if (renamed.error) throw remoteError(`cannot rename ${writtenPath} over`, renamed.error, facts(), remotePath);
     }
     opened = false;
     return { remotePath, bytes, sha256: hash.digest('hex'), durationMs: facts().durationMs };

@@ -177,8 +177,8 @@ export class DiskJail {
       fh,
       commit: async () => {
         done = true;
-        await fh.close();
-        await rename(temp, real).catch(async (err: unknown) => {
+        // A failed close (EIO, EDQUOT) must not leave the temp behind either.
+        await fh.close().then(() => rename(temp, real)).catch(async (err: unknown) => {
           await unlink(temp).catch(() => {});
           throw err;
         });
