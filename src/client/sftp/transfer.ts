@@ -4,7 +4,7 @@
  * Delivery), so a download resolves only when its target has closed (or
  * flushed, if kept open), and a failure leaves no file at the target path.
  */
-import { renameOver, type RenameRequests } from './rename-over.ts';
+import { renameOver, type RenameRequests } from './rename-over.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import type ssh2 from 'ssh2';
