@@ -3,7 +3,7 @@
  * writable, jailed: `..` and symbolic links never reach outside it.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TransferError } from '../../src/client/index.ts';
@@ -11,6 +11,7 @@ import { startFixture, tempDir, type Fixture } from '../helpers/fixture.ts';
 import { sha256 } from '../helpers/oracle.ts';
 import { peer } from '../helpers/peers.ts';
 import { sftpBatch } from './sftp-helpers.ts';
+import { rawSftp } from './sftp-raw.ts';
 
 const sftpPath = peer('sftp');
 const FILE = randomBytes(100_000);
@@ -87,5 +88,53 @@ describe('/disk writable', () => {
       [expect.stringMatching(/^\/disk\/\.loopssh-[0-9a-f]{8}\.trap$/), 1, 'complete'],
     ]);
     expect(readdirSync(root).filter((n) => n.startsWith('.'))).toEqual([]);
+  });
+
+  // loopssh issue 11 (put speed): WRITEs queued behind a write in flight go out batched (src/server/sftp/disk-writer.ts).
+  it('pipelined WRITEs out of order, overlapping, past the upload limit, then CLOSE at once: answered in request order, the file as writing them in order gives', async () => {
+    f = await startFixture({ sftpDirectory: { path: root, writable: true }, limits: { maxUploadBytes: 1_000_000 } });
+    const { client, sftp } = await rawSftp(f.server);
+    try {
+      const handle = await new Promise<Buffer>((res, rej) => sftp.open('/disk/pipelined.bin', 'w', (e, h) => (e ? rej(e) : res(h))));
+      const size = 20_000;
+      const parts = Array.from({ length: 40 }, () => randomBytes(size));
+      // In order, but 5 and 6 swapped, 20 written again over 19–20 with other bytes, and one past the limit.
+      const writes = parts.map((data, i) => ({ offset: i * size, data }));
+      [writes[5], writes[6]] = [writes[6] as (typeof writes)[number], writes[5] as (typeof writes)[number]];
+      writes.splice(21, 0, { offset: 19 * size + size / 2, data: randomBytes(size) });
+      writes.push({ offset: 999_999, data: Buffer.from('xy') });
+      const oracle = Buffer.alloc(40 * size);
+      for (const w of writes.slice(0, -1)) w.data.copy(oracle, w.offset);
+      const answers: string[] = [];
+      const done = writes.map(
+        (w, i) =>
+          new Promise<void>((resolve) =>
+            sftp.write(handle, w.data, 0, w.data.length, w.offset, (err) => {
+              answers.push(err ? `${i}: ${(err as Error & { code?: number }).code} ${err.message}` : `${i}: ok`);
+              resolve();
+            }),
+          ),
+      );
+      const closed = new Promise<string>((resolve) => sftp.close(handle, (err) => resolve(err ? err.message : `closed after ${answers.length}`)));
+      await Promise.all(done);
+      expect(await closed).toBe(`closed after ${writes.length}`);
+      expect(answers).toEqual([...writes.slice(0, -1).map((_, i) => `${i}: ok`), `${writes.length - 1}: 4 upload exceeds 1000000 bytes`]);
+      const written = readFileSync(join(root, 'pipelined.bin'));
+      expect([written.length, sha256(written)]).toEqual([oracle.length, sha256(oracle)]);
+    } finally {
+      client.end();
+    }
+  });
+
+  it.skipIf(!sftpPath)('OpenSSH sftp puts 24 MiB + 1 into /disk byte-exact (32 KiB WRITEs spanning channel packets, 64 in flight)', async () => {
+    f = await startFixture({ sftpDirectory: { path: root, writable: true } });
+    const data = randomBytes(24 * 1024 * 1024 + 1);
+    writeFileSync(join(tmp.dir, 'big.bin'), data);
+    const r = await sftpBatch(sftpPath as string, f.server, 'put big.bin /disk/big.bin\n', tmp.dir);
+    expect(r.code).toBe(0);
+    expect(statSync(join(root, 'big.bin')).size).toBe(data.length);
+    expect(sha256(readFileSync(join(root, 'big.bin')))).toBe(sha256(data));
+    const upload = f.server.seen.transfers.find((t) => t.direction === 'upload');
+    expect([upload?.path, upload?.bytes, upload?.outcome]).toEqual(['/disk/big.bin', data.length, 'complete']);
   });
 });

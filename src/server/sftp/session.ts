@@ -15,6 +15,7 @@ import { attrsOf, FX, FXF, longnameOf, modeOf } from './attrs.js';
 import { formatFaults } from './faults.js';
 import type { FileHandle } from 'node:fs/promises';
 import { DiskJail, JailError } from './disk.js';
+import { DiskWriter, UploadLimitError } from './disk-writer.js';
 import { FileSource } from './file-source.js';
 import { ReadPump } from './read-pump.js';
 import { normalizePath, reportedSize, resolvePath, TreePathError, type RegisteredFiles, type DirNode, type FileNode, type SinkNode, type TreeNode } from './tree.js';
@@ -43,7 +44,7 @@ function fsStatus(err: unknown): [number, string] {
 
 type ReadHandle = { kind: 'read'; node: FileNode; source: FileSource; record: TransferRecord; close?: () => Promise<void> };
 /** A file being written in the real directory behind /disk. */
-type DiskWriteHandle = { kind: 'disk-write'; fh: FileHandle; path: string; record: TransferRecord };
+type DiskWriteHandle = { kind: 'disk-write'; fh: FileHandle; writer: DiskWriter; path: string; record: TransferRecord };
 type WriteHandle = { kind: 'write'; node: SinkNode; hash: UploadHash; record: TransferRecord };
 type DirHandle = { kind: 'dir'; node: DirNode; listed: boolean };
 type Handle = ReadHandle | WriteHandle | DirHandle | DiskWriteHandle;
@@ -166,7 +167,17 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
       const fh = await jail.openWrite(path);
       if (closed) return void fh.close();
       const record = newRecord('upload', { kind: 'sink', path, name: path, faults: {} });
-      return addHandle(reqid, { kind: 'disk-write', fh, path, record });
+      const writer = new DiskWriter(fh, {
+        maxFileBytes: limits.maxUploadBytes,
+        done: (id, err) => {
+          if (!err) record.bytes = writer.bytesWritten;
+          if (closed) return;
+          if (!err) reply(id, FX.OK);
+          else if (err instanceof UploadLimitError) reply(id, FX.FAILURE, err.message);
+          else reply(id, ...fsStatus(err));
+        },
+      });
+      return addHandle(reqid, { kind: 'disk-write', fh, writer, path, record });
     }
     const { node, close } = await jail.openRead(path);
     if (closed) return void close();
@@ -203,17 +214,8 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
 
   on('WRITE', (reqid, handleBuf: Buffer, offset: number, data: Buffer) => {
     const h = handleOf(handleBuf);
-    if (h?.kind === 'disk-write') {
-      const { fh, record } = h;
-      // Copied: ssh2 may reuse the packet buffer before the write runs.
-      const bytes = Buffer.from(data);
-      return onDisk(reqid, async () => {
-        if (offset + bytes.length > limits.maxUploadBytes) throw Object.assign(new Error(`upload exceeds ${limits.maxUploadBytes} bytes`), { code: 'EFBIG' });
-        await fh.write(bytes, 0, bytes.length, offset);
-        record.bytes += bytes.length;
-        if (!closed) reply(reqid, FX.OK);
-      });
-    }
+    // Not copied: ssh2 never rewrites an inbound payload (docs/ssh2-traps.md).
+    if (h?.kind === 'disk-write') return h.writer.write(reqid, offset, data);
     if (!h || h.kind !== 'write') return reply(reqid, FX.FAILURE, h ? 'not a file opened for writing' : 'invalid handle');
     const { hash, record, node } = h;
     if (h.record.outcome === 'failed') return reply(reqid, FX.FAILURE, h.record.error);
@@ -246,6 +248,8 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
     }
     if (h.kind === 'disk-write') {
       return onDisk(reqid, async () => {
+        // WRITEs still queued are written (and answered) before the file closes.
+        await h.writer.drained();
         await h.fh.close();
         h.record.outcome = 'complete';
         uploads.add(h.path, h.record.bytes, h.record);
