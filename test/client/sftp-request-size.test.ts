@@ -7,6 +7,7 @@
  * request and one SSH packet; uploads cut from a stream are whole requests
  * but the last, never a sliver at each source chunk's end.
  */
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import ssh2 from 'ssh2';
 import type { SFTPWrapper } from 'ssh2';
@@ -78,5 +79,68 @@ describe('SftpWriteStream', () => {
     expect(writes.map(([pos]) => pos)).toEqual(writes.map((_, i) => i * 64));
     expect(w.acknowledged).toBe(1000);
     expect(closed()).toBe(true);
+  });
+
+  /**
+   * A stand-in that keeps the file's bytes: like ssh2, it copies a WRITE's
+   * bytes when write() is called, except past `maxWriteLen`, where ssh2 reads
+   * the rest of the caller's buffer only after the first part's answer.
+   */
+  function fileSftp(maxWriteLen?: number): { sftp: SFTPWrapper; image: Buffer[]; buffersSeen: Set<ArrayBufferLike> } {
+    const image: Buffer[] = [];
+    const buffersSeen = new Set<ArrayBufferLike>();
+    const put = (buf: Buffer, position: number): void => {
+      for (let i = 0; i < buf.length; i++) image[position + i] = Buffer.from([buf[i] as number]);
+    };
+    const fake = Object.assign(new EventEmitter(), {
+      _maxWriteLen: maxWriteLen,
+      write(_h: Buffer, buf: Buffer, off: number, len: number, position: number, cb: (err?: Error) => void) {
+        buffersSeen.add(buf.buffer);
+        const now = Math.min(len, maxWriteLen ?? len);
+        put(Buffer.from(buf.subarray(off, off + now)), position);
+        setImmediate(() => {
+          if (now < len) put(Buffer.from(buf.subarray(off + now, off + len)), position + now);
+          cb();
+        });
+      },
+      close(_h: Buffer, cb: (err?: Error) => void) {
+        setImmediate(() => cb());
+      },
+    });
+    return { sftp: fake as unknown as SFTPWrapper, image, buffersSeen };
+  }
+  const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+  /** Chunk i of the sources below: 100 bytes of (7·i + k) mod 251. */
+  const fill = (buf: Buffer, i: number): Buffer => {
+    for (let k = 0; k < buf.length; k++) buf[k] = (7 * i + k) % 251;
+    return buf;
+  };
+  // The oracle, built apart from the stream: the 300 chunks one after the other.
+  const ORACLE = Buffer.concat(Array.from({ length: 300 }, (_, i) => fill(Buffer.alloc(100), i)));
+
+  it('a source that refills one buffer after each write callback: byte-exact, and the straddling WRITEs all come from one reused buffer', async () => {
+    const { sftp, image, buffersSeen } = fileSftp();
+    const w = new SftpWriteStream(sftp, Buffer.alloc(4), 64, 4);
+    const buf = Buffer.alloc(100);
+    for (let i = 0; i < 300; i++) await new Promise<void>((resolve, reject) => w.write(fill(buf, i), (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) => w.once('finish', resolve).once('error', reject).end());
+    const got = Buffer.concat(image);
+    expect([got.length, sha256(got)]).toEqual([ORACLE.length, sha256(ORACLE)]);
+    // The source's buffer and one carry buffer for the whole upload, not one per source chunk.
+    expect(buffersSeen.has(buf.buffer)).toBe(true);
+    expect(buffersSeen.size).toBe(2);
+    expect(w.acknowledged).toBe(ORACLE.length);
+  });
+
+  it('a chunk size above what ssh2 sends at once: the carry is not refilled while ssh2 may still read it: byte-exact', async () => {
+    const { sftp, image } = fileSftp(50);
+    const w = new SftpWriteStream(sftp, Buffer.alloc(4), 64, 4);
+    const chunks = Array.from({ length: 300 }, (_, i) => fill(Buffer.alloc(100), i));
+    for (const c of chunks) await new Promise<void>((resolve, reject) => w.write(c, (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) => w.once('finish', resolve).once('error', reject).end());
+    const got = Buffer.concat(image);
+    // A carry refilled while ssh2 still had to read it would corrupt the file here.
+    expect([got.length, sha256(got)]).toEqual([ORACLE.length, sha256(ORACLE)]);
+    expect(w.acknowledged).toBe(ORACLE.length);
   });
 });

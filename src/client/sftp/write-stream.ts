@@ -18,16 +18,31 @@ export class SftpWriteStream extends Writable {
   #offset = 0;
   #acked = 0;
   /** The write callback held back while the pipeline is full. */
-  #blocked: (() => void) | undefined;
-  /** Bytes of the last source chunk not sent yet (less than one WRITE). */
+  #blocked: ((err?: Error | null) => void) | undefined;
+  /**
+   * The WRITE that spans two source chunks is assembled here: the tail of
+   * one chunk (less than one WRITE), topped up from the next. Copied, as the
+   * source may reuse its buffer once the write callback ran.
+   */
   #carry: Buffer | undefined;
+  /** Bytes in {@link #carry}. */
+  #carried = 0;
+  /**
+   * Whether {@link #carry} can be refilled once sent: ssh2 copies a WRITE's
+   * bytes into its packet before write() returns, unless the request is
+   * longer than it sends at once (then it reads the rest after the first
+   * part's answer), which a chunk size within {@link sftpPacketFit} rules out.
+   */
+  readonly #reuseCarry: boolean;
   /** Called when the pipeline has drained (for _final). */
   #drained: (() => void) | undefined;
 
   /** @param chunkSize bytes per WRITE; undefined: the most that fits one SSH packet with its header (src/ssh2/sftp-packet.ts) */
   constructor(sftp: SFTPWrapper, handle: Buffer, chunkSize: number | undefined, requests: number) {
-    const size = chunkSize ?? sftpPacketFit(sftp, handle).write;
+    const fit = sftpPacketFit(sftp, handle).write;
+    const size = chunkSize ?? fit;
     super({ highWaterMark: size * requests });
+    this.#reuseCarry = size <= fit;
     this.#sftp = sftp;
     this.#handle = handle;
     this.#chunkSize = size;
@@ -44,19 +59,24 @@ export class SftpWriteStream extends Writable {
     let at = 0;
     // The tail of the last chunk goes out topped up from this one: every WRITE
     // but the last is a full chunk, never a sliver at each source chunk's end.
-    if (this.#carry) {
-      at = Math.min(size - this.#carry.length, chunk.length);
-      this.#carry = Buffer.concat([this.#carry, chunk.subarray(0, at)]);
-      if (this.#carry.length === size) {
-        this.#send(this.#carry);
-        this.#carry = undefined;
+    if (this.#carried > 0) {
+      const carry = this.#carry as Buffer;
+      at = chunk.copy(carry, this.#carried, 0, size - this.#carried);
+      this.#carried += at;
+      if (this.#carried === size) {
+        this.#send(carry);
+        this.#carried = 0;
+        if (!this.#reuseCarry) this.#carry = undefined;
       }
     }
     for (; at + size <= chunk.length; at += size) this.#send(chunk.subarray(at, at + size));
-    // Copied: the source may reuse its buffer once this callback ran.
-    if (at < chunk.length) this.#carry = Buffer.from(chunk.subarray(at));
+    if (at < chunk.length) {
+      // Allocated once per stream (when reusable), not once per source chunk.
+      this.#carry ??= Buffer.allocUnsafeSlow(size);
+      this.#carried = chunk.copy(this.#carry, 0, at);
+    }
     if (this.#inFlight < this.#maxInFlight) callback();
-    else this.#blocked = () => callback();
+    else this.#blocked = callback;
   }
 
   /** One WRITE at the next offset. ssh2 copies the bytes into its packet before write() returns. */
@@ -81,7 +101,8 @@ export class SftpWriteStream extends Writable {
   }
 
   override _final(callback: (err?: Error | null) => void): void {
-    if (this.#carry) this.#send(this.#carry);
+    if (this.#carried > 0) this.#send((this.#carry as Buffer).subarray(0, this.#carried));
+    this.#carried = 0;
     this.#carry = undefined;
     const close = (): void => this.#sftp.close(this.#handle, (err) => callback(err ?? null));
     if (this.#inFlight === 0) close();
