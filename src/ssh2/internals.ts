@@ -9,6 +9,7 @@
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { sendPathChecks } from './send-path-shape.js';
+import { sftpReadChecks } from './sftp-read.js';
 
 const require = createRequire(import.meta.url);
 
@@ -122,6 +123,8 @@ export interface Ssh2Modules {
   /** lib/utils.js isWritable: ssh2's own test before every socket write. */
   isWritable: (stream: unknown) => boolean;
   channelSource: string;
+  /** lib/protocol/SFTP.js, for the zero-copy READ checks (src/ssh2/sftp-read.ts). */
+  sftpSource: string;
   Server: { prototype: Record<string, unknown> };
 }
 
@@ -139,6 +142,7 @@ function load(): Ssh2Modules {
     cryptoSource: read('ssh2/lib/protocol/crypto.js'),
     isWritable: (require('ssh2/lib/utils.js') as { isWritable: Ssh2Modules['isWritable'] }).isWritable,
     channelSource: read('ssh2/lib/Channel.js'),
+    sftpSource: read('ssh2/lib/protocol/SFTP.js'),
     Server: require('ssh2/lib/server.js') as Ssh2Modules['Server'],
   };
 }
@@ -188,6 +192,7 @@ function shapeChecks(m: Ssh2Modules): [string, () => boolean][] {
     ...serverSendsChecks(m, proto),
     ...sendPathChecks(m, proto),
     ...sessionWindowChecks(m, proto),
+    ...sftpReadChecks(m),
     ['client lacks _protocol/_chanMgr', () => m.clientSource.includes('this._protocol = new Protocol') && m.clientSource.includes('this._chanMgr')],
   ];
 }

@@ -16,6 +16,8 @@ interface SftpFlowInternals {
   _chunkcb?: (this: SftpFlowInternals) => void;
   outgoing: { id: number; window: number; state: string };
   _protocol?: { exitStatus(channel: number, status: number): void; channelEOF(channel: number): void };
+  /** The connection (lib/server.js Client); its `_sock` is the TCP socket. */
+  _client?: { _sock?: { writable?: boolean } };
 }
 
 function internals(sftp: object): SftpFlowInternals {
@@ -68,6 +70,11 @@ export function endSftpWithStatus(sftp: object, code: number): void {
   if (typeof proto?.exitStatus !== 'function' || typeof proto.channelEOF !== 'function') {
     throw shapeError(SSH2_CHECKED_VERSION, 'the SFTP stream lacks _protocol.exitStatus/channelEOF');
   }
+  // On a socket's 'close' ssh2 cleans the protocol up (zlib's streams
+  // closed) before it ends the channels: sending anything then, the CLOSE
+  // of end() included, would throw "Invalid Zlib instance" out of the
+  // socket's event and crash the server. ssh2 has closed the channel itself.
+  if (s._client?._sock?.writable !== true) return;
   if (s.outgoing.state === 'open') {
     proto.exitStatus(s.outgoing.id, code);
     proto.channelEOF(s.outgoing.id);

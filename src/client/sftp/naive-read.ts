@@ -19,7 +19,7 @@ import type { OutputSink } from '../../engine/targets.js';
  * Reads `handle` into `sink` the naive way and resolves with the bytes read;
  * the sink is ended but not waited for.
  */
-export async function naiveRead(sftp: SFTPWrapper, handle: Buffer, sink: OutputSink, chunkSize: number, hash: Hash): Promise<number> {
+export async function naiveRead(sftp: SFTPWrapper, handle: Buffer, sink: OutputSink, chunkSize: number, hash: Hash | undefined): Promise<number> {
   let offset = 0;
   sink.stream.on('error', () => {});
   for (;;) {
@@ -28,7 +28,7 @@ export async function naiveRead(sftp: SFTPWrapper, handle: Buffer, sink: OutputS
     const n = await new Promise<number>((resolve, reject) => sftp.read(handle, buf, 0, chunkSize, offset, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead))));
     if (n > 0) {
       const chunk = buf.subarray(0, n);
-      hash.update(chunk);
+      hash?.update(chunk);
       sink.stream.write(chunk);
       offset += n;
     }

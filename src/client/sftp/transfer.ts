@@ -5,7 +5,7 @@
  * flushed, if kept open), and a failure leaves no file at the target path.
  */
 import { renameOver, type RenameRequests } from './rename-over.js';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import type ssh2 from 'ssh2';
 import type { SFTPWrapper } from 'ssh2';
@@ -30,6 +30,12 @@ export interface TransferOptions {
   chunkSize?: number;
   /** Requests in flight. Default 64 (OpenSSH sftp's default). */
   requests?: number;
+  /**
+   * Compute the SHA-256 of the bytes moved ({@link TransferResult.sha256}).
+   * Default true. Hashing costs about half a CPU-second per GiB; a caller
+   * that verifies elsewhere (or not at all) passes false.
+   */
+  digest?: boolean;
   /** Cancels the transfer: it rejects with a TransferError and leaves no file. */
   signal?: AbortSignal;
   /** Download to a file: fsync it and its folder before resolving. */
@@ -85,8 +91,8 @@ export interface TransferResult {
   remotePath: string;
   /** Bytes moved (equal to the remote size the server's stat reported). */
   bytes: number;
-  /** Lowercase hex SHA-256 of the bytes moved. */
-  sha256: string;
+  /** Lowercase hex SHA-256 of the bytes moved; undefined with `digest: false`. */
+  sha256?: string;
   durationMs: number;
   /** A download to `'buffer'`: the bytes. */
   data?: Buffer;
@@ -95,6 +101,11 @@ export interface TransferResult {
 }
 
 const DEFAULTS = { requests: 64, maxBuffer: 64 * 1024 * 1024 };
+
+/** The hash of the bytes moved, unless the caller turned the digest off. */
+function digestOf(options: TransferOptions): Hash | undefined {
+  return options.digest === false ? undefined : createHash('sha256');
+}
 
 /** Facts as RunError carries them: the "command" names the transfer. */
 function factsOf(command: string, bytes: number, started: number): RunFacts {
@@ -169,15 +180,15 @@ export async function sftpDownload(client: Client, host: string, port: number, r
     const handle = await new Promise<Buffer>((res, rej) => s.open(remotePath, 'r', (err, h) => (err ? rej(remoteError('cannot open', err, facts(), remotePath)) : res(h))));
     const size = await new Promise<number>((res, rej) => s.fstat(handle, (err, st) => (err ? rej(remoteError('cannot stat', err, facts(), remotePath)) : res(st.size))));
     if (options.naive) {
-      const hash = createHash('sha256');
+      const hash = digestOf(options);
       bytes = await naiveRead(s, handle, sink, tune.chunkSize ?? sftpPacketFit(s, handle).read, hash);
       s.close(handle, () => {});
-      return { remotePath, bytes, sha256: hash.digest('hex'), durationMs: facts().durationMs, data: sink.collected?.(), naive: true };
+      return { remotePath, bytes, sha256: hash?.digest('hex'), durationMs: facts().durationMs, data: sink.collected?.(), naive: true };
     }
     const source = new SftpReadStream(s, handle, size, tune);
     let sourceError: Error | undefined;
     source.once('error', (err) => (sourceError = err));
-    const hash = createHash('sha256');
+    const hash = digestOf(options);
     const onAbort = (): void => {
       delivery.abort(new TransferError(`download of ${remotePath} cancelled`, facts(), remotePath));
       source.destroy();
@@ -200,7 +211,7 @@ export async function sftpDownload(client: Client, host: string, port: number, r
     }
     await delivery.commit();
     s.close(handle, () => {});
-    return { remotePath, bytes, sha256: hash.digest('hex'), durationMs: facts().durationMs, data: sink.collected?.() };
+    return { remotePath, bytes, sha256: hash?.digest('hex'), durationMs: facts().durationMs, data: sink.collected?.() };
   } catch (err) {
     if (!discarded) await sink.discard(options.keepPartial);
     if (err instanceof RunError || err instanceof ConnectionError) throw err;
@@ -271,7 +282,7 @@ export async function sftpUpload(client: Client, host: string, port: number, sou
     const writer = new SftpWriteStream(sftp, handle, tune.chunkSize, tune.requests);
     const sink = await openSink(writer, 'stdout', { maxBuffer: 0, naive: false });
     const delivery = new Delivery(facts);
-    const hash = createHash('sha256');
+    const hash = digestOf(options);
     const onAbort = (): void => {
       delivery.abort(new TransferError(`upload to ${remotePath} cancelled`, facts(), remotePath));
       writer.destroy();
@@ -305,7 +316,7 @@ export async function sftpUpload(client: Client, host: string, port: number, sou
       if (renamed.error) throw remoteError(`cannot rename ${writtenPath} over`, renamed.error, facts(), remotePath);
     }
     opened = false;
-    return { remotePath, bytes, sha256: hash.digest('hex'), durationMs: facts().durationMs };
+    return { remotePath, bytes, sha256: hash?.digest('hex'), durationMs: facts().durationMs };
   } catch (err) {
     if (input.owned) input.stream.destroy();
     // Leave no partial file behind where the server allows removing it
