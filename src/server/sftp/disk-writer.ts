@@ -27,10 +27,12 @@ export interface DiskWriterOptions {
   /** Bytes per writev at most (a single larger request still goes alone). */
   readonly maxBatchBytes?: number;
   /**
-   * The answer to one request, called once per request in request order:
-   * no error once its bytes were written, else why not.
+   * The answer to requests (a batch written together, or one refused),
+   * called once for every request, in request order: no error once their
+   * bytes were written, else why not. Called synchronously for a whole batch,
+   * so the replies can leave in one socket write.
    */
-  readonly done: (reqid: number, err?: unknown) => void;
+  readonly answer: (reqids: readonly number[], err?: unknown) => void;
 }
 
 /** A request refused by the server's upload limit: the message goes to the client. */
@@ -86,7 +88,7 @@ export class DiskWriter {
     const queue = this.#queue;
     // Refused requests at the head are answered now, in order.
     let first = 0;
-    for (let p = queue[first]; p?.refused; p = queue[++first]) this.#options.done(p.reqid, p.refused);
+    for (let p = queue[first]; p?.refused; p = queue[++first]) this.#options.answer([p.reqid], p.refused);
     const head = queue[first];
     if (!head) {
       queue.length = 0;
@@ -115,7 +117,10 @@ export class DiskWriter {
 
   #answer(batch: Pending[], err: unknown): void {
     if (!err) for (const p of batch) this.bytesWritten += p.data.length;
-    for (const p of batch) this.#options.done(p.reqid, err);
+    this.#options.answer(
+      batch.map((p) => p.reqid),
+      err,
+    );
     this.#next();
   }
 }

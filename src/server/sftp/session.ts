@@ -169,12 +169,15 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
       const record = newRecord('upload', { kind: 'sink', path, name: path, faults: {} });
       const writer = new DiskWriter(fh, {
         maxFileBytes: limits.maxUploadBytes,
-        done: (id, err) => {
+        answer: (reqids, err) => {
           if (!err) record.bytes = writer.bytesWritten;
           if (closed) return;
-          if (!err) reply(id, FX.OK);
-          else if (err instanceof UploadLimitError) reply(id, FX.FAILURE, err.message);
-          else reply(id, ...fsStatus(err));
+          const [code, message] = !err ? [FX.OK] : err instanceof UploadLimitError ? [FX.FAILURE, err.message] : fsStatus(err);
+          // A batch's replies leave in one socket write (up to 64 packets), not one write each.
+          const socket = connectionSocket(client);
+          socket?.cork();
+          for (const id of reqids) reply(id, code, message);
+          socket?.uncork();
         },
       });
       return addHandle(reqid, { kind: 'disk-write', fh, writer, path, record });

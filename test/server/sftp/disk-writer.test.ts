@@ -63,19 +63,21 @@ class RecordingFile implements WritevFile {
   }
 }
 
-/** A writer over `file` whose answers are recorded as [reqid, error code or message or 'ok']. */
-function recorded(file: WritevFile, maxFileBytes = 64 * MiB, caps: { maxBatchRequests?: number; maxBatchBytes?: number } = {}): { writer: DiskWriter; answers: [number, string][] } {
+/** A writer over `file` whose answers are recorded as [reqid, error code or message or 'ok'], and the size of each answer call. */
+function recorded(file: WritevFile, maxFileBytes = 64 * MiB, caps: { maxBatchRequests?: number; maxBatchBytes?: number } = {}): { writer: DiskWriter; answers: [number, string][]; batches: number[] } {
   const answers: [number, string][] = [];
+  /** How many requests each answer call carried. */
+  const batches: number[] = [];
   const writer = new DiskWriter(file, {
     maxFileBytes,
     ...caps,
-    done: (reqid, err) => {
-      if (!err) answers.push([reqid, 'ok']);
-      else if (err instanceof UploadLimitError) answers.push([reqid, `limit: ${err.message}`]);
-      else answers.push([reqid, (err as NodeJS.ErrnoException).code ?? String(err)]);
+    answer: (reqids, err) => {
+      const what = !err ? 'ok' : err instanceof UploadLimitError ? `limit: ${err.message}` : ((err as NodeJS.ErrnoException).code ?? String(err));
+      for (const reqid of reqids) answers.push([reqid, what]);
+      batches.push(reqids.length);
     },
   });
-  return { writer, answers };
+  return { writer, answers, batches };
 }
 
 let tmp: { dir: string; remove: () => void };
@@ -95,12 +97,14 @@ describe('DiskWriter', () => {
         return fh.writev(buffers, position);
       },
     };
-    const { writer, answers } = recorded(file);
+    const { writer, answers, batches } = recorded(file);
     for (const r of reqs) writer.write(r.reqid, r.offset, r.data);
     await writer.drained();
     await fh.close();
     expect(answers).toEqual(reqs.map((r) => [r.reqid, 'ok']));
     expect(calls).toEqual([1, 64, 64, 64, 7]);
+    // Each batch answered in one call (the session replies to it in one socket write).
+    expect(batches).toEqual([1, 64, 64, 64, 7]);
     expect(writer.writes).toBe(5);
     expect(writer.bytesWritten).toBe(whole.length);
     const written = await readFile(join(tmp.dir, 'out.bin'));
@@ -198,7 +202,7 @@ describe('DiskWriter', () => {
     const { reqs, whole } = contiguous(6, 10_000);
     const file = new RecordingFile();
     // 35,000: requests 0–2 end at 10k, 20k, 30k; request 3 would end at 40k.
-    const { writer, answers } = recorded(file, 35_000);
+    const { writer, answers, batches } = recorded(file, 35_000);
     for (const r of reqs) writer.write(r.reqid, r.offset, r.data);
     writer.write(200, Number.MAX_SAFE_INTEGER, Buffer.from('x'));
     await writer.drained();
@@ -211,6 +215,8 @@ describe('DiskWriter', () => {
       [105, 'limit: upload exceeds 35000 bytes'],
       [200, 'limit: upload exceeds 35000 bytes'],
     ]);
+    // [100] alone, [101, 102] written together, then each refused one on its own.
+    expect(batches).toEqual([1, 2, 1, 1, 1, 1]);
     expect(file.bytes.length).toBe(30_000);
     expect(sha256(file.bytes)).toBe(sha256(whole.subarray(0, 30_000)));
   });
