@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { sendPathChecks } from './send-path-shape.js';
 import { sftpReadChecks } from './sftp-read.js';
+import { sftpSendChecks } from './sftp-flow.js';
 
 const require = createRequire(import.meta.url);
 
@@ -193,6 +194,7 @@ function shapeChecks(m: Ssh2Modules): [string, () => boolean][] {
     ...sendPathChecks(m, proto),
     ...sessionWindowChecks(m, proto),
     ...sftpReadChecks(m),
+    ...sftpSendChecks(m),
     ['client lacks _protocol/_chanMgr', () => m.clientSource.includes('this._protocol = new Protocol') && m.clientSource.includes('this._chanMgr')],
   ];
 }
