@@ -11,6 +11,7 @@ import type { Socket } from 'node:net';
 import { sendPathChecks } from './send-path-shape.js';
 import { sftpReadChecks } from './sftp-read.js';
 import { sftpSendChecks } from './sftp-flow.js';
+import { sftpWriteChecks } from './sftp-write.js';
 
 const require = createRequire(import.meta.url);
 
@@ -195,6 +196,7 @@ function shapeChecks(m: Ssh2Modules): [string, () => boolean][] {
     ...sessionWindowChecks(m, proto),
     ...sftpReadChecks(m),
     ...sftpSendChecks(m),
+    ...sftpWriteChecks(m),
     ['client lacks _protocol/_chanMgr', () => m.clientSource.includes('this._protocol = new Protocol') && m.clientSource.includes('this._chanMgr')],
   ];
 }
