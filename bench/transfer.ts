@@ -48,7 +48,7 @@ import { nativeCryptoAvailable } from '../src/ssh2/native-crypto.ts';
 import { formatSize } from '../src/util/size.ts';
 import { peer, peerVersion } from '../test/helpers/peers.ts';
 import { GNU_TIME } from './procstat.ts';
-import { inprocExtra, transfer, type ExtraSample, type MeasureContext, type Sample } from './transfer/measure.ts';
+import { clientCwd, inprocExtra, runChild, transfer, type ExtraSample, type MeasureContext, type Sample } from './transfer/measure.ts';
 import { distIsFresh } from '../bin/fresh-dist.js';
 import { BenchUsageError, HELP, PATH_INFO, ROOT, SFTP_INFO, TARGET_LABEL, parseBenchOptions, type BenchOptions } from './transfer/options.ts';
 import { measureLimits } from './transfer/limits.ts';
@@ -131,6 +131,16 @@ async function main(): Promise<void> {
   if (paths.some((p) => PATH_INFO[p].server === 'sshd') || sftpPaths.some((p) => SFTP_INFO[p].server === 'sshd')) {
     const { sshd } = await env.startSshd(SSHD as string);
     log(`own sshd on 127.0.0.1:${sshd.port} (pid ${sshd.process.pid}, user ${sshd.user})`);
+  }
+  // npm's first `npx` in a folder can cost it seconds and ~200 MiB (seen on
+  // the first transfer of a run): warm it up untimed, as a user's later runs are.
+  const npxFolders = new Set([
+    ...paths.filter((p) => PATH_INFO[p].client === 'cli-checkout' || PATH_INFO[p].client === 'cli-installed').map((p) => clientCwd(ctx, p)),
+    ...(sftpPaths.some((p) => SFTP_INFO[p].client === 'loopssh') ? [ROOT] : []),
+  ]);
+  for (const cwd of npxFolders) {
+    const warm = await runChild(env, ['npx', '--no-install', 'loopssh', '--help'], { cwd });
+    log(`npx warm-up in ${cwd}: exit ${warm.code}, ${(warm.wallMs / 1000).toFixed(2)} s (not counted)`);
   }
   const record: BenchRecord = {
     options,

@@ -15,14 +15,14 @@ export const MiB = 1024 * 1024;
 export const PATH_IDS = ['cli2', 'cli-pack', 'loop2', 'loop1', 'loop1w', 'ssh-loop', 'loop-sshd', 'ssh-sshd'] as const;
 /** A client → server path measured end to end. */
 export type PathId = (typeof PATH_IDS)[number];
-export const SFTP_PATH_IDS = ['sftp-loop', 'sftp-ssh-loop', 'sftp-loop-sshd', 'sftp-ssh-sshd', 'put-loop', 'put-ssh-loop', 'put-loop-sshd', 'put-ssh-sshd'] as const;
+export const SFTP_PATH_IDS = ['sftp-loop', 'sftp-bin', 'sftp-ssh-loop', 'sftp-loop-sshd', 'sftp-ssh-sshd', 'put-loop', 'put-bin', 'put-ssh-loop', 'put-loop-sshd', 'put-ssh-sshd'] as const;
 /** An SFTP transfer path: a get (download into a file) or a put (a file uploaded into a file on the server). */
 export type SftpPathId = (typeof SFTP_PATH_IDS)[number];
 /** Names --only takes for several SFTP paths at once. */
 export const SFTP_GROUPS: Record<string, readonly SftpPathId[]> = {
   sftp: SFTP_PATH_IDS,
-  'sftp-get': ['sftp-loop', 'sftp-ssh-loop', 'sftp-loop-sshd', 'sftp-ssh-sshd'],
-  'sftp-put': ['put-loop', 'put-ssh-loop', 'put-loop-sshd', 'put-ssh-sshd'],
+  'sftp-get': ['sftp-loop', 'sftp-bin', 'sftp-ssh-loop', 'sftp-loop-sshd', 'sftp-ssh-sshd'],
+  'sftp-put': ['put-loop', 'put-bin', 'put-ssh-loop', 'put-loop-sshd', 'put-ssh-sshd'],
 };
 export const EXTRAS = ['setup', 'rss', 'flush', 'scale', 'limits'] as const;
 /** A measurement besides the path × target table. */
@@ -56,12 +56,14 @@ export const PATH_INFO: Record<PathId, { label: string; short: string; client: C
  * /disk) or the bench's own sshd with OpenSSH's sftp-server. The baseline of
  * each direction is OpenSSH → OpenSSH.
  */
-export const SFTP_INFO: Record<SftpPathId, { label: string; short: string; verb: 'get' | 'put'; client: 'loopssh' | 'sftp'; server: 'serve' | 'sshd'; baseline: SftpPathId }> = {
+export const SFTP_INFO: Record<SftpPathId, { label: string; short: string; verb: 'get' | 'put'; client: 'loopssh' | 'loopssh-bin' | 'sftp'; server: 'serve' | 'sshd'; baseline: SftpPathId }> = {
   'sftp-loop': { label: '`npx loopssh sftp get` → loopssh serve', short: 'sftp get: loopssh -> loopssh', verb: 'get', client: 'loopssh', server: 'serve', baseline: 'sftp-ssh-sshd' },
+  'sftp-bin': { label: '`loopssh sftp get` (bin, no npx) → loopssh serve', short: 'sftp get: loopssh bin -> loopssh', verb: 'get', client: 'loopssh-bin', server: 'serve', baseline: 'sftp-ssh-sshd' },
   'sftp-ssh-loop': { label: 'OpenSSH `sftp -b` get → loopssh serve', short: 'sftp get: sftp -> loopssh', verb: 'get', client: 'sftp', server: 'serve', baseline: 'sftp-ssh-sshd' },
   'sftp-loop-sshd': { label: '`npx loopssh sftp get` → OpenSSH sftp-server', short: 'sftp get: loopssh -> sftp-server', verb: 'get', client: 'loopssh', server: 'sshd', baseline: 'sftp-ssh-sshd' },
   'sftp-ssh-sshd': { label: 'OpenSSH `sftp -b` get → OpenSSH sftp-server (baseline)', short: 'sftp get: sftp -> sftp-server (base)', verb: 'get', client: 'sftp', server: 'sshd', baseline: 'sftp-ssh-sshd' },
   'put-loop': { label: '`npx loopssh sftp put` → loopssh serve', short: 'sftp put: loopssh -> loopssh', verb: 'put', client: 'loopssh', server: 'serve', baseline: 'put-ssh-sshd' },
+  'put-bin': { label: '`loopssh sftp put` (bin, no npx) → loopssh serve', short: 'sftp put: loopssh bin -> loopssh', verb: 'put', client: 'loopssh-bin', server: 'serve', baseline: 'put-ssh-sshd' },
   'put-ssh-loop': { label: 'OpenSSH `sftp -b` put → loopssh serve', short: 'sftp put: sftp -> loopssh', verb: 'put', client: 'sftp', server: 'serve', baseline: 'put-ssh-sshd' },
   'put-loop-sshd': { label: '`npx loopssh sftp put` → OpenSSH sftp-server', short: 'sftp put: loopssh -> sftp-server', verb: 'put', client: 'loopssh', server: 'sshd', baseline: 'put-ssh-sshd' },
   'put-ssh-sshd': { label: 'OpenSSH `sftp -b` put → OpenSSH sftp-server (baseline)', short: 'sftp put: sftp -> sftp-server (base)', verb: 'put', client: 'sftp', server: 'sshd', baseline: 'put-ssh-sshd' },

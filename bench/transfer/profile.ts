@@ -94,7 +94,7 @@ export async function runProfiles(ctx: MeasureContext, paths: readonly PathId[],
     await stopChild(profiled.child);
     summarize('loop2: the `loopssh serve` process (start-up, one transfer, stop)', sub, outcome.wallMs, profiled.log().trim().slice(-300));
   }
-  for (const path of sftpPaths.filter((p) => SFTP_INFO[p].client === 'loopssh' || SFTP_INFO[p].server === 'serve')) {
+  for (const path of sftpPaths.filter((p) => SFTP_INFO[p].client === 'loopssh' || (SFTP_INFO[p].client === 'sftp' && SFTP_INFO[p].server === 'serve'))) {
     const info = SFTP_INFO[path];
     // Our client's process where the client is ours; else (OpenSSH sftp → loopssh serve) a serve of its own, start to SIGTERM.
     const side = info.client === 'loopssh' ? 'client' : 'serve';

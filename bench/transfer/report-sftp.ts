@@ -13,7 +13,9 @@ import { fmtMiB, fmtRate, fmtS, maxOf, median, medOf, mbps } from './stats.ts';
 /** loopssh issue 11's throughput goals: path and its least ratio to the OpenSSH baseline of its direction. */
 export const SFTP_GOALS: readonly (readonly [SftpPathId, number])[] = [
   ['sftp-loop', 1.0],
+  ['sftp-bin', 1.0],
   ['put-loop', 1.0],
+  ['put-bin', 1.0],
 ];
 /** loopssh issue 11: the loopssh SFTP client's peak RSS stays under this, whatever the size. */
 export const SFTP_CLIENT_RSS_KIB = 128 * 1024;
@@ -43,7 +45,7 @@ export function sftpSection(r: BenchRecord): { md: string[]; goals: string[]; ch
   md.push(
     'Each row moves the bytes into a file: a get writes the client\'s local file; a put writes a file on the server (loopssh serve\'s `--sftp-dir`, served writable at `/disk`; a file beside sshd for sftp-server). ' +
       'Gets read `/payload/zero/0/SIZE` from loopssh and a sparse file of zeros from sftp-server; puts send that sparse file. ' +
-      'The loopssh client is `npx loopssh sftp get|put` from this checkout, as users run it (' +
+      'The loopssh client is `npx loopssh sftp get|put` from this checkout, as users run it, and the same launcher run without npx (bin/loopssh.js by its shebang, as `node_modules/.bin/loopssh` runs from an npm script: npx adds npm\'s start-up to every transfer) (' +
       `${r.checkoutLauncher === 'dist' ? 'it ran dist/, a fresh build of src/' : 'it ran src/ through tsx: dist/ absent or older than src/'}` +
       '), with its default chunk size and 64 requests in flight; OpenSSH is `sftp -b` with its defaults. ' +
       'MB/s as above (whole client process); “× base” divides by OpenSSH sftp → OpenSSH sftp-server in the same direction in this invocation. ' +
@@ -88,7 +90,7 @@ export function sftpSection(r: BenchRecord): { md: string[]; goals: string[]; ch
     const row = out.rows.find((x) => x.path === path);
     if (row?.ratio !== undefined) out.goals.push(`SFTP ${SFTP_INFO[path].label} ≥ ${min}× OpenSSH sftp → sftp-server (${SFTP_INFO[path].verb}): ${row.ratio >= min ? 'PASS' : 'FAIL'} (${row.ratio.toFixed(2)}×)`);
   }
-  const clients = r.sftpPaths.filter((p) => SFTP_INFO[p].client === 'loopssh');
+  const clients = r.sftpPaths.filter((p) => SFTP_INFO[p].client !== 'sftp');
   const peaks = clients.map((p) => ({ path: p, kib: maxOf(good(p).map((x) => x.clientRssKiB)) })).filter((x): x is { path: SftpPathId; kib: number } => x.kib !== undefined);
   if (peaks.length) {
     const top = [...peaks].sort((a, b) => b.kib - a.kib)[0] as { path: SftpPathId; kib: number };

@@ -1,7 +1,7 @@
 /**
  * The SFTP rows: one measured, verified transfer of `size` zero bytes into a
  * file, a get (download) or a put (upload), by `npx loopssh sftp` (the CLI
- * as users run it) or OpenSSH's `sftp -b`, against `loopssh serve` or the
+ * as users run it; also without npx, as `node_modules/.bin/loopssh` runs) or OpenSSH's `sftp -b`, against `loopssh serve` or the
  * bench's own sshd running OpenSSH's sftp-server.
  *
  * Gets read `/payload/zero/0/SIZE` from loopssh and a sparse file of SIZE
@@ -75,8 +75,12 @@ export function sftpArgv(ctx: MeasureContext, path: SftpPathId, ends: Ends, node
   const { env, options } = ctx;
   const info = SFTP_INFO[path];
   const server = serverOf(ctx, path, serveOverride);
-  if (info.client === 'loopssh') {
-    const launcher = nodeFlags.length ? [process.execPath, ...nodeFlags, join(ROOT, 'bin', 'loopssh.js')] : ['npx', '--no-install', 'loopssh'];
+  if (info.client !== 'sftp') {
+    // 'loopssh-bin': the launcher run by its shebang, as node_modules/.bin/loopssh
+    // runs from an npm script or a PATH entry; 'loopssh': through npx, which
+    // adds npm's own start-up (~0.4 s and ~0.3 CPU-s here) to every transfer.
+    const bin = join(ROOT, 'bin', 'loopssh.js');
+    const launcher = nodeFlags.length ? [process.execPath, ...nodeFlags, bin] : info.client === 'loopssh-bin' ? [bin] : ['npx', '--no-install', 'loopssh'];
     const what = info.verb === 'get' ? ['get', ends.remote, '-o', ends.local] : ['put', ends.local, ends.remote];
     // prettier-ignore
     return [...launcher, 'sftp', ...what, '-q',

@@ -18,9 +18,10 @@ sendLevers();
 
 export { SSH2_CHECKED_VERSION, DISCONNECT, assertSsh2Shape } from './internals.js';
 export { clearStaleChunksOnWrite, onPeerClosedChannel, channelOutputClosed, channelSocket } from './channel-patches.js';
-export { endSftpWithStatus, sftpBlocked, whenSftpWritable } from './sftp-flow.js';
+export { endSftpWithStatus, sftpBlocked, whenSftpWritable, sendSftpData, SFTP_DATA_HEADER } from './sftp-flow.js';
 export { sftpPacketFit } from './sftp-packet.js';
 export { sftpReadView, type ReadViewCallback } from './sftp-read.js';
+export { sftpWriteFramed, sftpWriteFrameSize } from './sftp-write.js';
 export { sendExitStatus, rekeyWithWrongGuess, NEVER_CHOSEN_KEX } from './server-sends.js';
 export { keepOpenUntilServerCloses } from './client-channel.js';
 export { SEND_PATH_ENV, DEFAULT_SEND_LEVERS, parseSendLevers, packetSlabs, type SendLevers } from './send-path.js';

@@ -10,6 +10,8 @@ import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { sendPathChecks } from './send-path-shape.js';
 import { sftpReadChecks } from './sftp-read.js';
+import { sftpSendChecks } from './sftp-flow.js';
+import { sftpWriteChecks } from './sftp-write.js';
 
 const require = createRequire(import.meta.url);
 
@@ -193,6 +195,8 @@ function shapeChecks(m: Ssh2Modules): [string, () => boolean][] {
     ...sendPathChecks(m, proto),
     ...sessionWindowChecks(m, proto),
     ...sftpReadChecks(m),
+    ...sftpSendChecks(m),
+    ...sftpWriteChecks(m),
     ['client lacks _protocol/_chanMgr', () => m.clientSource.includes('this._protocol = new Protocol') && m.clientSource.includes('this._chanMgr')],
   ];
 }

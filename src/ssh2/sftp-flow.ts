@@ -8,14 +8,15 @@
  * whole file in memory. The SFTP server therefore asks {@link sftpBlocked}
  * before producing a READ's bytes and waits with {@link whenSftpWritable}.
  */
-import { shapeError, SSH2_CHECKED_VERSION } from './internals.js';
+import { shapeError, SSH2_CHECKED_VERSION, type Ssh2Modules } from './internals.js';
 
 /** The private fields of an SFTP stream this module reads. */
 interface SftpFlowInternals {
   _buffer: unknown[];
+  data(reqid: number, data: Buffer): void;
   _chunkcb?: (this: SftpFlowInternals) => void;
-  outgoing: { id: number; window: number; state: string };
-  _protocol?: { exitStatus(channel: number, status: number): void; channelEOF(channel: number): void };
+  outgoing: { id: number; window: number; state: string; packetSize: number };
+  _protocol?: { exitStatus(channel: number, status: number): void; channelEOF(channel: number): void; channelData(channel: number, data: Buffer): void };
   /** The connection (lib/server.js Client); its `_sock` is the TCP socket. */
   _client?: { _sock?: { writable?: boolean } };
 }
@@ -81,4 +82,52 @@ export function endSftpWithStatus(sftp: object, code: number): void {
     s.outgoing.state = 'eof';
   }
   (sftp as { end(): void }).end();
+}
+
+/** What SFTP.js must still do for {@link sendSftpData} to send as ssh2 would. */
+export function sftpSendChecks(m: Ssh2Modules): [string, () => boolean][] {
+  return [
+    [
+      'SFTP.js tryWritePayload no longer charges outgoing.window and sends packet-size pieces via _protocol.channelData(outgoing.id, …)',
+      () => /const actualLen = Math\.min\(len - p, outgoing\.window, outgoing\.packetSize\);\s*outgoing\.window -= actualLen;/.test(m.sftpSource) && m.sftpSource.includes('sftp._protocol.channelData(sftp.outgoing.id, payload);'),
+    ],
+  ];
+}
+
+/** uint32 length, byte SSH_FXP_DATA, uint32 request id, uint32 data length: the bytes before a DATA reply's data. */
+export const SFTP_DATA_HEADER = 13;
+/** SSH_FXP_DATA (draft-ietf-secsh-filexfer-02 §7). */
+const FXP_DATA = 103;
+
+/**
+ * Sends a READ's DATA reply whose bytes already sit in `frame` after
+ * {@link SFTP_DATA_HEADER} reserved bytes: the header is written in front
+ * and the frame goes to the channel as it is. ssh2's `data()` allocates a
+ * new buffer per reply and copies the bytes into it (on a 1 GiB get, the
+ * server's largest source of garbage); the channel copies them into its
+ * packet either way, so `frame` can be reused as soon as this returns.
+ * When the reply would not fit the window whole (ssh2 would park part of
+ * it), it goes through `data()` instead, with its parking and resume.
+ */
+export function sendSftpData(sftp: object, reqid: number, frame: Buffer, length: number): void {
+  const s = internals(sftp);
+  const total = SFTP_DATA_HEADER + length;
+  const proto = s._protocol;
+  const out = s.outgoing;
+  // Strictly more window than the reply: ours never leaves it at 0, where
+  // ssh2 expects its own send path to have armed _chunkcb.
+  if (s._buffer.length > 0 || out.state !== 'open' || out.window <= total || typeof proto?.channelData !== 'function' || !(out.packetSize > 0)) {
+    s.data(reqid, frame.subarray(SFTP_DATA_HEADER, total));
+    return;
+  }
+  frame.writeUInt32BE(total - 4, 0);
+  frame[4] = FXP_DATA;
+  frame.writeUInt32BE(reqid, 5);
+  frame.writeUInt32BE(length, 9);
+  for (let p = 0; p < total; ) {
+    const n = Math.min(total - p, out.packetSize);
+    out.window -= n;
+    proto.channelData(out.id, p === 0 && n === total ? frame.subarray(0, total) : frame.subarray(p, p + n));
+    p += n;
+  }
 }

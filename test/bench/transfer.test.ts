@@ -64,10 +64,12 @@ describe('bench/transfer.ts', () => {
     expect(md).toContain('## SFTP (4 MiB into a file)');
     const labels = [
       '`npx loopssh sftp get` → loopssh serve',
+      '`loopssh sftp get` (bin, no npx) → loopssh serve',
       'OpenSSH `sftp -b` get → loopssh serve',
       '`npx loopssh sftp get` → OpenSSH sftp-server',
       'OpenSSH `sftp -b` get → OpenSSH sftp-server (baseline)',
       '`npx loopssh sftp put` → loopssh serve',
+      '`loopssh sftp put` (bin, no npx) → loopssh serve',
       'OpenSSH `sftp -b` put → loopssh serve',
       '`npx loopssh sftp put` → OpenSSH sftp-server',
       'OpenSSH `sftp -b` put → OpenSSH sftp-server (baseline)',
@@ -82,12 +84,12 @@ describe('bench/transfer.ts', () => {
     // Only the SFTP rows ran: no exec table.
     expect(md).not.toContain('| OpenSSH ssh → OpenSSH sshd (baseline) |');
     const goals = md.split('\n').filter((l) => /^- .*: (PASS|FAIL)/.test(l));
-    for (const goal of [/^- SFTP `npx loopssh sftp get` → loopssh serve ≥ 1× .*\(get\): (PASS|FAIL) \([\d.]+×\)$/, /^- SFTP `npx loopssh sftp put` → loopssh serve ≥ 1× .*\(put\): (PASS|FAIL) \([\d.]+×\)$/, /^- SFTP loopssh client peak RSS < 128 MiB at 4 MiB: (PASS|FAIL) \(largest \d+ MiB: /]) {
+    for (const goal of [/^- SFTP `npx loopssh sftp get` → loopssh serve ≥ 1× .*\(get\): (PASS|FAIL) \([\d.]+×\)$/, /^- SFTP `npx loopssh sftp put` → loopssh serve ≥ 1× .*\(put\): (PASS|FAIL) \([\d.]+×\)$/, /^- SFTP `loopssh sftp get` \(bin, no npx\) → loopssh serve ≥ 1× .*\(get\): (PASS|FAIL) \([\d.]+×\)$/, /^- SFTP `loopssh sftp put` \(bin, no npx\) → loopssh serve ≥ 1× .*\(put\): (PASS|FAIL) \([\d.]+×\)$/, /^- SFTP loopssh client peak RSS < 128 MiB at 4 MiB: (PASS|FAIL) \(largest \d+ MiB: /]) {
       expect(goals.some((l) => goal.test(l)), String(goal)).toBe(true);
     }
     expect(md).not.toMatch(/FAILED/);
     const json = JSON.parse(readFileSync(join(out.dir, 'bench.json'), 'utf8')) as { sftp: { path: string; samples: { ok: boolean; verify: string }[] }[] };
-    expect(json.sftp.map((x) => x.path)).toEqual(['sftp-loop', 'sftp-ssh-loop', 'sftp-loop-sshd', 'sftp-ssh-sshd', 'put-loop', 'put-ssh-loop', 'put-loop-sshd', 'put-ssh-sshd']);
+    expect(json.sftp.map((x) => x.path)).toEqual(['sftp-loop', 'sftp-bin', 'sftp-ssh-loop', 'sftp-loop-sshd', 'sftp-ssh-sshd', 'put-loop', 'put-bin', 'put-ssh-loop', 'put-loop-sshd', 'put-ssh-sshd']);
     for (const row of json.sftp) expect(row.samples.map((x) => [x.ok, x.verify])).toEqual([[true, 'exit status 0, size + SHA-256 of the file']]);
   }, 540_000);
 });

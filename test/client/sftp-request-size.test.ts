@@ -49,11 +49,18 @@ describe('sftpPacketFit', () => {
   });
 });
 
+/**
+ * The private fields src/ssh2/sftp-write.ts reads, with a spent window: every
+ * WRITE then takes ssh2's write() path, which the stand-ins below emulate
+ * (the framed path is tested in test/ssh2/sftp-write.test.ts).
+ */
+const ssh2Fields = (maxWriteLen?: number): object => ({ _requests: {}, _writeReqid: -1, _maxWriteLen: maxWriteLen ?? Infinity, _buffer: [], outgoing: { id: 0, window: 0, state: 'open', packetSize: 32_768 } });
+
 /** An ssh2 SFTP client stand-in that records WRITEs and answers them on the next tick. */
 function recordingSftp(): { sftp: SFTPWrapper; writes: [number, number][]; closed: () => boolean } {
   const writes: [number, number][] = [];
   let closed = false;
-  const fake = Object.assign(new EventEmitter(), {
+  const fake = Object.assign(new EventEmitter(), ssh2Fields(), {
     write(_h: Buffer, buf: Buffer, off: number, len: number, position: number, cb: (err?: Error) => void) {
       expect(off).toBe(0);
       expect(len).toBe(buf.length);
@@ -92,8 +99,7 @@ describe('SftpWriteStream', () => {
     const put = (buf: Buffer, position: number): void => {
       for (let i = 0; i < buf.length; i++) image[position + i] = Buffer.from([buf[i] as number]);
     };
-    const fake = Object.assign(new EventEmitter(), {
-      _maxWriteLen: maxWriteLen,
+    const fake = Object.assign(new EventEmitter(), ssh2Fields(maxWriteLen), {
       write(_h: Buffer, buf: Buffer, off: number, len: number, position: number, cb: (err?: Error) => void) {
         buffersSeen.add(buf.buffer);
         const now = Math.min(len, maxWriteLen ?? len);

@@ -1,5 +1,5 @@
 /**
- * endSftpWithStatus (src/ssh2/sftp-flow.ts) on a connection already gone.
+ * src/ssh2/sftp-flow.ts. endSftpWithStatus on a connection already gone.
  * Found in loopssh issue 11 while testing zero-copy reads: on a socket's
  * 'close' ssh2 tears down the protocol (zlib included) before it ends each
  * channel, so the exit-status loopssh sends from the SFTP 'end' handler
@@ -10,7 +10,8 @@ import ssh2 from 'ssh2';
 import type { SFTPWrapper } from 'ssh2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFixture } from '../helpers/fixture.ts';
-import { referenceDigest } from '../helpers/oracle.ts';
+import { referenceDigest, sha256 } from '../helpers/oracle.ts';
+import { SFTP_DATA_HEADER, assertSsh2Shape, sendSftpData } from '../../src/ssh2/index.ts';
 
 const MiB = 1024 * 1024;
 const stops: (() => Promise<void> | void)[] = [];
@@ -40,5 +41,61 @@ describe('endSftpWithStatus on a connection already gone', () => {
     const c = await f.connect();
     const got = await c.download('/payload/lines/0/1MiB', 'buffer');
     expect([got.data?.length, got.sha256]).toEqual([MiB, referenceDigest({ size: MiB, pattern: 'lines' })]);
+  });
+});
+
+/**
+ * sendSftpData (loopssh issue 11, SFTP speed): a READ's DATA reply framed
+ * in a reused buffer goes to the channel without ssh2's per-reply
+ * allocation and copy; whatever would leave the window at 0 or park part of
+ * the reply goes through ssh2's own data().
+ */
+describe('sendSftpData', () => {
+  function fakeSftp(window: number, parked: unknown[] = []) {
+    const sent: Buffer[] = [];
+    const viaData: [number, Buffer][] = [];
+    const sftp = {
+      _buffer: parked,
+      outgoing: { id: 7, window, state: 'open', packetSize: 100 },
+      _protocol: { channelData: (id: number, data: Buffer) => sent.push(Buffer.from(data)) && expect(id).toBe(7), exitStatus() {}, channelEOF() {} },
+      data: (reqid: number, data: Buffer) => viaData.push([reqid, Buffer.from(data)]),
+    };
+    return { sftp, sent, viaData };
+  }
+  const frameOf = (bytes: Buffer): Buffer => Buffer.concat([Buffer.alloc(SFTP_DATA_HEADER, 0xee), bytes]);
+
+  it('window to spare: header written in front, sent in packet-size pieces, window charged; the same bytes as ssh2 would send', () => {
+    const bytes = Buffer.from(Array.from({ length: 250 }, (_, i) => i));
+    const f = fakeSftp(1000);
+    sendSftpData(f.sftp, 0x01020304, frameOf(bytes), bytes.length);
+    expect(f.sent.map((b) => b.length)).toEqual([100, 100, 63]);
+    const wire = Buffer.concat(f.sent);
+    // uint32 length (1 + 4 + 4 + 250), SSH_FXP_DATA 103, the request id, uint32 250, the bytes.
+    expect(wire.subarray(0, 13)).toEqual(Buffer.from([0, 0, 1, 3, 103, 1, 2, 3, 4, 0, 0, 0, 250]));
+    expect([wire.length, sha256(wire.subarray(13))]).toEqual([263, sha256(bytes)]);
+    expect(f.sftp.outgoing.window).toBe(1000 - 263);
+    expect(f.viaData).toEqual([]);
+  });
+
+  it.each([
+    ['a window exactly the reply (ours would leave it at 0)', 263, []],
+    ['a window smaller than the reply', 100, []],
+    ['replies already parked by ssh2', 10_000, [Buffer.alloc(1)]],
+  ])('%s: through ssh2 data() with the bytes alone', (_what, window, parked) => {
+    const bytes = Buffer.alloc(250, 5);
+    const f = fakeSftp(window as number, parked as unknown[]);
+    sendSftpData(f.sftp, 9, frameOf(bytes), bytes.length);
+    expect(f.sent).toEqual([]);
+    expect(f.viaData.map(([id, b]) => [id, b.length, sha256(b)])).toEqual([[9, 250, sha256(bytes)]]);
+    expect(f.sftp.outgoing.window).toBe(window);
+  });
+});
+
+describe('the shape check covers the send path sendSftpData copies', () => {
+  it('a tryWritePayload that no longer charges the window fails start-up with one line', () => {
+    const real = assertSsh2Shape();
+    const changed = { ...real, sftpSource: real.sftpSource.replace('outgoing.window -= actualLen;', 'outgoing.spend(actualLen);') };
+    expect(changed.sftpSource).not.toBe(real.sftpSource);
+    expect(() => assertSsh2Shape(() => changed)).toThrow(/^loopssh: ssh2 1\.17\.\d+ has an unexpected shape: SFTP\.js tryWritePayload no longer charges outgoing\.window/);
   });
 });

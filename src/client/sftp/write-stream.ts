@@ -6,7 +6,7 @@
  */
 import { Writable } from 'node:stream';
 import type { SFTPWrapper } from 'ssh2';
-import { sftpPacketFit } from '../../ssh2/index.js';
+import { sftpPacketFit, sftpWriteFrameSize, sftpWriteFramed } from '../../ssh2/index.js';
 
 /** Pipelined writer of one open remote file handle. */
 export class SftpWriteStream extends Writable {
@@ -34,6 +34,8 @@ export class SftpWriteStream extends Writable {
    * part's answer), which a chunk size within {@link sftpPacketFit} rules out.
    */
   readonly #reuseCarry: boolean;
+  /** Where each WRITE message is built (src/ssh2/sftp-write.ts): reused, ssh2's write() allocated one per request. */
+  readonly #frame: Buffer;
   /** Called when the pipeline has drained (for _final). */
   #drained: (() => void) | undefined;
 
@@ -47,6 +49,7 @@ export class SftpWriteStream extends Writable {
     this.#handle = handle;
     this.#chunkSize = size;
     this.#maxInFlight = requests;
+    this.#frame = Buffer.allocUnsafeSlow(sftpWriteFrameSize(handle, Math.min(size, fit)));
   }
 
   /** Bytes the server acknowledged. */
@@ -79,12 +82,12 @@ export class SftpWriteStream extends Writable {
     else this.#blocked = callback;
   }
 
-  /** One WRITE at the next offset. ssh2 copies the bytes into its packet before write() returns. */
+  /** One WRITE at the next offset. Its bytes are copied into the message before this returns. */
   #send(piece: Buffer): void {
     const position = this.#offset;
     this.#offset += piece.length;
     this.#inFlight++;
-    this.#sftp.write(this.#handle, piece, 0, piece.length, position, (err) => {
+    sftpWriteFramed(this.#sftp, this.#handle, piece, position, this.#frame, (err) => {
       this.#inFlight--;
       if (err) {
         this.destroy(err);

@@ -7,6 +7,7 @@
 import type { ServerLogger } from '../log.js';
 import type { TransferRecord } from '../types.js';
 import { FX } from './attrs.js';
+import { SFTP_DATA_HEADER } from '../../ssh2/index.js';
 import type { FileSource, ReadAnswer } from './file-source.js';
 
 /**
@@ -22,7 +23,8 @@ export interface ReadPumpOutput {
   blocked(): boolean;
   /** Calls back once replies can be sent again. */
   whenWritable(callback: () => void): void;
-  data(reqid: number, bytes: Buffer): void;
+  /** A DATA reply: its `length` bytes follow SFTP_DATA_HEADER free bytes in `frame` (reused after the call). */
+  data(reqid: number, frame: Buffer, length: number): void;
   status(reqid: number, code: number, message?: string): void;
   /** A drop fault fired: close the channel or cut the connection. */
   drop(record: TransferRecord, connection: boolean): void;
@@ -48,8 +50,10 @@ export class ReadPump {
   /** An async read is out: the queue waits for it. */
   #reading = false;
   #closed = false;
-  // One scratch buffer per session: ssh2's data() copies it into its packet.
-  readonly #scratch = Buffer.allocUnsafe(MAX_READ_BYTES);
+  // One frame per session: the DATA header, then the bytes read. The
+  // channel copies it into its packet, so the next READ can reuse it.
+  readonly #frame = Buffer.allocUnsafe(SFTP_DATA_HEADER + MAX_READ_BYTES);
+  readonly #scratch = this.#frame.subarray(SFTP_DATA_HEADER);
 
   constructor(
     readonly limit: number,
@@ -120,6 +124,6 @@ export class ReadPump {
     if (answer === 'drop' || answer === 'drop-connection') return this.out.drop(record, answer === 'drop-connection');
     if (answer === 0) return this.out.status(reqid, FX.EOF);
     record.bytes += answer;
-    this.out.data(reqid, this.#scratch.subarray(0, answer));
+    this.out.data(reqid, this.#frame, answer);
   }
 }

@@ -4,7 +4,7 @@
  * per-session limits, the fault modes and the transfer records.
  */
 import type { Connection, SFTPWrapper } from 'ssh2';
-import { connectionSocket, endSftpWithStatus, sftpBlocked, whenSftpWritable } from '../../ssh2/index.js';
+import { connectionSocket, endSftpWithStatus, sendSftpData, sftpBlocked, whenSftpWritable } from '../../ssh2/index.js';
 import { clip } from '../../util/text.js';
 import type { ServerLimits } from '../commands.js';
 import type { ServerLogger } from '../log.js';
@@ -101,7 +101,7 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
   const reads = new ReadPump(limits.maxSftpPendingRequests, {
     blocked: () => sftpBlocked(sftp),
     whenWritable: (callback) => whenSftpWritable(sftp, callback),
-    data: (reqid, bytes) => sftp.data(reqid, bytes),
+    data: (reqid, frame, length) => sendSftpData(sftp, reqid, frame, length),
     status: reply,
     drop: (record, connection) => drop(record, connection),
     log,
