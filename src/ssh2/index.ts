@@ -22,6 +22,7 @@ export { endSftpWithStatus, sftpBlocked, whenSftpWritable, sendSftpData, SFTP_DA
 export { sftpPacketFit } from './sftp-packet.js';
 export { sftpReadView, type ReadViewCallback } from './sftp-read.js';
 export { sftpWriteFramed, sftpWriteFrameSize } from './sftp-write.js';
+export { advertiseSftpExtensions } from './sftp-version.js';
 export { sendExitStatus, rekeyWithWrongGuess, NEVER_CHOSEN_KEX } from './server-sends.js';
 export { keepOpenUntilServerCloses } from './client-channel.js';
 export { SEND_PATH_ENV, DEFAULT_SEND_LEVERS, parseSendLevers, packetSlabs, type SendLevers } from './send-path.js';

@@ -12,6 +12,7 @@ import { sendPathChecks } from './send-path-shape.js';
 import { sftpReadChecks } from './sftp-read.js';
 import { sftpSendChecks } from './sftp-flow.js';
 import { sftpWriteChecks } from './sftp-write.js';
+import { sftpVersionChecks } from './sftp-version.js';
 
 const require = createRequire(import.meta.url);
 
@@ -197,6 +198,7 @@ function shapeChecks(m: Ssh2Modules): [string, () => boolean][] {
     ...sftpReadChecks(m),
     ...sftpSendChecks(m),
     ...sftpWriteChecks(m),
+    ...sftpVersionChecks(m),
     ['client lacks _protocol/_chanMgr', () => m.clientSource.includes('this._protocol = new Protocol') && m.clientSource.includes('this._chanMgr')],
   ];
 }

@@ -38,14 +38,17 @@ function ssh2Limit(v: unknown): number {
 
 /**
  * The largest READ length that ssh2 sends as one request and whose DATA
- * reply fits one packet we receive, and the largest WRITE data length (with
- * `handle`) that ssh2 sends as one request in one packet.
+ * reply fits one packet we receive, the largest WRITE data length (with
+ * `handle`) that ssh2 sends as one request in one packet, and the largest it
+ * sends as one request at all (`writeLimit`: above it ssh2 would read the
+ * rest of the caller's buffer only after the first part's answer).
  */
-export function sftpPacketFit(sftp: object, handle: Buffer): { read: number; write: number } {
+export function sftpPacketFit(sftp: object, handle: Buffer): { read: number; write: number; writeLimit: number } {
   const s = sftp as SftpChannelSizes;
   return {
     read: Math.min(ssh2Limit(s._maxReadLen), packetSize(s.incoming?.packetSize) - DATA_HEADER),
     write: Math.min(ssh2Limit(s._maxWriteLen), packetSize(s.outgoing?.packetSize) - WRITE_HEADER - handle.length),
+    writeLimit: ssh2Limit(s._maxWriteLen),
   };
 }
 

@@ -77,7 +77,7 @@ describe('upload() to /sink', () => {
 });
 
 describe('upload() to a writable /disk', () => {
-  it('replaces an existing file byte-exact (SFTP v3 RENAME fallback: remove, then rename) and leaves no temporary file', async () => {
+  it('replaces an existing file byte-exact (posix-rename@openssh.com, which loopssh serve advertises) and leaves no temporary file', async () => {
     writeFileSync(join(root, 'x.bin'), 'old content\n');
     const c = await f.connect();
     const data = randomBytes(1024 * 1024 + 1);

@@ -39,8 +39,8 @@ const remove = (s: SFTPWrapper, path: string): Promise<number> => status((done) 
 
 /**
  * A raw SFTP channel (INIT sent) that sends posix-rename@openssh.com by hand
- * (loopssh does not advertise it: ssh2's server VERSION packet is fixed) and
- * returns each request's status code.
+ * (whatever the VERSION advertised: test/ssh2/sftp-version.test.ts checks
+ * that) and returns each request's status code.
  */
 async function posixRenamer(channel: ClientChannel): Promise<(from: string, to: string) => Promise<number>> {
   let buf = Buffer.alloc(0);

@@ -25,7 +25,9 @@ export interface TransferOptions {
    * Bytes per READ/WRITE request. Default: 32 KiB less the SFTP header, so
    * each WRITE, and each READ's reply from an ssh2 server, fits one 32 KiB
    * SSH packet (a full 32 KiB would go out as two packets, the second 29
-   * bytes: src/ssh2/sftp-packet.ts).
+   * bytes: src/ssh2/sftp-packet.ts). Larger READs are sent as asked (a
+   * server may answer short); larger WRITEs are cut to what ssh2 sends as one
+   * request (31,952 bytes to a server that is not OpenSSH).
    */
   chunkSize?: number;
   /** Requests in flight. Default 64 (OpenSSH sftp's default). */

@@ -27,13 +27,6 @@ export class SftpWriteStream extends Writable {
   #carry: Buffer | undefined;
   /** Bytes in {@link #carry}. */
   #carried = 0;
-  /**
-   * Whether {@link #carry} can be refilled once sent: ssh2 copies a WRITE's
-   * bytes into its packet before write() returns, unless the request is
-   * longer than it sends at once (then it reads the rest after the first
-   * part's answer), which a chunk size within {@link sftpPacketFit} rules out.
-   */
-  readonly #reuseCarry: boolean;
   /** Where each WRITE message is built (src/ssh2/sftp-write.ts): reused, ssh2's write() allocated one per request. */
   readonly #frame: Buffer;
   /** Called when the pipeline has drained (for _final). */
@@ -41,15 +34,18 @@ export class SftpWriteStream extends Writable {
 
   /** @param chunkSize bytes per WRITE; undefined: the most that fits one SSH packet with its header (src/ssh2/sftp-packet.ts) */
   constructor(sftp: SFTPWrapper, handle: Buffer, chunkSize: number | undefined, requests: number) {
-    const fit = sftpPacketFit(sftp, handle).write;
-    const size = chunkSize ?? fit;
+    const fit = sftpPacketFit(sftp, handle);
+    // Never above what ssh2 sends as one request: past it ssh2 reads the
+    // rest of a piece only after the first part's answer, when the source
+    // (or the carry) may already hold other bytes; it would also cost a
+    // round trip per piece.
+    const size = Math.min(chunkSize ?? fit.write, fit.writeLimit);
     super({ highWaterMark: size * requests });
-    this.#reuseCarry = size <= fit;
     this.#sftp = sftp;
     this.#handle = handle;
     this.#chunkSize = size;
     this.#maxInFlight = requests;
-    this.#frame = Buffer.allocUnsafeSlow(sftpWriteFrameSize(handle, Math.min(size, fit)));
+    this.#frame = Buffer.allocUnsafeSlow(sftpWriteFrameSize(handle, Math.min(size, fit.write)));
   }
 
   /** Bytes the server acknowledged. */
@@ -69,12 +65,12 @@ export class SftpWriteStream extends Writable {
       if (this.#carried === size) {
         this.#send(carry);
         this.#carried = 0;
-        if (!this.#reuseCarry) this.#carry = undefined;
       }
     }
     for (; at + size <= chunk.length; at += size) this.#send(chunk.subarray(at, at + size));
     if (at < chunk.length) {
-      // Allocated once per stream (when reusable), not once per source chunk.
+      // Allocated once per stream, not once per source chunk: every WRITE's
+      // bytes are copied into its message before the call returns.
       this.#carry ??= Buffer.allocUnsafeSlow(size);
       this.#carried = chunk.copy(this.#carry, 0, at);
     }

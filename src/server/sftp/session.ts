@@ -4,7 +4,7 @@
  * per-session limits, the fault modes and the transfer records.
  */
 import type { Connection, SFTPWrapper } from 'ssh2';
-import { connectionSocket, endSftpWithStatus, sendSftpData, sftpBlocked, whenSftpWritable } from '../../ssh2/index.js';
+import { advertiseSftpExtensions, connectionSocket, endSftpWithStatus, sendSftpData, sftpBlocked, whenSftpWritable } from '../../ssh2/index.js';
 import { clip } from '../../util/text.js';
 import type { ServerLimits } from '../commands.js';
 import type { ServerLogger } from '../log.js';
@@ -52,6 +52,8 @@ type Handle = ReadHandle | WriteHandle | DirHandle | DiskWriteHandle;
 /** Serves the tree on an accepted SFTP stream until it closes. */
 export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connection, user: string): void {
   const { limits, log, disk } = scope;
+  // The one extension served (rename.ts): clients may then replace atomically.
+  advertiseSftpExtensions(sftp, { 'posix-rename@openssh.com': '1' });
   const handles = new Map<number, Handle>();
   let nextHandle = 1;
   /** This session's completed uploads, so a stat after put (paramiko's confirm) sees them and a rename moves them. */
