@@ -63,6 +63,8 @@ export interface ServerLimits {
    * costs ~100 bytes, not its data: bytes are made only when they can be
    * sent). paramiko queues a READ for every 32 KiB of a file at once, so the
    * default, 65 536, covers 2 GiB; one more fails with SSH_FX_FAILURE.
+   * Also the WRITEs waiting per file written under /disk (behind the write
+   * in flight, holding their bytes; src/server/sftp/disk-writer.ts).
    */
   maxSftpPendingRequests: number;
   /** How far ahead of the received prefix an out-of-order upload WRITE may reach, in bytes (the most held per file). Default 8 MiB. */

@@ -27,6 +27,13 @@ export interface DiskWriterOptions {
   /** Bytes per writev at most (a single larger request still goes alone). */
   readonly maxBatchBytes?: number;
   /**
+   * Requests waiting behind the write in flight at most; one more is refused
+   * with an {@link UploadLimitError} (in its place in the answer order), so a
+   * client that never waits for answers cannot pile up held bytes without
+   * end. Default: no limit.
+   */
+  readonly maxQueued?: number;
+  /**
    * The answer to requests (a batch written together, or one refused),
    * called once for every request, in request order: no error once their
    * bytes were written, else why not. Called synchronously for a whole batch,
@@ -35,12 +42,14 @@ export interface DiskWriterOptions {
   readonly answer: (reqids: readonly number[], err?: unknown) => void;
 }
 
-/** A request refused by the server's upload limit: the message goes to the client. */
+/** A request refused by one of the server's limits (upload size, requests queued): the message goes to the client. */
 export class UploadLimitError extends Error {}
 
 /** Defaults: 64 requests (OpenSSH sftp keeps 64 in flight) or 4 MiB per writev. */
 export const MAX_BATCH_REQUESTS = 64;
 export const MAX_BATCH_BYTES = 4 * 1024 ** 2;
+
+const EMPTY = Buffer.alloc(0);
 
 /** One queued request; `refused` set when it fails before any write. */
 interface Pending {
@@ -65,15 +74,18 @@ export class DiskWriter {
 
   constructor(file: WritevFile, options: DiskWriterOptions) {
     this.#file = file;
-    this.#options = { maxBatchRequests: MAX_BATCH_REQUESTS, maxBatchBytes: MAX_BATCH_BYTES, ...options };
+    this.#options = { maxBatchRequests: MAX_BATCH_REQUESTS, maxBatchBytes: MAX_BATCH_BYTES, maxQueued: Infinity, ...options };
   }
 
   /** Queues one WRITE request; `data` is held until written and must not change meanwhile. */
   write(reqid: number, offset: number, data: Buffer): void {
-    const max = this.#options.maxFileBytes;
+    const { maxFileBytes: max, maxQueued } = this.#options;
+    let refused: UploadLimitError | undefined;
     // `!(… <= …)` also refuses a NaN or an offset past 2^53.
-    const refused = Number.isSafeInteger(offset) && offset + data.length <= max ? undefined : new UploadLimitError(`upload exceeds ${max} bytes`);
-    this.#queue.push({ reqid, offset, data, refused });
+    if (!(Number.isSafeInteger(offset) && offset + data.length <= max)) refused = new UploadLimitError(`upload exceeds ${max} bytes`);
+    else if (this.#queue.length >= maxQueued) refused = new UploadLimitError(`too many WRITEs in flight (limit ${maxQueued})`);
+    // A refused request holds no bytes.
+    this.#queue.push({ reqid, offset, data: refused ? EMPTY : data, refused });
     if (!this.#writing) this.#next();
   }
 

@@ -171,6 +171,7 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
       const record = newRecord('upload', { kind: 'sink', path, name: path, faults: {} });
       const writer = new DiskWriter(fh, {
         maxFileBytes: limits.maxUploadBytes,
+        maxQueued: limits.maxSftpPendingRequests,
         answer: (reqids, err) => {
           if (!err) record.bytes = writer.bytesWritten;
           if (closed) return;

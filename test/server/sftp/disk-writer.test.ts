@@ -64,7 +64,7 @@ class RecordingFile implements WritevFile {
 }
 
 /** A writer over `file` whose answers are recorded as [reqid, error code or message or 'ok'], and the size of each answer call. */
-function recorded(file: WritevFile, maxFileBytes = 64 * MiB, caps: { maxBatchRequests?: number; maxBatchBytes?: number } = {}): { writer: DiskWriter; answers: [number, string][]; batches: number[] } {
+function recorded(file: WritevFile, maxFileBytes = 64 * MiB, caps: { maxBatchRequests?: number; maxBatchBytes?: number; maxQueued?: number } = {}): { writer: DiskWriter; answers: [number, string][]; batches: number[] } {
   const answers: [number, string][] = [];
   /** How many requests each answer call carried. */
   const batches: number[] = [];
@@ -219,6 +219,34 @@ describe('DiskWriter', () => {
     expect(batches).toEqual([1, 2, 1, 1, 1, 1]);
     expect(file.bytes.length).toBe(30_000);
     expect(sha256(file.bytes)).toBe(sha256(whole.subarray(0, 30_000)));
+  });
+
+  it('past maxQueued requests waiting, one more is refused in its place in the answer order', async () => {
+    const { reqs, whole } = contiguous(6, 1000);
+    const file = new RecordingFile({ manual: true });
+    const { writer, answers } = recorded(file, 64 * MiB, { maxQueued: 3 });
+    // 100 in flight, 101–103 wait, 104 and 105 are one too many.
+    for (const r of reqs) writer.write(r.reqid, r.offset, r.data);
+    expect(answers).toEqual([]);
+    (file.pending.shift() as () => void)();
+    await new Promise((resolve) => setImmediate(resolve));
+    (file.pending.shift() as () => void)();
+    await writer.drained();
+    expect(answers).toEqual([
+      [100, 'ok'],
+      [101, 'ok'],
+      [102, 'ok'],
+      [103, 'ok'],
+      [104, 'limit: too many WRITEs in flight (limit 3)'],
+      [105, 'limit: too many WRITEs in flight (limit 3)'],
+    ]);
+    expect(file.calls.map((c) => c.buffers.length)).toEqual([1, 3]);
+    expect(sha256(file.bytes)).toBe(sha256(whole.subarray(0, 4000)));
+    // The queue drained: the next request is taken again.
+    writer.write(106, 4000, whole.subarray(4000, 5000));
+    (file.pending.shift() as () => void)();
+    await writer.drained();
+    expect(answers.at(-1)).toEqual([106, 'ok']);
   });
 
   it('a short writev continues where it stopped: byte-exact with 5,000 bytes a call', async () => {
