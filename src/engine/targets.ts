@@ -224,6 +224,14 @@ export interface InputStream {
   readonly owned: boolean;
 }
 
+/**
+ * Bytes per read of a file source (stdin from a file, an upload). Each read
+ * is a fresh buffer; 1 MiB reads cost a 1 GiB upload less CPU than 256 KiB
+ * (client user 1.08–1.31 s vs 1.20–1.50 s, 3 runs each, CLI put into
+ * loopssh serve) and 2–4 MiB bought nothing more but RSS.
+ */
+export const FILE_SOURCE_CHUNK = 1024 * 1024;
+
 /** Opens stdin: files are opened now, so a missing one fails before the remote command starts. */
 export async function openSource(source: InputSource | undefined, input: string | Uint8Array | undefined): Promise<InputStream | undefined> {
   if (source !== undefined && input !== undefined) throw new TypeError('give stdin or input, not both');
@@ -236,7 +244,7 @@ export async function openSource(source: InputSource | undefined, input: string 
   if (typeof source === 'string' || (typeof source === 'object' && 'file' in source && typeof source.file === 'string')) {
     const path = typeof source === 'string' ? source : source.file;
     const handle = await open(path, 'r');
-    return { label: `stdin file ${path}`, stream: createReadStream(path, { fd: handle, highWaterMark: 256 * 1024 }), owned: true };
+    return { label: `stdin file ${path}`, stream: createReadStream(path, { fd: handle, highWaterMark: FILE_SOURCE_CHUNK }), owned: true };
   }
   if (source instanceof Readable || typeof (source as unknown as Readable).pipe === 'function') {
     return { label: 'stdin stream', stream: source as unknown as Readable, owned: false };

@@ -18,7 +18,7 @@ sendLevers();
 
 export { SSH2_CHECKED_VERSION, DISCONNECT, assertSsh2Shape } from './internals.js';
 export { clearStaleChunksOnWrite, onPeerClosedChannel, channelOutputClosed, channelSocket } from './channel-patches.js';
-export { endSftpWithStatus, sftpBlocked, whenSftpWritable, sendSftpData, SFTP_DATA_HEADER } from './sftp-flow.js';
+export { endSftpWithStatus, sftpBlocked, whenSftpWritable, sendSftpData, sendSftpOkStatuses, SFTP_DATA_HEADER } from './sftp-flow.js';
 export { sftpPacketFit } from './sftp-packet.js';
 export { sftpReadView, type ReadViewCallback } from './sftp-read.js';
 export { sftpWriteFramed, sftpWriteFrameSize } from './sftp-write.js';

@@ -131,3 +131,35 @@ export function sendSftpData(sftp: object, reqid: number, frame: Buffer, length:
     p += n;
   }
 }
+
+/** One SSH_FXP_STATUS with code OK, empty message and language tag: uint32 17, byte 101, uint32 id, uint32 0, two empty strings. */
+const OK_STATUS_BYTES = 21;
+const FXP_STATUS = 101;
+
+/**
+ * Answers every request in `reqids` with SSH_FX_OK in one channel message
+ * (the bytes ssh2's `status(id, 0)` sends for each, back to back): a batch
+ * of acknowledged WRITEs costs one SSH packet instead of one each. Falls
+ * back to `status()` per request when the window lacks room to spare, ssh2
+ * has replies parked, or the batch would not fit one packet.
+ */
+export function sendSftpOkStatuses(sftp: object, reqids: readonly number[]): void {
+  const s = internals(sftp) as SftpFlowInternals & { status(reqid: number, code: number): void };
+  const total = OK_STATUS_BYTES * reqids.length;
+  const proto = s._protocol;
+  const out = s.outgoing;
+  if (reqids.length === 0) return;
+  if (s._buffer.length > 0 || out.state !== 'open' || out.window <= total || total > out.packetSize || typeof proto?.channelData !== 'function') {
+    for (const id of reqids) s.status(id, 0);
+    return;
+  }
+  const buf = Buffer.alloc(total);
+  for (let i = 0, at = 0; i < reqids.length; i++, at += OK_STATUS_BYTES) {
+    buf.writeUInt32BE(OK_STATUS_BYTES - 4, at);
+    buf[at + 4] = FXP_STATUS;
+    buf.writeUInt32BE(reqids[i] as number, at + 5);
+    // code 0, message length 0, language tag length 0: already zero.
+  }
+  out.window -= total;
+  proto.channelData(out.id, buf);
+}

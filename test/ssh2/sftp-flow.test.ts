@@ -11,7 +11,8 @@ import type { SFTPWrapper } from 'ssh2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFixture } from '../helpers/fixture.ts';
 import { referenceDigest, sha256 } from '../helpers/oracle.ts';
-import { SFTP_DATA_HEADER, assertSsh2Shape, sendSftpData } from '../../src/ssh2/index.ts';
+import { SFTP_DATA_HEADER, assertSsh2Shape, sendSftpData, sendSftpOkStatuses } from '../../src/ssh2/index.ts';
+import { packet } from '../server/sftp-raw.ts';
 
 const MiB = 1024 * 1024;
 const stops: (() => Promise<void> | void)[] = [];
@@ -97,5 +98,42 @@ describe('the shape check covers the send path sendSftpData copies', () => {
     const changed = { ...real, sftpSource: real.sftpSource.replace('outgoing.window -= actualLen;', 'outgoing.spend(actualLen);') };
     expect(changed.sftpSource).not.toBe(real.sftpSource);
     expect(() => assertSsh2Shape(() => changed)).toThrow(/^loopssh: ssh2 1\.17\.\d+ has an unexpected shape: SFTP\.js tryWritePayload no longer charges outgoing\.window/);
+  });
+});
+
+/**
+ * sendSftpOkStatuses (loopssh issue 11, SFTP put speed): a written batch of
+ * /disk WRITEs is acknowledged in one channel message, the very bytes ssh2's
+ * status(id, OK) sends for each; otherwise ssh2's status() per request.
+ */
+describe('sendSftpOkStatuses', () => {
+  function fakeServer(window: number, packetSize = 32_768, parked: unknown[] = []) {
+    const sent: Buffer[] = [];
+    const viaStatus: [number, number][] = [];
+    const sftp = {
+      _buffer: parked,
+      outgoing: { id: 2, window, state: 'open', packetSize },
+      _protocol: { channelData: (_id: number, d: Buffer) => sent.push(Buffer.from(d)), exitStatus() {}, channelEOF() {} },
+      data() {},
+      status: (id: number, code: number) => viaStatus.push([id, code]),
+    };
+    return { sftp, sent, viaStatus };
+  }
+
+  it('three replies in one message: STATUS OK with empty message and language, per request id', () => {
+    const f = fakeServer(10_000);
+    sendSftpOkStatuses(f.sftp, [7, 8, 0xfffffffe]);
+    expect(f.sent).toEqual([Buffer.concat([packet(101, 7, 0, '', ''), packet(101, 8, 0, '', ''), packet(101, 0xfffffffe, 0, '', '')])]);
+    expect([f.sftp.outgoing.window, f.viaStatus]).toEqual([10_000 - 63, []]);
+  });
+
+  it.each([
+    ['a window of exactly the batch', 63, 32_768, []],
+    ['a batch longer than one packet', 10_000, 50, []],
+    ['replies parked by ssh2', 10_000, 32_768, [Buffer.alloc(1)]],
+  ])('%s: status() per request', (_what, window, packetSize, parked) => {
+    const f = fakeServer(window as number, packetSize as number, parked as unknown[]);
+    sendSftpOkStatuses(f.sftp, [1, 2, 3]);
+    expect([f.sent, f.viaStatus]).toEqual([[], [[1, 0], [2, 0], [3, 0]]]);
   });
 });

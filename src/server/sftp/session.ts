@@ -4,7 +4,7 @@
  * per-session limits, the fault modes and the transfer records.
  */
 import type { Connection, SFTPWrapper } from 'ssh2';
-import { advertiseSftpExtensions, connectionSocket, endSftpWithStatus, sendSftpData, sftpBlocked, whenSftpWritable } from '../../ssh2/index.js';
+import { advertiseSftpExtensions, connectionSocket, endSftpWithStatus, sendSftpData, sendSftpOkStatuses, sftpBlocked, whenSftpWritable } from '../../ssh2/index.js';
 import { clip } from '../../util/text.js';
 import type { ServerLimits } from '../commands.js';
 import type { ServerLogger } from '../log.js';
@@ -175,8 +175,10 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
         answer: (reqids, err) => {
           if (!err) record.bytes = writer.bytesWritten;
           if (closed) return;
-          const [code, message] = !err ? [FX.OK] : err instanceof UploadLimitError ? [FX.FAILURE, err.message] : fsStatus(err);
-          // A batch's replies leave in one socket write (up to 64 packets), not one write each.
+          // A written batch is acknowledged in one SSH packet (up to 64 replies).
+          if (!err) return sendSftpOkStatuses(sftp, reqids);
+          const [code, message] = err instanceof UploadLimitError ? [FX.FAILURE, err.message] : fsStatus(err);
+          // Failures leave in one socket write, not one write each.
           const socket = connectionSocket(client);
           socket?.cork();
           for (const id of reqids) reply(id, code, message);
