@@ -123,13 +123,18 @@ describe('SftpWriteStream', () => {
   };
   // The oracle, built apart from the stream: the 300 chunks one after the other.
   const ORACLE = Buffer.concat(Array.from({ length: 300 }, (_, i) => fill(Buffer.alloc(100), i)));
+  /** Writes the 300 chunks from one 100-byte buffer refilled after each write callback, then ends; returns that buffer. */
+  async function uploadRefilling(w: SftpWriteStream): Promise<Buffer> {
+    const buf = Buffer.alloc(100);
+    for (let i = 0; i < 300; i++) await new Promise<void>((resolve, reject) => w.write(fill(buf, i), (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) => w.once('finish', resolve).once('error', reject).end());
+    return buf;
+  }
 
   it('a source that refills one buffer after each write callback: byte-exact, and the straddling WRITEs all come from one reused buffer', async () => {
     const { sftp, image, buffersSeen } = fileSftp();
     const w = new SftpWriteStream(sftp, Buffer.alloc(4), 64, 4);
-    const buf = Buffer.alloc(100);
-    for (let i = 0; i < 300; i++) await new Promise<void>((resolve, reject) => w.write(fill(buf, i), (err) => (err ? reject(err) : resolve())));
-    await new Promise<void>((resolve, reject) => w.once('finish', resolve).once('error', reject).end());
+    const buf = await uploadRefilling(w);
     const got = Buffer.concat(image);
     expect([got.length, sha256(got)]).toEqual([ORACLE.length, sha256(ORACLE)]);
     // The source's buffer and one carry buffer for the whole upload, not one per source chunk.
@@ -143,9 +148,7 @@ describe('SftpWriteStream', () => {
     // answer, when this source has already refilled its buffer.
     const { sftp, image } = fileSftp(50);
     const w = new SftpWriteStream(sftp, Buffer.alloc(4), 64, 4);
-    const buf = Buffer.alloc(100);
-    for (let i = 0; i < 300; i++) await new Promise<void>((resolve, reject) => w.write(fill(buf, i), (err) => (err ? reject(err) : resolve())));
-    await new Promise<void>((resolve, reject) => w.once('finish', resolve).once('error', reject).end());
+    await uploadRefilling(w);
     const got = Buffer.concat(image);
     expect([got.length, sha256(got)]).toEqual([ORACLE.length, sha256(ORACLE)]);
     expect(w.acknowledged).toBe(ORACLE.length);
