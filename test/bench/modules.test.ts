@@ -36,9 +36,9 @@ describe('bench options', () => {
   it('--only sftp selects the SFTP paths alone; sftp-get, sftp-put and single names select some', () => {
     const all = parseBenchOptions(['--only', 'sftp']);
     expect(all.paths).toEqual([]);
-    expect(all.sftpPaths).toEqual(['sftp-loop', 'sftp-ssh-loop', 'sftp-loop-sshd', 'sftp-ssh-sshd', 'put-loop', 'put-ssh-loop', 'put-loop-sshd', 'put-ssh-sshd']);
+    expect(all.sftpPaths).toEqual(['sftp-loop', 'sftp-bin', 'sftp-ssh-loop', 'sftp-loop-sshd', 'sftp-ssh-sshd', 'put-loop', 'put-bin', 'put-ssh-loop', 'put-loop-sshd', 'put-ssh-sshd']);
     expect(all.wanted('flush')).toBe(false);
-    expect(parseBenchOptions(['--only', 'sftp-put']).sftpPaths).toEqual(['put-loop', 'put-ssh-loop', 'put-loop-sshd', 'put-ssh-sshd']);
+    expect(parseBenchOptions(['--only', 'sftp-put']).sftpPaths).toEqual(['put-loop', 'put-bin', 'put-ssh-loop', 'put-loop-sshd', 'put-ssh-sshd']);
     const some = parseBenchOptions(['--only', 'loop1,sftp-loop,sftp-ssh-sshd']);
     expect([some.paths, some.sftpPaths]).toEqual([['loop1'], ['sftp-loop', 'sftp-ssh-sshd']]);
     expect(parseBenchOptions(['--only', 'loop1']).sftpPaths).toEqual([]);
@@ -97,7 +97,7 @@ describe('bench schedule', () => {
     }
     expect(at.size).toBe(4);
     const alone = parseBenchOptions(['--only', 'sftp']);
-    expect(itemsForRun(alone, alone.paths, 0, alone.sftpPaths).map((i) => i.kind)).toEqual(Array(8).fill('sftp'));
+    expect(itemsForRun(alone, alone.paths, 0, alone.sftpPaths).map((i) => i.kind)).toEqual(Array(10).fill('sftp'));
   });
 
   it('the CLI path from the checkout is in the peak-RSS-vs-size check, with a fresh serve per transfer', () => {
