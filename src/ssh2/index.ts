@@ -20,7 +20,6 @@ export { SSH2_CHECKED_VERSION, DISCONNECT, assertSsh2Shape } from './internals.j
 export { clearStaleChunksOnWrite, onPeerClosedChannel, channelOutputClosed, channelSocket } from './channel-patches.js';
 export { endSftpWithStatus, sftpBlocked, whenSftpWritable, sendSftpData, sendSftpOkStatuses, SFTP_DATA_HEADER } from './sftp-flow.js';
 export { sftpPacketFit } from './sftp-packet.js';
-export { sftpReadView, type ReadViewCallback } from './sftp-read.js';
 export { sftpWriteFramed, sftpWriteFrameSize } from './sftp-write.js';
 export { advertiseSftpExtensions } from './sftp-version.js';
 export { sendExitStatus, rekeyWithWrongGuess, NEVER_CHOSEN_KEX } from './server-sends.js';

@@ -9,7 +9,6 @@
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { sendPathChecks } from './send-path-shape.js';
-import { sftpReadChecks } from './sftp-read.js';
 import { sftpSendChecks } from './sftp-flow.js';
 import { sftpWriteChecks } from './sftp-write.js';
 import { sftpVersionChecks } from './sftp-version.js';
@@ -126,7 +125,7 @@ export interface Ssh2Modules {
   /** lib/utils.js isWritable: ssh2's own test before every socket write. */
   isWritable: (stream: unknown) => boolean;
   channelSource: string;
-  /** lib/protocol/SFTP.js, for the zero-copy READ checks (src/ssh2/sftp-read.ts). */
+  /** lib/protocol/SFTP.js, for the SFTP send, WRITE and VERSION checks (sftp-flow.ts, sftp-write.ts, sftp-version.ts). */
   sftpSource: string;
   Server: { prototype: Record<string, unknown> };
 }
@@ -195,7 +194,6 @@ function shapeChecks(m: Ssh2Modules): [string, () => boolean][] {
     ...serverSendsChecks(m, proto),
     ...sendPathChecks(m, proto),
     ...sessionWindowChecks(m, proto),
-    ...sftpReadChecks(m),
     ...sftpSendChecks(m),
     ...sftpWriteChecks(m),
     ...sftpVersionChecks(m),

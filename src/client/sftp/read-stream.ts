@@ -10,7 +10,7 @@
  */
 import { Readable } from 'node:stream';
 import type { SFTPWrapper } from 'ssh2';
-import { sftpPacketFit, sftpReadView } from '../../ssh2/index.js';
+import { sftpPacketFit } from '../../ssh2/index.js';
 
 /** How the bytes that came disagreed with the size stat reported. */
 export class LengthMismatchError extends Error {
@@ -60,8 +60,6 @@ export class SftpReadStream extends Readable {
   #received = 0;
   /** Lowest offset a READ answered EOF at (Infinity: none yet). */
   #eofAt = Infinity;
-  /** The destination ssh2's read() checks; replies arrive as views, nothing is written here. */
-  readonly #scratch: Buffer;
 
   constructor(sftp: SFTPWrapper, handle: Buffer, size: number, tuning: ReadTuning) {
     const chunkSize = tuning.chunkSize ?? sftpPacketFit(sftp, handle).read;
@@ -70,7 +68,6 @@ export class SftpReadStream extends Readable {
     this.#handle = handle;
     this.#size = size;
     this.#tuning = { chunkSize, requests: tuning.requests };
-    this.#scratch = Buffer.allocUnsafe(chunkSize);
   }
 
   /** Bytes received so far. */
@@ -109,21 +106,21 @@ export class SftpReadStream extends Readable {
 
   #request(slot: Slot): void {
     slot.busy = true;
-    // The reply is a view of the received packet: no buffer per request, no copy.
-    sftpReadView(this.#sftp, this.#handle, slot.offset, slot.end - slot.offset, this.#scratch, (err, data) => {
+    const length = slot.end - slot.offset;
+    this.#sftp.read(this.#handle, Buffer.allocUnsafe(length), 0, length, slot.offset, (err, n, data) => {
       slot.busy = false;
       if (this.destroyed) return;
       if (err) return this.destroy(err);
-      if (data === undefined || data.length === 0 || this.#eofAt !== Infinity) {
+      if (n === 0 || this.#eofAt !== Infinity) {
         // EOF before the stat size. Other READs may still be out (a later
         // range's EOF can come first): report the lowest EOF offset once
         // every request has been answered.
-        if (data === undefined || data.length === 0) this.#eofAt = Math.min(this.#eofAt, slot.offset);
+        if (n === 0) this.#eofAt = Math.min(this.#eofAt, slot.offset);
         if (!this.#slots.some((s) => s.busy)) this.destroy(new LengthMismatchError(this.#size, this.#eofAt));
         return;
       }
-      slot.parts.push(data);
-      slot.offset += data.length;
+      slot.parts.push(n === length ? data : data.subarray(0, n));
+      slot.offset += n;
       // A short read: ask for the rest of this range, never treat it as the end.
       if (slot.offset < slot.end) this.#request(slot);
       else this.#deliver();
