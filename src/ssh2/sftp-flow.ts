@@ -35,11 +35,50 @@ export function sftpBlocked(sftp: object): boolean {
   return s._buffer.length > 0 || (s.outgoing.state === 'open' && s.outgoing.window === 0);
 }
 
+/** The `_chunkcb` ssh2 last assigned, and the callbacks waiting for the stream to drain. */
+interface DrainHook {
+  real: unknown;
+  waiters: (() => void)[];
+}
+const drainHooks = new WeakMap<object, DrainHook>();
+
+/**
+ * Makes `_chunkcb` an accessor on this stream, once: ssh2 keeps assigning
+ * its own `drainBuffer` there (on every send while the window is 0) and
+ * clearing it (drainBuffer's first step), so a wrapper assigned once was
+ * dropped by the next reply sent while blocked (a STATUS to another request)
+ * and the READs waiting on it never resumed. The getter hands ssh2 a runner
+ * that calls ssh2's callback, then the waiters once nothing is parked.
+ */
+function drainHook(s: SftpFlowInternals): DrainHook {
+  const known = drainHooks.get(s);
+  if (known) return known;
+  const hook: DrainHook = { real: s._chunkcb, waiters: [] };
+  function run(this: SftpFlowInternals): void {
+    const drain = hook.real;
+    if (typeof drain === 'function') (drain as (this: SftpFlowInternals) => void).call(this);
+    // A closing channel resumes nobody; the session is going away.
+    if (this.outgoing.state !== 'open') hook.waiters.length = 0;
+    if (hook.waiters.length === 0 || sftpBlocked(this)) return;
+    for (const callback of hook.waiters.splice(0)) callback();
+  }
+  Object.defineProperty(s, '_chunkcb', {
+    configurable: true,
+    enumerable: true,
+    get: () => (hook.real === undefined && hook.waiters.length === 0 ? undefined : run),
+    set: (value: unknown) => {
+      hook.real = value;
+    },
+  });
+  drainHooks.set(s, hook);
+  return hook;
+}
+
 /**
  * Calls `callback` once the SFTP stream has sent everything it parked (the
  * peer's WINDOW_ADJUST ran ssh2's `drainBuffer` to the end). ssh2 calls the
- * stream's `_chunkcb` on every WINDOW_ADJUST while it waits for window; this
- * wraps it, and re-wraps when one adjust was not enough.
+ * stream's `_chunkcb` on every WINDOW_ADJUST while it waits for window; see
+ * {@link drainHook} for how the callback survives ssh2 reassigning it.
  */
 export function whenSftpWritable(sftp: object, callback: () => void): void {
   const s = internals(sftp);
@@ -47,17 +86,12 @@ export function whenSftpWritable(sftp: object, callback: () => void): void {
     queueMicrotask(callback);
     return;
   }
-  const drain = s._chunkcb;
-  if (typeof drain !== 'function') {
+  const hook = drainHook(s);
+  if (typeof hook.real !== 'function') {
     // Nothing will call us back: ssh2 parks replies only with a _chunkcb set.
     throw shapeError(SSH2_CHECKED_VERSION, 'a blocked SFTP stream has no _chunkcb to resume it');
   }
-  s._chunkcb = function (this: SftpFlowInternals) {
-    drain.call(this);
-    if (this.outgoing.state !== 'open') return;
-    if (sftpBlocked(this)) whenSftpWritable(this, callback);
-    else callback();
-  };
+  hook.waiters.push(callback);
 }
 
 /**

@@ -115,7 +115,8 @@ export function advertiseSftpExtensions(sftp: object, extensions: Record<string,
     const init = parseInit(head.subarray(4, 4 + len));
     const reply = versionPacket(extensions);
     const out = stream.outgoing;
-    if (!init || out.state !== 'open' || out.window < reply.length || reply.length > out.packetSize || typeof stream._protocol?.channelData !== 'function') {
+    // Room to spare, as sendSftpData: ours never leaves the window at 0.
+    if (!init || out.state !== 'open' || out.window <= reply.length || reply.length > out.packetSize || typeof stream._protocol?.channelData !== 'function') {
       // ssh2's own INIT handling: its plain VERSION, or its error.
       return original.call(this, head);
     }

@@ -11,7 +11,8 @@ import type { SFTPWrapper } from 'ssh2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFixture } from '../helpers/fixture.ts';
 import { referenceDigest, sha256 } from '../helpers/oracle.ts';
-import { SFTP_DATA_HEADER, assertSsh2Shape, sendSftpData, sendSftpOkStatuses } from '../../src/ssh2/index.ts';
+import { createRequire } from 'node:module';
+import { SFTP_DATA_HEADER, assertSsh2Shape, sendSftpData, sendSftpOkStatuses, sftpBlocked, whenSftpWritable } from '../../src/ssh2/index.ts';
 import { packet } from '../server/sftp-raw.ts';
 
 const MiB = 1024 * 1024;
@@ -135,5 +136,56 @@ describe('sendSftpOkStatuses', () => {
     const f = fakeServer(window as number, packetSize as number, parked as unknown[]);
     sendSftpOkStatuses(f.sftp, [1, 2, 3]);
     expect([f.sent, f.viaStatus]).toEqual([[], [[1, 0], [2, 0], [3, 0]]]);
+  });
+});
+
+/**
+ * whenSftpWritable on ssh2's real server-side SFTP stream (review finding,
+ * loopssh issue 11): ssh2 reassigns `_chunkcb` on every reply sent while the
+ * window is 0, so a wrapper set once was lost when another reply (a STATUS
+ * for a /disk batch, "too many READs") went out while READs waited, and
+ * the download never resumed.
+ */
+describe('whenSftpWritable', () => {
+  const { SFTP } = createRequire(import.meta.url)('ssh2/lib/protocol/SFTP.js') as { SFTP: new (...a: unknown[]) => Record<string, unknown> & { status(id: number, code: number): void } };
+  function blockedServerStream() {
+    const sent: Buffer[] = [];
+    const client = { _protocol: { _remoteIdentRaw: 'SSH-2.0-x', channelData: (_id: number, d: Buffer) => sent.push(Buffer.from(d)) } };
+    const chan = { type: 'session', incoming: { id: 0, window: 1 << 20, packetSize: 32_768, state: 'open' }, outgoing: { id: 0, window: 42, packetSize: 32_768, state: 'open' } };
+    const s = new SFTP(client, chan, { server: true }) as Record<string, unknown> & { status(id: number, code: number): void; outgoing: { window: number }; _buffer: unknown[] };
+    // Two replies spend the 42-byte window: ssh2 now waits for a WINDOW_ADJUST.
+    s.status(1, 0);
+    s.status(2, 0);
+    /** What ssh2's CHANNEL_WINDOW_ADJUST handler does (lib/server.js). */
+    const adjust = (amount: number): void => {
+      s.outgoing.window += amount;
+      if (s._waitWindow) {
+        s._waitWindow = false;
+        (s._chunkcb as (() => void) | undefined)?.call(s);
+      }
+    };
+    return { s, sent, adjust };
+  }
+
+  it.each([
+    ['nothing else sent', (_s: ReturnType<typeof blockedServerStream>['s']) => {}],
+    ['a STATUS sent while blocked (ssh2 reassigns _chunkcb)', (s: ReturnType<typeof blockedServerStream>['s']) => s.status(3, 0)],
+    ['a batch of OKs sent while blocked', (s: ReturnType<typeof blockedServerStream>['s']) => sendSftpOkStatuses(s, [3, 4])],
+  ])('%s: resumes once the window opens and the parked replies are out', async (_what, meanwhile) => {
+    const { s, sent, adjust } = blockedServerStream();
+    expect(sftpBlocked(s)).toBe(true);
+    const order: string[] = [];
+    whenSftpWritable(s, () => order.push('resumed'));
+    meanwhile(s);
+    const parked = s._buffer.length;
+    adjust(10);
+    await Promise.resolve();
+    // 10 bytes are not enough for a 21-byte reply: still parked, still waiting.
+    expect(order).toEqual(parked > 0 ? [] : ['resumed']);
+    adjust(1 << 20);
+    await Promise.resolve();
+    expect([order, s._buffer.length, sftpBlocked(s)]).toEqual([['resumed'], 0, false]);
+    // Every reply left, once each: 21 bytes per STATUS OK.
+    expect(Buffer.concat(sent).length).toBe(21 * (2 + parked));
   });
 });
