@@ -76,6 +76,33 @@ function recordingSftp(): { sftp: SFTPWrapper; writes: [number, number][]; close
 }
 
 describe('SftpWriteStream', () => {
+  // Review finding (loopssh issue 11): every full piece of one source chunk
+  // went out at once, so a 1 MiB file read or a whole Buffer put thousands of
+  // WRITEs in flight and loopssh serve refused those past its queue limit.
+  it('one large source chunk: never more than `requests` WRITEs in flight; byte-exact, in order', async () => {
+    const image = Buffer.alloc(100_000);
+    let inFlight = 0;
+    let most = 0;
+    const fake = Object.assign(new EventEmitter(), ssh2Fields(), {
+      write(_h: Buffer, buf: Buffer, off: number, len: number, position: number, cb: (err?: Error) => void) {
+        buf.copy(image, position, off, off + len);
+        most = Math.max(most, ++inFlight);
+        setImmediate(() => {
+          inFlight--;
+          cb();
+        });
+      },
+      close(_h: Buffer, cb: (err?: Error) => void) {
+        setImmediate(() => cb());
+      },
+    });
+    const w = new SftpWriteStream(fake as unknown as SFTPWrapper, Buffer.alloc(4), 64, 4);
+    const data = Buffer.from(Array.from({ length: 100_000 }, (_, i) => (i * 31) % 253));
+    await new Promise<void>((resolve, reject) => w.once('finish', resolve).once('error', reject).end(data));
+    expect(most).toBe(4);
+    expect([w.acknowledged, createHash('sha256').update(image).digest('hex')]).toEqual([data.length, createHash('sha256').update(data).digest('hex')]);
+  });
+
   it('cuts 100-byte source chunks into whole 64-byte WRITEs, in order, the short one last; CLOSE after the last ack', async () => {
     const { sftp, writes, closed } = recordingSftp();
     const w = new SftpWriteStream(sftp, Buffer.alloc(4), 64, 4);

@@ -90,6 +90,18 @@ describe('/disk writable', () => {
     expect(readdirSync(root).filter((n) => n.startsWith('.'))).toEqual([]);
   });
 
+  // Review finding (loopssh issue 11): the client sent every full piece of a
+  // source chunk at once (a whole Buffer here), past the server's WRITE queue
+  // limit, and the upload failed with "too many WRITEs in flight".
+  it('an upload from one Buffer in small WRITEs stays within the server queue limit: byte-exact', async () => {
+    f = await startFixture({ sftpDirectory: { path: root, writable: true }, limits: { maxSftpPendingRequests: 100 } });
+    const c = await f.connect();
+    const data = randomBytes(1024 * 1024 + 5);
+    const r = await c.upload(data, '/disk/small-writes.bin', { chunkSize: 1000 });
+    const got = readFileSync(join(root, 'small-writes.bin'));
+    expect([r.bytes, got.length, sha256(got)]).toEqual([data.length, data.length, sha256(data)]);
+  });
+
   // loopssh issue 11 (put speed): WRITEs queued behind a write in flight go out batched (src/server/sftp/disk-writer.ts).
   it('pipelined WRITEs out of order, overlapping, past the upload limit, then CLOSE at once: answered in request order, the file as writing them in order gives', async () => {
     f = await startFixture({ sftpDirectory: { path: root, writable: true }, limits: { maxUploadBytes: 1_000_000 } });

@@ -17,8 +17,12 @@ export class SftpWriteStream extends Writable {
   #inFlight = 0;
   #offset = 0;
   #acked = 0;
-  /** The write callback held back while the pipeline is full. */
-  #blocked: ((err?: Error | null) => void) | undefined;
+  /** The source chunk being cut into WRITEs (one at a time, as Writable hands them over). */
+  #chunk: Buffer | undefined;
+  /** Bytes of {@link #chunk} already sent or carried. */
+  #at = 0;
+  /** {@link #chunk}'s write callback: called once it is all sent or carried and the pipeline has room. */
+  #chunkDone: ((err?: Error | null) => void) | undefined;
   /**
    * The WRITE that spans two source chunks is assembled here: the tail of
    * one chunk (less than one WRITE), topped up from the next. Copied, as the
@@ -54,28 +58,52 @@ export class SftpWriteStream extends Writable {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
+    this.#chunk = chunk;
+    this.#at = 0;
+    this.#chunkDone = callback;
+    this.#pump();
+  }
+
+  /**
+   * Cuts the current chunk into WRITEs while fewer than `requests` are in
+   * flight, and resumes from each answer: a large chunk (a 1 MiB file read,
+   * a whole Buffer) never puts more than `requests` WRITEs on the wire,
+   * which a server may refuse past its queue limit. The tail of one chunk
+   * goes out topped up from the next: every WRITE but the last is full size,
+   * never a sliver at each source chunk's end.
+   */
+  #pump(): void {
+    const chunk = this.#chunk;
+    if (!chunk) return;
     const size = this.#chunkSize;
-    let at = 0;
-    // The tail of the last chunk goes out topped up from this one: every WRITE
-    // but the last is a full chunk, never a sliver at each source chunk's end.
-    if (this.#carried > 0) {
-      const carry = this.#carry as Buffer;
-      at = chunk.copy(carry, this.#carried, 0, size - this.#carried);
-      this.#carried += at;
-      if (this.#carried === size) {
+    while (this.#inFlight < this.#maxInFlight) {
+      if (this.#carried > 0) {
+        const carry = this.#carry as Buffer;
+        const n = chunk.copy(carry, this.#carried, this.#at, this.#at + size - this.#carried);
+        this.#at += n;
+        this.#carried += n;
+        if (this.#carried < size) break; // the chunk is used up
         this.#send(carry);
         this.#carried = 0;
-      }
+      } else if (this.#at + size <= chunk.length) {
+        this.#send(chunk.subarray(this.#at, this.#at + size));
+        this.#at += size;
+      } else break;
     }
-    for (; at + size <= chunk.length; at += size) this.#send(chunk.subarray(at, at + size));
-    if (at < chunk.length) {
-      // Allocated once per stream, not once per source chunk: every WRITE's
+    if (this.#carried === 0 && this.#at < chunk.length && this.#at + size > chunk.length) {
+      // Less than one WRITE left: copied, as the source may reuse its buffer
+      // once the callback ran. One carry buffer per stream: every WRITE's
       // bytes are copied into its message before the call returns.
       this.#carry ??= Buffer.allocUnsafeSlow(size);
-      this.#carried = chunk.copy(this.#carry, 0, at);
+      this.#carried = chunk.copy(this.#carry, 0, this.#at);
+      this.#at = chunk.length;
     }
-    if (this.#inFlight < this.#maxInFlight) callback();
-    else this.#blocked = callback;
+    if (this.#at >= chunk.length && this.#inFlight < this.#maxInFlight) {
+      const done = this.#chunkDone;
+      this.#chunk = undefined;
+      this.#chunkDone = undefined;
+      done?.();
+    }
   }
 
   /** One WRITE at the next offset. Its bytes are copied into the message before this returns. */
@@ -90,11 +118,7 @@ export class SftpWriteStream extends Writable {
         return;
       }
       this.#acked += piece.length;
-      if (this.#inFlight < this.#maxInFlight && this.#blocked) {
-        const resume = this.#blocked;
-        this.#blocked = undefined;
-        resume();
-      }
+      this.#pump();
       if (this.#inFlight === 0) this.#drained?.();
     });
   }
