@@ -34,6 +34,13 @@ export interface DiskWriterOptions {
    */
   readonly maxQueued?: number;
   /**
+   * Bytes the queued requests may hold, shared as the caller decides (the
+   * session's held-bytes budget): a request that would pass it is refused
+   * with an {@link UploadLimitError}. Without one, only `maxQueued` bounds
+   * what a client that never waits for answers makes the server hold.
+   */
+  readonly budget?: { tryTake(n: number): boolean; release(n: number): void; readonly limitBytes: number };
+  /**
    * The answer to requests (a batch written together, or one refused),
    * called once for every request, in request order: no error once their
    * bytes were written, else why not. Called synchronously for a whole batch,
@@ -62,7 +69,7 @@ interface Pending {
 /** The queue of one open file; see the module comment. */
 export class DiskWriter {
   readonly #file: WritevFile;
-  readonly #options: Required<DiskWriterOptions>;
+  readonly #options: Required<Omit<DiskWriterOptions, 'budget'>> & Pick<DiskWriterOptions, 'budget'>;
   /** Requests not yet taken into a write. */
   readonly #queue: Pending[] = [];
   #writing = false;
@@ -84,6 +91,9 @@ export class DiskWriter {
     // `!(… <= …)` also refuses a NaN or an offset past 2^53.
     if (!(Number.isSafeInteger(offset) && offset + data.length <= max)) refused = new UploadLimitError(`upload exceeds ${max} bytes`);
     else if (this.#queue.length >= maxQueued) refused = new UploadLimitError(`too many WRITEs in flight (limit ${maxQueued})`);
+    else if (this.#options.budget && !this.#options.budget.tryTake(data.length)) {
+      refused = new UploadLimitError(`more than ${this.#options.budget.limitBytes} bytes of this session's WRITEs are waiting for the disk; wait for answers before sending more`);
+    }
     // A refused request holds no bytes.
     this.#queue.push({ reqid, offset, data: refused ? EMPTY : data, refused });
     if (!this.#writing) this.#next();
@@ -129,6 +139,8 @@ export class DiskWriter {
 
   #answer(batch: Pending[], err: unknown): void {
     if (!err) for (const p of batch) this.bytesWritten += p.data.length;
+    // Written or failed, the batch holds its bytes no longer.
+    for (const p of batch) this.#options.budget?.release(p.data.length);
     this.#options.answer(
       batch.map((p) => p.reqid),
       err,

@@ -172,6 +172,8 @@ export function serveSftp(scope: SftpScope, sftp: SFTPWrapper, client: Connectio
       const writer = new DiskWriter(fh, {
         maxFileBytes: limits.maxUploadBytes,
         maxQueued: limits.maxSftpPendingRequests,
+        // Bytes waiting for the disk share the session's held-bytes budget with /sink's reorder window.
+        budget: heldBudget,
         answer: (reqids, err) => {
           if (!err) record.bytes = writer.bytesWritten;
           if (closed) return;

@@ -43,6 +43,16 @@ export class HeldBudget {
     this.#used += n;
   }
 
+  /**
+   * Takes `n` bytes unless that would pass the limit while something is
+   * already held (a single request larger than the limit still goes alone).
+   */
+  tryTake(n: number): boolean {
+    if (this.#used > 0 && this.#used + n > this.limitBytes) return false;
+    this.#used += n;
+    return true;
+  }
+
   /** Gives `n` bytes back. */
   release(n: number): void {
     this.#used -= n;

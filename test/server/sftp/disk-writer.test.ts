@@ -9,6 +9,7 @@ import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DiskWriter, UploadLimitError, type WritevFile } from '../../../src/server/sftp/disk-writer.ts';
+import { HeldBudget } from '../../../src/server/sftp/upload-hash.ts';
 import { tempDir } from '../../helpers/fixture.ts';
 
 const KiB = 1024;
@@ -64,7 +65,7 @@ class RecordingFile implements WritevFile {
 }
 
 /** A writer over `file` whose answers are recorded as [reqid, error code or message or 'ok'], and the size of each answer call. */
-function recorded(file: WritevFile, maxFileBytes = 64 * MiB, caps: { maxBatchRequests?: number; maxBatchBytes?: number; maxQueued?: number } = {}): { writer: DiskWriter; answers: [number, string][]; batches: number[] } {
+function recorded(file: WritevFile, maxFileBytes = 64 * MiB, caps: { maxBatchRequests?: number; maxBatchBytes?: number; maxQueued?: number; budget?: HeldBudget } = {}): { writer: DiskWriter; answers: [number, string][]; batches: number[] } {
   const answers: [number, string][] = [];
   /** How many requests each answer call carried. */
   const batches: number[] = [];
@@ -247,6 +248,36 @@ describe('DiskWriter', () => {
     (file.pending.shift() as () => void)();
     await writer.drained();
     expect(answers.at(-1)).toEqual([106, 'ok']);
+  });
+
+  // Review finding (loopssh issue 11): the queue was bounded by count alone,
+  // so a client that never waits for answers could make the server hold up
+  // to 65,536 WRITEs of up to 256 KiB behind a slow disk. Queued bytes now
+  // share the session's held-bytes budget.
+  it('queued bytes share the session budget: past it a request is refused in its place; written batches give their bytes back', async () => {
+    const { reqs, whole } = contiguous(6, 1000);
+    const file = new RecordingFile({ manual: true });
+    const budget = new HeldBudget(2500);
+    const { writer, answers } = recorded(file, 64 * MiB, { budget });
+    // 100 in flight (1000 held), 101 waits (2000), 102 would make 3000: refused; so are 103–105.
+    for (const r of reqs) writer.write(r.reqid, r.offset, r.data);
+    expect(budget.used).toBe(2000);
+    (file.pending.shift() as () => void)();
+    await new Promise((resolve) => setImmediate(resolve));
+    (file.pending.shift() as () => void)();
+    await writer.drained();
+    expect(answers).toEqual([
+      [100, 'ok'],
+      [101, 'ok'],
+      ...[102, 103, 104, 105].map((id) => [id, "limit: more than 2500 bytes of this session's WRITEs are waiting for the disk; wait for answers before sending more"]),
+    ]);
+    expect([budget.used, sha256(file.bytes)]).toEqual([0, sha256(whole.subarray(0, 2000))]);
+    // A failed write gives its bytes back too.
+    const failing = new RecordingFile({ fail: () => Object.assign(new Error('disk gone'), { code: 'EIO' }) });
+    const second = recorded(failing, 64 * MiB, { budget });
+    second.writer.write(200, 0, Buffer.alloc(900));
+    await second.writer.drained();
+    expect([second.answers, budget.used]).toEqual([[[200, 'EIO']], 0]);
   });
 
   it('a short writev continues where it stopped: byte-exact with 5,000 bytes a call', async () => {
