@@ -81,6 +81,14 @@ function recorded(file: WritevFile, maxFileBytes = 64 * MiB, caps: { maxBatchReq
   return { writer, answers, batches };
 }
 
+/** Lets a manual file finish the write in flight, then the batch that queued behind it, and waits for the writer to drain. */
+async function completeTwoWrites(file: RecordingFile, writer: DiskWriter): Promise<void> {
+  (file.pending.shift() as () => void)();
+  await new Promise((resolve) => setImmediate(resolve));
+  (file.pending.shift() as () => void)();
+  await writer.drained();
+}
+
 let tmp: { dir: string; remove: () => void };
 beforeEach(() => {
   tmp = tempDir('loopssh-disk-writer-');
@@ -229,10 +237,7 @@ describe('DiskWriter', () => {
     // 100 in flight, 101–103 wait, 104 and 105 are one too many.
     for (const r of reqs) writer.write(r.reqid, r.offset, r.data);
     expect(answers).toEqual([]);
-    (file.pending.shift() as () => void)();
-    await new Promise((resolve) => setImmediate(resolve));
-    (file.pending.shift() as () => void)();
-    await writer.drained();
+    await completeTwoWrites(file, writer);
     expect(answers).toEqual([
       [100, 'ok'],
       [101, 'ok'],
@@ -262,10 +267,7 @@ describe('DiskWriter', () => {
     // 100 in flight (1000 held), 101 waits (2000), 102 would make 3000: refused; so are 103–105.
     for (const r of reqs) writer.write(r.reqid, r.offset, r.data);
     expect(budget.used).toBe(2000);
-    (file.pending.shift() as () => void)();
-    await new Promise((resolve) => setImmediate(resolve));
-    (file.pending.shift() as () => void)();
-    await writer.drained();
+    await completeTwoWrites(file, writer);
     expect(answers).toEqual([
       [100, 'ok'],
       [101, 'ok'],
