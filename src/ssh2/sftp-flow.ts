@@ -128,6 +128,42 @@ export function sftpSendChecks(m: Ssh2Modules): [string, () => boolean][] {
   ];
 }
 
+/** The fields of an SFTP stream (either side) a direct send reads and charges. */
+interface DirectSendInternals {
+  _buffer?: unknown[];
+  outgoing?: { id: number; window: number; state: string; packetSize: number };
+  _protocol?: { channelData?(channel: number, data: Buffer): void };
+}
+
+/**
+ * Whether `length` bytes can go to the channel now the way ssh2's
+ * `tryWritePayload` sends them: nothing parked ahead of them, the channel
+ * open, and strictly more window than they need. Strictly: a direct send
+ * never leaves the window at 0, where ssh2 expects its own send path to
+ * have armed `_chunkcb` (whenSftpWritable waits on it).
+ */
+export function canSendDirect(sftp: object, length: number): boolean {
+  const s = sftp as DirectSendInternals;
+  const out = s.outgoing;
+  return Array.isArray(s._buffer) && s._buffer.length === 0 && out?.state === 'open' && out.window > length && out.packetSize > 0 && typeof s._protocol?.channelData === 'function';
+}
+
+/**
+ * Sends `bytes` as ssh2's `tryWritePayload` would: the window charged,
+ * then packet-size pieces through `_protocol.channelData` (which copies
+ * them, so `bytes` may be reused on return). Only after {@link canSendDirect}.
+ */
+export function sendDirect(sftp: object, bytes: Buffer): void {
+  const s = sftp as Required<DirectSendInternals> & { _protocol: { channelData(channel: number, data: Buffer): void } };
+  const out = s.outgoing;
+  for (let at = 0; at < bytes.length; ) {
+    const n = Math.min(bytes.length - at, out.packetSize);
+    out.window -= n;
+    s._protocol.channelData(out.id, at === 0 && n === bytes.length ? bytes : bytes.subarray(at, at + n));
+    at += n;
+  }
+}
+
 /** uint32 length, byte SSH_FXP_DATA, uint32 request id, uint32 data length: the bytes before a DATA reply's data. */
 export const SFTP_DATA_HEADER = 13;
 /** SSH_FXP_DATA (draft-ietf-secsh-filexfer-02 §7). */
@@ -146,11 +182,7 @@ const FXP_DATA = 103;
 export function sendSftpData(sftp: object, reqid: number, frame: Buffer, length: number): void {
   const s = internals(sftp);
   const total = SFTP_DATA_HEADER + length;
-  const proto = s._protocol;
-  const out = s.outgoing;
-  // Strictly more window than the reply: ours never leaves it at 0, where
-  // ssh2 expects its own send path to have armed _chunkcb.
-  if (s._buffer.length > 0 || out.state !== 'open' || out.window <= total || typeof proto?.channelData !== 'function' || !(out.packetSize > 0)) {
+  if (!canSendDirect(s, total)) {
     s.data(reqid, frame.subarray(SFTP_DATA_HEADER, total));
     return;
   }
@@ -158,12 +190,7 @@ export function sendSftpData(sftp: object, reqid: number, frame: Buffer, length:
   frame[4] = FXP_DATA;
   frame.writeUInt32BE(reqid, 5);
   frame.writeUInt32BE(length, 9);
-  for (let p = 0; p < total; ) {
-    const n = Math.min(total - p, out.packetSize);
-    out.window -= n;
-    proto.channelData(out.id, p === 0 && n === total ? frame.subarray(0, total) : frame.subarray(p, p + n));
-    p += n;
-  }
+  sendDirect(s, frame.subarray(0, total));
 }
 
 /** One SSH_FXP_STATUS with code OK, empty message and language tag: uint32 17, byte 101, uint32 id, uint32 0, two empty strings. */
@@ -180,10 +207,8 @@ const FXP_STATUS = 101;
 export function sendSftpOkStatuses(sftp: object, reqids: readonly number[]): void {
   const s = internals(sftp) as SftpFlowInternals & { status(reqid: number, code: number): void };
   const total = OK_STATUS_BYTES * reqids.length;
-  const proto = s._protocol;
-  const out = s.outgoing;
   if (reqids.length === 0) return;
-  if (s._buffer.length > 0 || out.state !== 'open' || out.window <= total || total > out.packetSize || typeof proto?.channelData !== 'function') {
+  if (total > s.outgoing.packetSize || !canSendDirect(s, total)) {
     for (const id of reqids) s.status(id, 0);
     return;
   }
@@ -194,6 +219,5 @@ export function sendSftpOkStatuses(sftp: object, reqids: readonly number[]): voi
     buf.writeUInt32BE(reqids[i] as number, at + 5);
     // code 0, message length 0, language tag length 0: already zero.
   }
-  out.window -= total;
-  proto.channelData(out.id, buf);
+  sendDirect(s, buf);
 }

@@ -12,6 +12,7 @@
  * extensions in the reply.
  */
 import { shapeError, SSH2_CHECKED_VERSION, type Ssh2Modules } from './internals.js';
+import { canSendDirect, sendDirect } from './sftp-flow.js';
 
 /** SSH_FXP_INIT and SSH_FXP_VERSION (draft-ietf-secsh-filexfer-02 §4). */
 const FXP_INIT = 1;
@@ -114,14 +115,11 @@ export function advertiseSftpExtensions(sftp: object, extensions: Record<string,
     const rest = head.subarray(4 + len);
     const init = parseInit(head.subarray(4, 4 + len));
     const reply = versionPacket(extensions);
-    const out = stream.outgoing;
-    // Room to spare, as sendSftpData: ours never leaves the window at 0.
-    if (!init || out.state !== 'open' || out.window <= reply.length || reply.length > out.packetSize || typeof stream._protocol?.channelData !== 'function') {
+    if (!init || reply.length > stream.outgoing.packetSize || !canSendDirect(stream, reply.length)) {
       // ssh2's own INIT handling: its plain VERSION, or its error.
       return original.call(this, head);
     }
-    out.window -= reply.length;
-    stream._protocol.channelData(out.id, reply);
+    sendDirect(stream, reply);
     stream._version = init.version;
     stream._extensions = init.extensions;
     stream.emit('ready');

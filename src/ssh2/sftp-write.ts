@@ -11,6 +11,7 @@
  * ssh2's STATUS handler answers it. The frame is free again on return.
  */
 import { shapeError, SSH2_CHECKED_VERSION, type Ssh2Modules } from './internals.js';
+import { canSendDirect, sendDirect } from './sftp-flow.js';
 
 /** SSH_FXP_WRITE (draft-ietf-secsh-filexfer-02 §3). */
 const FXP_WRITE = 6;
@@ -62,9 +63,7 @@ export function sftpWriteFramed(sftp: object, handle: Buffer, data: Buffer, posi
   const s = internals(sftp);
   const len = data.length;
   const total = WRITE_FIXED + handle.length + len;
-  const out = s.outgoing;
-  const proto = s._protocol;
-  if (s._buffer.length > 0 || out.state !== 'open' || out.window <= total || len > s._maxWriteLen || frame.length < total || typeof proto?.channelData !== 'function' || !(out.packetSize > 0)) {
+  if (len > s._maxWriteLen || frame.length < total || !canSendDirect(s, total)) {
     s.write(handle, data, 0, len, position, (err) => cb(err ?? undefined));
     return;
   }
@@ -82,11 +81,5 @@ export function sftpWriteFramed(sftp: object, handle: Buffer, data: Buffer, posi
   p += 12;
   data.copy(frame, p);
   s._requests[reqid] = { cb: (err) => cb(err) };
-  // As tryWritePayload: the window charged first, then packet-size pieces.
-  for (let at = 0; at < total; ) {
-    const n = Math.min(total - at, out.packetSize);
-    out.window -= n;
-    proto.channelData(out.id, frame.subarray(at, at + n));
-    at += n;
-  }
+  sendDirect(s, frame.subarray(0, total));
 }

@@ -70,6 +70,8 @@ describe('advertiseSftpExtensions on a scripted stream', () => {
     const s = {
       _version: -1,
       _extensions: {},
+      // ssh2's SFTP constructor starts with nothing parked.
+      _buffer: [] as unknown[],
       outgoing: { id: 1, window, state: 'open', packetSize: 32_768 },
       _protocol: { channelData: (_id: number, d: Buffer) => sent.push(Buffer.from(d)) },
       emit: (e: string) => events.push(e),
